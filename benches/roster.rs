@@ -1,0 +1,193 @@
+//! Roster benchmark: `embargo member list --json` on a 10,000-member roster
+//! and `embargo member add`, each timed as a whole process run of the
+//! release binary, as an operator or a script would run them.
+//!
+//!     cargo bench --bench roster            # 10,000 members
+//!     ROSTER_SIZE=50000 cargo bench --bench roster
+//!
+//! Under `cargo test --all-targets` (no `--bench` argument) it runs a small
+//! smoke version so the benchmark itself stays working.
+//! Targets (issue 2): list under 50 ms, add under 20 ms.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use embargo::app::App;
+use embargo::app::init::{InitRequest, init};
+use embargo::app::roster::AddMember;
+use embargo::clock::{Clock, SystemClock};
+use embargo::config::Config;
+use embargo::pgp;
+use embargo::roster::{Email, Kind, Role};
+
+fn main() -> Result<()> {
+    let full = std::env::args().any(|arg| arg == "--bench");
+    let size: usize = match std::env::var("ROSTER_SIZE") {
+        Ok(text) => text.parse().context("ROSTER_SIZE")?,
+        Err(_) if full => 10_000,
+        Err(_) => 100,
+    };
+    let runs = if full { 30 } else { 3 };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(bench(size, runs))
+}
+
+async fn bench(size: usize, runs: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config_path = dir.path().join("embargo.toml");
+    std::fs::write(
+        &config_path,
+        "[list]\naddress = \"security-announce@bench.example\"\n[storage]\ndata_dir = \"var\"\n",
+    )?;
+    let config = Config::load(Some(&config_path))?;
+    let clock = SystemClock;
+    let now = clock.now();
+    let admin = Email::parse("admin@bench.example")?;
+    let (admin_cert, _) = pgp::generate_member_key("Admin", &admin, now)?;
+    init(
+        &config,
+        &clock,
+        InitRequest {
+            admin_email: admin.to_string(),
+            admin_name: "Admin".to_owned(),
+            admin_org: "Bench".to_owned(),
+            admin_kind: Kind::Individual,
+            admin_key: admin_cert,
+            extra_roles: vec![Role::Committer],
+            import_key: None,
+        },
+    )
+    .await?;
+
+    let started = Instant::now();
+    let app = App::open(config, Box::new(SystemClock)).await?;
+    for i in 0..size {
+        let email = Email::parse(&format!("member{i:05}@org{}.example", i % 97))?;
+        let (cert, _) = pgp::generate_member_key("Member", &email, now)?;
+        app.add_member(AddMember {
+            email: email.to_string(),
+            name: format!("Member {i}"),
+            org: format!("Org {}", i % 97),
+            kind: Kind::Vendor,
+            cert,
+            sponsor: admin.to_string(),
+            statement: Some("benchmark".to_owned()),
+            roles: Vec::new(),
+            by: None,
+        })
+        .await?;
+    }
+    app.close().await;
+    eprintln!(
+        "seeded {size} members in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let binary = env!("CARGO_BIN_EXE_embargo");
+    let list = time_runs(runs, || {
+        let start = Instant::now();
+        let out = Command::new(binary)
+            .args(["--config"])
+            .arg(&config_path)
+            .args(["member", "list", "--json"])
+            .stdout(Stdio::piped())
+            .output()?;
+        let elapsed = start.elapsed();
+        if !out.status.success() {
+            bail!(
+                "member list failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)?;
+        if listed.len() != size + 1 {
+            bail!(
+                "member list printed {} members, expected {}",
+                listed.len(),
+                size + 1
+            );
+        }
+        Ok(elapsed)
+    })?;
+    report(
+        &format!("member list --json ({} members)", size + 1),
+        &list,
+        Duration::from_millis(50),
+    );
+
+    let mut keys = Vec::new();
+    for i in 0..runs {
+        let email = Email::parse(&format!("new{i}@bench.example"))?;
+        let (cert, _) = pgp::generate_member_key("New", &email, now)?;
+        let path = dir.path().join(format!("new{i}.asc"));
+        std::fs::write(&path, cert)?;
+        keys.push((email, path));
+    }
+    let mut next = keys.iter();
+    let add = time_runs(runs, || {
+        let (email, key) = next.next().context("a key for each run")?;
+        let start = Instant::now();
+        let out = add_command(binary, &config_path, email, key).output()?;
+        let elapsed = start.elapsed();
+        if !out.status.success() {
+            bail!(
+                "member add failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(elapsed)
+    })?;
+    report(
+        &format!("member add (roster of {})", size + 1),
+        &add,
+        Duration::from_millis(20),
+    );
+    Ok(())
+}
+
+fn add_command(binary: &str, config: &Path, email: &Email, key: &Path) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .arg("--config")
+        .arg(config)
+        .args([
+            "member",
+            "add",
+            email.as_str(),
+            "--name",
+            "New",
+            "--org",
+            "Bench",
+            "--kind",
+            "vendor",
+            "--key",
+        ])
+        .arg(key)
+        .args(["--sponsor", "admin@bench.example"])
+        .stdout(Stdio::null());
+    command
+}
+
+fn time_runs(runs: usize, mut run: impl FnMut() -> Result<Duration>) -> Result<Vec<Duration>> {
+    let mut times = (0..runs).map(|_| run()).collect::<Result<Vec<_>>>()?;
+    times.sort();
+    Ok(times)
+}
+
+fn report(what: &str, times: &[Duration], target: Duration) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let median = times[times.len() / 2];
+    let verdict = if median <= target { "meets" } else { "MISSES" };
+    println!(
+        "{what}: median {:.1} ms, min {:.1} ms, max {:.1} ms over {} runs ({verdict} the {} ms target)",
+        ms(median),
+        ms(times[0]),
+        ms(times[times.len() - 1]),
+        times.len(),
+        target.as_millis()
+    );
+}

@@ -1,0 +1,119 @@
+//! The command line's shape, and nothing else.
+//!
+//! This module depends on clap and on no other part of the program, so the
+//! help text, man pages and completions can be generated from it alone.
+//! `commands` turns what is parsed here into calls to `app`.
+
+pub mod member;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use member::{MemberCommand, RoleArg};
+
+/// The private pre-disclosure list of an open-source project's security
+/// team.
+#[derive(Debug, Parser)]
+#[command(
+    name = "embargo",
+    version,
+    about = "Run a sponsor-gated, OpenPGP-encrypted pre-disclosure list.",
+    after_help = "Example:\n  embargo --config /etc/embargo/embargo.toml member list"
+)]
+pub struct Cli {
+    /// Read the configuration from FILE (default: config/embargo.toml).
+    #[arg(long, global = true, env = "EMBARGO_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The nouns.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the list database, the list key and the first admin.
+    #[command(
+        after_help = "Example:\n  embargo init --admin alice@example.org --name 'Alice Doe' --org 'Example Project' --key alice.asc --role committer"
+    )]
+    Init(InitArgs),
+    /// Work with the list's own OpenPGP key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Add, inspect and change members of the roster.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Read and check the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run a throwaway list in a temporary folder, end to end.
+    #[command(after_help = "Example:\n  embargo demo")]
+    Demo(DemoArgs),
+}
+
+/// `embargo init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Address of the first admin (the operator).
+    #[arg(long, value_name = "EMAIL")]
+    pub admin: String,
+    /// The admin's name.
+    #[arg(long)]
+    pub name: String,
+    /// The admin's organisation.
+    #[arg(long)]
+    pub org: String,
+    /// What kind of member the admin is.
+    #[arg(long, value_enum, default_value_t = KindArg::Individual)]
+    pub kind: KindArg,
+    /// The admin's OpenPGP certificate (armored or binary).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// A role the admin holds besides admin (repeat for several).
+    #[arg(long = "role", value_enum)]
+    pub roles: Vec<RoleArg>,
+    /// Import this secret key as the list key instead of making one.
+    #[arg(long, value_name = "FILE")]
+    pub import_key: Option<PathBuf>,
+}
+
+/// `embargo key`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the list's public certificate, armored.
+    #[command(after_help = "Example:\n  embargo key export > list.asc")]
+    Export,
+}
+
+/// `embargo audit`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the audit log, oldest first.
+    #[command(after_help = "Example:\n  embargo audit list --json")]
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that no entry was edited, deleted or reordered.
+    #[command(after_help = "Example:\n  embargo audit verify")]
+    Verify,
+}
+
+/// `embargo demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's folder instead of deleting it at the end.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// A member kind on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Vendor,
+    Distribution,
+    User,
+    Individual,
+}

@@ -1,0 +1,131 @@
+//! `embargo demo`: a throwaway list in a temporary folder, end to end, so a
+//! newcomer can see what the tool does before configuring anything.
+//!
+//! It stands in for the people involved: it makes OpenPGP keys for an
+//! admin and a new member itself (a real member brings their own), then
+//! drives the same use cases the CLI does.
+
+use anyhow::{Context, Result};
+
+use super::member;
+use crate::app::App;
+use crate::app::init::{InitRequest, init};
+use crate::app::roster::AddMember;
+use crate::cli::{DemoArgs, MemberCommand};
+use crate::clock;
+use crate::config::Config;
+use crate::pgp;
+use crate::roster::{Email, Kind, Role};
+
+const CONFIG: &str = r#"# A throwaway list made by `embargo demo`.
+[list]
+address = "security-announce@project.example"
+name = "Example Project pre-disclosure list"
+
+[storage]
+data_dir = "var"
+"#;
+
+pub async fn run(args: DemoArgs) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("embargo-demo-")
+        .tempdir()
+        .context("make a temporary folder")?;
+    let config_path = dir.path().join("embargo.toml");
+    std::fs::write(&config_path, CONFIG).context("write the demo config")?;
+    let config = Config::load(Some(&config_path))?;
+    let clock = clock::from_env()?;
+    let now = clock.now();
+
+    step(&format!("A throwaway list in {}", dir.path().display()));
+    let admin = Email::parse("alice@project.example")?;
+    let member = Email::parse("security@distro.example")?;
+    let (admin_cert, _admin_secret) = pgp::generate_member_key("Alice Admin", &admin, now)?;
+    let (member_cert, _member_secret) = pgp::generate_member_key("Sam Roe", &member, now)?;
+    println!(
+        "Made OpenPGP keys for {admin} (the operator) and {member} (a distribution's security team)."
+    );
+
+    step("embargo init: the list database, the list key, and the first admin");
+    let outcome = init(
+        &config,
+        clock.as_ref(),
+        InitRequest {
+            admin_email: admin.to_string(),
+            admin_name: "Alice Admin".to_owned(),
+            admin_org: "Example Project".to_owned(),
+            admin_kind: Kind::Individual,
+            admin_key: admin_cert,
+            extra_roles: vec![Role::Committer, Role::Maintainer],
+            import_key: None,
+        },
+    )
+    .await?;
+    println!(
+        "List key {} made; {} is admin, maintainer and committer.",
+        outcome.list_fingerprint, admin
+    );
+
+    let app = App::open(config, clock).await?;
+    step("embargo member add: a committer sponsors a new subscriber");
+    let added = app
+        .add_member(AddMember {
+            email: member.to_string(),
+            name: "Sam Roe".to_owned(),
+            org: "Example Distro".to_owned(),
+            kind: Kind::Distribution,
+            cert: member_cert,
+            sponsor: admin.to_string(),
+            statement: Some(
+                "Sam runs Example Distro's security team; we have worked together since 2019."
+                    .to_owned(),
+            ),
+            roles: Vec::new(),
+            by: None,
+        })
+        .await?;
+    println!(
+        "{} is pending. Their confirmation token is {}.",
+        added.member.email, added.token
+    );
+
+    step("embargo member confirm: the member proves they hold the address and the key");
+    let confirmed = app.confirm_member(member.as_str(), &added.token).await?;
+    println!("{} is {}.", confirmed.email, confirmed.status);
+
+    step("embargo member list");
+    let result = member::dispatch(
+        app,
+        MemberCommand::List {
+            status: None,
+            json: false,
+        },
+    )
+    .await;
+    result?;
+
+    step("embargo audit verify");
+    let app = App::open(Config::load(Some(&config_path))?, clock::from_env()?).await?;
+    let entries = app.store.audit_entries().await?;
+    app.close().await;
+    let count = crate::audit::verify(entries)?;
+    println!("The audit log holds {count} hash-chained entries and is intact.");
+
+    if args.keep {
+        let kept = dir.keep();
+        println!(
+            "\nKept the demo list in {}; try:\n  embargo --config {}/embargo.toml member show {member}",
+            kept.display(),
+            kept.display()
+        );
+    } else {
+        println!(
+            "\nDone. The temporary list was deleted (run `embargo demo --keep` to look around)."
+        );
+    }
+    Ok(())
+}
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}

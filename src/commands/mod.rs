@@ -1,0 +1,82 @@
+//! One dispatch per noun: turns parsed arguments into `app` calls and
+//! prints the results. Reading files named on the command line happens
+//! here, so `app` works on bytes.
+
+mod audit;
+mod demo;
+mod init;
+mod member;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::app::App;
+use crate::cli::{Cli, Command, KindArg, RoleArg};
+use crate::clock;
+use crate::config::Config;
+use crate::roster::{Kind, Role};
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init(args) => init::init(load_config(cli.config.as_deref())?, args).await,
+        Command::Key(command) => init::key(open(cli.config.as_deref()).await?, command).await,
+        Command::Member(command) => {
+            member::dispatch(open(cli.config.as_deref()).await?, command).await
+        }
+        Command::Audit(command) => {
+            audit::dispatch(open(cli.config.as_deref()).await?, command).await
+        }
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    Config::load(path)
+}
+
+async fn open(path: Option<&Path>) -> Result<App> {
+    let config = load_config(path)?;
+    App::open(config, clock::from_env()?).await
+}
+
+/// Reads a file named on the command line, saying which flag named it.
+fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("read {what} {}", path.display()))
+}
+
+fn kind(arg: KindArg) -> Kind {
+    match arg {
+        KindArg::Vendor => Kind::Vendor,
+        KindArg::Distribution => Kind::Distribution,
+        KindArg::User => Kind::User,
+        KindArg::Individual => Kind::Individual,
+    }
+}
+
+fn role(arg: RoleArg) -> Role {
+    match arg {
+        RoleArg::Admin => Role::Admin,
+        RoleArg::Maintainer => Role::Maintainer,
+        RoleArg::Committer => Role::Committer,
+        RoleArg::Advisor => Role::Advisor,
+        RoleArg::Subscriber => Role::Subscriber,
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    serde_json::to_writer_pretty(&mut out, value).context("write JSON")?;
+    writeln!(out).context("write JSON")?;
+    out.flush().context("write JSON")?;
+    Ok(())
+}
+
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+}

@@ -1,0 +1,428 @@
+//! Typed settings, read once from a TOML file and passed down.
+//!
+//! The file is found at `--config FILE`, else `$EMBARGO_CONFIG`, else
+//! `./config/embargo.toml` (the CLI resolves the first two). Unknown keys
+//! are an error that names the key. Secrets are never written in the file:
+//! it names an environment variable or a file that holds them, and the
+//! loaded [`Secret`] hides its value from `Debug` and `Display`.
+//! Relative paths are taken from the folder that holds the config file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::roster::Email;
+
+/// Where the config is looked for when neither `--config` nor
+/// `EMBARGO_CONFIG` names a file.
+pub const DEFAULT_PATH: &str = "config/embargo.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    pub list: ListSettings,
+    pub storage: StorageSettings,
+    pub list_key: ListKeySettings,
+    pub members: MemberSettings,
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// `[list]`: who the list is.
+#[derive(Debug, Clone)]
+pub struct ListSettings {
+    pub address: Email,
+    pub request_address: Email,
+    pub name: String,
+}
+
+/// `[storage]`: where the database and the list key live.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub data_dir: PathBuf,
+    pub database: PathBuf,
+    pub busy_timeout_ms: u64,
+}
+
+/// `[list_key]`: the list's secret key file and its passphrase.
+#[derive(Debug, Clone)]
+pub struct ListKeySettings {
+    pub path: PathBuf,
+    pub passphrase: SecretSource,
+}
+
+/// `[members]`: roster policy.
+#[derive(Debug, Clone)]
+pub struct MemberSettings {
+    pub confirm_token_ttl_hours: u32,
+    pub min_rsa_bits: usize,
+}
+
+/// `[smtp]`: the outbound server. Read and checked now; used by delivery.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: SecretSource,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// STARTTLS, and refuse to go on without it.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS at all; accepted only for a loopback host.
+    None,
+}
+
+/// Names where a secret comes from: an environment variable or a file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl SecretSource {
+    /// Reads the secret, if one is configured. The environment wins over
+    /// the file when both are named and the variable is set.
+    pub fn load(&self) -> Result<Option<Secret>> {
+        if let Some(name) = &self.env {
+            match std::env::var(name) {
+                Ok(value) => return Ok(Some(Secret(value))),
+                Err(std::env::VarError::NotPresent) if self.file.is_some() => {}
+                Err(std::env::VarError::NotPresent) => {
+                    bail!("the secret's environment variable {name} is not set")
+                }
+                Err(err) => bail!("the secret's environment variable {name}: {err}"),
+            }
+        }
+        if let Some(path) = &self.file {
+            let value = std::fs::read_to_string(path)
+                .with_context(|| format!("read secret file {}", path.display()))?;
+            return Ok(Some(Secret(
+                value.trim_end_matches(['\r', '\n']).to_owned(),
+            )));
+        }
+        Ok(None)
+    }
+}
+
+/// A secret value. `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that must hand it to a library.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    list: RawList,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    list_key: RawListKey,
+    #[serde(default)]
+    members: RawMembers,
+    smtp: Option<RawSmtp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawList {
+    address: String,
+    request_address: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "default_database")]
+    database: PathBuf,
+    #[serde(default = "default_busy_timeout_ms")]
+    busy_timeout_ms: u64,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            database: default_database(),
+            busy_timeout_ms: default_busy_timeout_ms(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListKey {
+    file: Option<PathBuf>,
+    #[serde(default)]
+    passphrase: SecretSource,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMembers {
+    #[serde(default = "default_confirm_ttl")]
+    confirm_token_ttl_hours: u32,
+    #[serde(default = "default_min_rsa_bits")]
+    min_rsa_bits: usize,
+}
+
+impl Default for RawMembers {
+    fn default() -> Self {
+        Self {
+            confirm_token_ttl_hours: default_confirm_ttl(),
+            min_rsa_bits: default_min_rsa_bits(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    tls: SmtpTls,
+    username: Option<String>,
+    #[serde(default)]
+    password: SecretSource,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("var")
+}
+
+fn default_database() -> PathBuf {
+    PathBuf::from("embargo.sqlite")
+}
+
+fn default_busy_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_confirm_ttl() -> u32 {
+    7 * 24
+}
+
+fn default_min_rsa_bits() -> usize {
+    2048
+}
+
+impl Config {
+    /// Finds and loads the config: `explicit` (from `--config` or
+    /// `EMBARGO_CONFIG`) or the default path.
+    pub fn load(explicit: Option<&Path>) -> Result<Self> {
+        let path = explicit.map_or_else(|| PathBuf::from(DEFAULT_PATH), Path::to_path_buf);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            if explicit.is_none() {
+                format!(
+                    "read config file {} (copy config/embargo.example.toml there, or pass --config FILE)",
+                    path.display()
+                )
+            } else {
+                format!("read config file {}", path.display())
+            }
+        })?;
+        Self::parse(&text, &path).with_context(|| format!("config file {}", path.display()))
+    }
+
+    /// Parses config text that came from `path` (used to resolve relative
+    /// paths).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|err| anyhow::anyhow!("{}", err.to_string().trim_end()))?;
+        let base = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let address = Email::parse(&raw.list.address).context("[list] address")?;
+        let request_address = match &raw.list.request_address {
+            Some(text) => Email::parse(text).context("[list] request_address")?,
+            None => Email::parse(&format!(
+                "{}-request@{}",
+                address.local_part(),
+                address.domain()
+            ))
+            .context("[list] request_address derived from address")?,
+        };
+        let name = match raw.list.name {
+            Some(name) => crate::text::single_line("[list] name", &name, 200)?,
+            None => format!("{address} pre-disclosure list"),
+        };
+        let data_dir = base.join(&raw.storage.data_dir);
+        let database = data_dir.join(&raw.storage.database);
+        let key_path = data_dir.join(
+            raw.list_key
+                .file
+                .unwrap_or_else(|| PathBuf::from("list-key.asc")),
+        );
+        if raw.members.min_rsa_bits < 2048 {
+            bail!(
+                "[members] min_rsa_bits is {}, but RSA keys shorter than 2048 bits are never accepted",
+                raw.members.min_rsa_bits
+            );
+        }
+        if raw.members.confirm_token_ttl_hours == 0 {
+            bail!("[members] confirm_token_ttl_hours must be at least 1");
+        }
+        let smtp = raw.smtp.map(|smtp| resolve_smtp(smtp, &base)).transpose()?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            list: ListSettings {
+                address,
+                request_address,
+                name,
+            },
+            storage: StorageSettings {
+                data_dir,
+                database,
+                busy_timeout_ms: raw.storage.busy_timeout_ms,
+            },
+            list_key: ListKeySettings {
+                path: key_path,
+                passphrase: resolve_secret(raw.list_key.passphrase, &base),
+            },
+            members: MemberSettings {
+                confirm_token_ttl_hours: raw.members.confirm_token_ttl_hours,
+                min_rsa_bits: raw.members.min_rsa_bits,
+            },
+            smtp,
+        })
+    }
+}
+
+fn resolve_secret(source: SecretSource, base: &Path) -> SecretSource {
+    SecretSource {
+        env: source.env,
+        file: source.file.map(|file| base.join(file)),
+    }
+}
+
+fn resolve_smtp(raw: RawSmtp, base: &Path) -> Result<SmtpSettings> {
+    let host = crate::text::single_line("[smtp] host", &raw.host, 253)?;
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if raw.tls == SmtpTls::None && !loopback {
+        bail!("[smtp] tls = \"none\" is only allowed for a loopback host, not {host}");
+    }
+    let port = raw.port.unwrap_or(match raw.tls {
+        SmtpTls::Implicit => 465,
+        SmtpTls::Starttls => 587,
+        SmtpTls::None => 25,
+    });
+    Ok(SmtpSettings {
+        host,
+        port,
+        tls: raw.tls,
+        username: raw.username,
+        password: resolve_secret(raw.password, base),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/etc/embargo/embargo.toml"))
+    }
+
+    #[test]
+    fn a_minimal_config_gets_the_documented_defaults() {
+        let config = parse("[list]\naddress = \"security-announce@example.org\"\n").expect("valid");
+        assert_eq!(
+            config.list.request_address.as_str(),
+            "security-announce-request@example.org"
+        );
+        assert_eq!(
+            config.storage.database,
+            PathBuf::from("/etc/embargo/var/embargo.sqlite")
+        );
+        assert_eq!(
+            config.list_key.path,
+            PathBuf::from("/etc/embargo/var/list-key.asc")
+        );
+        assert_eq!(config.members.min_rsa_bits, 2048);
+        assert!(config.smtp.is_none());
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let err = parse("[list]\naddress = \"a@example.org\"\nadress = \"typo\"\n")
+            .expect_err("unknown key");
+        assert!(format!("{err:#}").contains("adress"), "{err:#}");
+        let err = parse("[list]\naddress = \"a@example.org\"\n[bogus]\nx = 1\n")
+            .expect_err("unknown table");
+        assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        // SAFETY of the test: the variable name is unique to this test.
+        let name = "EMBARGO_TEST_SECRET_NEVER_PRINTED";
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("password");
+        std::fs::write(&file, "hunter2-from-file\n").expect("write secret");
+        let text = format!(
+            "[list]\naddress = \"a@example.org\"\n[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\npassword = {{ env = \"{name}\", file = \"{}\" }}\n",
+            file.display()
+        );
+        let config = parse(&text).expect("valid");
+        let smtp = config.smtp.as_ref().expect("smtp configured");
+        let secret = smtp.password.load().expect("readable").expect("configured");
+        assert_eq!(secret.expose(), "hunter2-from-file");
+        let shown = format!("{config:?} {secret:?} {secret}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn plain_smtp_is_refused_for_a_remote_host() {
+        let err = parse("[list]\naddress = \"a@example.org\"\n[smtp]\nhost = \"mail.example.org\"\ntls = \"none\"\n")
+            .expect_err("remote without TLS");
+        assert!(err.to_string().contains("loopback"));
+    }
+
+    #[test]
+    fn weak_rsa_cannot_be_configured() {
+        assert!(
+            parse("[list]\naddress = \"a@example.org\"\n[members]\nmin_rsa_bits = 1024\n").is_err()
+        );
+    }
+}

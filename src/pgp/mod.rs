@@ -1,0 +1,113 @@
+//! OpenPGP: the only module that names sequoia.
+//!
+//! It turns bytes that people hand us (a member's certificate, a list key to
+//! import) into checked values, and makes the list's own key. Everything it
+//! returns is plain data (fingerprints as hex, algorithms as text, times as
+//! `chrono` instants) so no other module depends on sequoia's types.
+//!
+//! The certificate policy is sequoia's `StandardPolicy` (which refuses SHA-1
+//! bindings and weak algorithms) plus ours: a live, non-revoked,
+//! encryption-capable subkey; RSA keys of at least 2048 bits; third-party
+//! certifications stripped; identity is the full primary fingerprint.
+
+mod cert;
+mod listkey;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use thiserror::Error;
+
+pub use cert::{check_member_cert, generate_member_key, summarize_member_cert};
+pub use listkey::{ListKey, public_cert_armored};
+
+/// Our additions to sequoia's standard policy.
+#[derive(Debug, Clone, Copy)]
+pub struct CertPolicy {
+    /// The shortest RSA key accepted, in bits (never below 2048).
+    pub min_rsa_bits: usize,
+}
+
+impl Default for CertPolicy {
+    fn default() -> Self {
+        Self { min_rsa_bits: 2048 }
+    }
+}
+
+/// A member certificate that passed the policy, ready to store.
+#[derive(Debug, Clone)]
+pub struct CheckedCert {
+    /// The primary key's fingerprint, upper-case hex without spaces.
+    pub fingerprint: String,
+    /// The certificate in binary form: public parts only, third-party
+    /// certifications removed.
+    pub bytes: Vec<u8>,
+    /// What `member show` prints about it.
+    pub summary: CertSummary,
+    /// Things worth telling the operator that do not refuse the cert.
+    pub warnings: Vec<String>,
+}
+
+/// A description of a certificate for people and for `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertSummary {
+    pub fingerprint: String,
+    pub primary_algorithm: String,
+    pub created: DateTime<Utc>,
+    pub expires: Option<DateTime<Utc>>,
+    pub user_ids: Vec<String>,
+    /// The subkeys mail will be encrypted to.
+    pub encryption_keys: Vec<SubkeySummary>,
+    /// Set when the certificate no longer passes the policy at the time it
+    /// was looked at (a subkey expired or was revoked since import).
+    pub problem: Option<String>,
+}
+
+/// One encryption subkey.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubkeySummary {
+    pub fingerprint: String,
+    pub algorithm: String,
+    pub created: DateTime<Utc>,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// Why a certificate or key was refused. Each message is one line that
+/// names the rule.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CertError {
+    #[error("not an OpenPGP certificate: {0}")]
+    Unreadable(String),
+    #[error("the file holds {0} certificates; give exactly one")]
+    Keyring(usize),
+    #[error("the certificate has no valid self-signature: {0}")]
+    NoValidBinding(String),
+    #[error("the certificate's self-signature uses SHA-1, which is refused")]
+    Sha1Binding,
+    #[error("the certificate is revoked")]
+    Revoked,
+    #[error("the certificate expired on {0}")]
+    Expired(String),
+    #[error("the {which} key is RSA-{bits}; at least {min} bits are required")]
+    WeakRsa {
+        which: &'static str,
+        bits: usize,
+        min: usize,
+    },
+    #[error("the certificate has no encryption-capable subkey")]
+    NoEncryptionKey,
+    #[error("no usable encryption subkey: {0}")]
+    NoUsableEncryptionKey(String),
+    #[error("the list key must include its secret signing key")]
+    NoSecretSigningKey,
+    #[error("the list key's secret key could not be unlocked: {0}")]
+    Locked(String),
+    #[error("could not make the key: {0}")]
+    Generate(String),
+}
+
+/// Keeps only the first line of a sequoia error chain, for one-line
+/// refusals.
+fn first_line(err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    text.lines().next().unwrap_or_default().to_owned()
+}

@@ -1,0 +1,300 @@
+//! Member rows: the mapping between SQL and [`crate::roster::Member`].
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteExecutor};
+
+use super::{Store, StoreError, WriteTx, parse_time};
+use crate::clock::format_instant;
+use crate::roster::{Email, Kind, Member, MemberId, Roles, Status};
+
+/// A member to insert.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub email: Email,
+    pub name: String,
+    pub org: String,
+    pub kind: Kind,
+    pub roles: Roles,
+    pub status: Status,
+    pub fingerprint: String,
+    pub cert: Vec<u8>,
+    pub sponsor: Option<MemberId>,
+    pub statement: Option<String>,
+    /// SHA-256 of the confirmation token, and when it stops working.
+    pub confirm_token: Option<(String, DateTime<Utc>)>,
+}
+
+/// One change to an existing member.
+#[derive(Debug, Clone)]
+pub enum MemberChange {
+    /// A new status; `Active` from `Pending` also stamps `confirmed_at`
+    /// and forgets the token.
+    Status(Status),
+    /// A new set of roles.
+    Roles(Roles),
+    /// A new certificate.
+    Cert { fingerprint: String, cert: Vec<u8> },
+    /// A new sponsor and statement; clears the re-sponsorship flag.
+    Sponsor {
+        sponsor: MemberId,
+        statement: Option<String>,
+    },
+}
+
+/// The member query with `$tail` (a WHERE or ORDER BY clause) appended,
+/// as one static string: sqlx only takes SQL it can see is not built from
+/// input.
+macro_rules! select_member {
+    ($tail:literal) => {
+        concat!(
+            "SELECT m.id, m.email, m.name, m.org, m.kind, m.roles, m.status, m.fingerprint, ",
+            "s.email AS sponsor_email, m.statement, m.needs_sponsor, m.created_at, m.updated_at, ",
+            "m.confirmed_at FROM members m LEFT JOIN members s ON s.id = m.sponsor_id ",
+            $tail
+        )
+    };
+}
+
+fn member_from_row(row: &SqliteRow) -> Result<Member, StoreError> {
+    let corrupt = |what: &str, err: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("member {what}: {err}"))
+    };
+    let email: String = row.try_get("email")?;
+    let sponsor: Option<String> = row.try_get("sponsor_email")?;
+    let kind: String = row.try_get("kind")?;
+    let roles: String = row.try_get("roles")?;
+    let status: String = row.try_get("status")?;
+    let created_at: String = row.try_get("created_at")?;
+    let updated_at: String = row.try_get("updated_at")?;
+    let confirmed_at: Option<String> = row.try_get("confirmed_at")?;
+    Ok(Member {
+        id: MemberId(row.try_get("id")?),
+        email: Email::parse(&email).map_err(|err| corrupt("email", &err))?,
+        name: row.try_get("name")?,
+        org: row.try_get("org")?,
+        kind: kind.parse().map_err(|err| corrupt("kind", &err))?,
+        roles: Roles::parse_list(&roles).map_err(|err| corrupt("roles", &err))?,
+        status: status.parse().map_err(|err| corrupt("status", &err))?,
+        fingerprint: row.try_get("fingerprint")?,
+        sponsor: sponsor
+            .map(|text| Email::parse(&text).map_err(|err| corrupt("sponsor", &err)))
+            .transpose()?,
+        statement: row.try_get("statement")?,
+        needs_sponsor: row.try_get::<i64, _>("needs_sponsor")? != 0,
+        created_at: parse_time("members.created_at", &created_at)?,
+        updated_at: parse_time("members.updated_at", &updated_at)?,
+        confirmed_at: confirmed_at
+            .map(|text| parse_time("members.confirmed_at", &text))
+            .transpose()?,
+    })
+}
+
+async fn fetch_by_email<'e>(
+    exec: impl SqliteExecutor<'e>,
+    email: &Email,
+) -> Result<Option<Member>, StoreError> {
+    let row = sqlx::query(select_member!("WHERE m.email_norm = ?"))
+        .bind(email.normalized())
+        .fetch_optional(exec)
+        .await?;
+    row.as_ref().map(member_from_row).transpose()
+}
+
+async fn count_active_admins<'e>(exec: impl SqliteExecutor<'e>) -> Result<u64, StoreError> {
+    // Roles are stored as a sorted comma list; match the whole word.
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM members WHERE status = 'active' AND (',' || roles || ',') LIKE '%,admin,%'",
+    )
+    .fetch_one(exec)
+    .await?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+impl Store {
+    /// The member with this address (compared case-insensitively).
+    pub async fn member(&self, email: &Email) -> Result<Option<Member>, StoreError> {
+        fetch_by_email(&self.pool, email).await
+    }
+
+    /// Every member, or those with one status, ordered by address.
+    pub async fn members(&self, status: Option<Status>) -> Result<Vec<Member>, StoreError> {
+        let rows = match status {
+            Some(status) => {
+                sqlx::query(select_member!("WHERE m.status = ? ORDER BY m.email_norm"))
+                    .bind(status.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(select_member!("ORDER BY m.email_norm"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(member_from_row).collect()
+    }
+
+    /// The stored certificate of a member.
+    pub async fn member_cert(&self, id: MemberId) -> Result<Vec<u8>, StoreError> {
+        let cert: Vec<u8> = sqlx::query_scalar("SELECT cert FROM members WHERE id = ?")
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(cert)
+    }
+
+    /// How many members are active admins.
+    pub async fn count_active_admins(&self) -> Result<u64, StoreError> {
+        count_active_admins(&self.pool).await
+    }
+}
+
+impl WriteTx {
+    /// The member with this address, read inside the transaction.
+    pub async fn member(&mut self, email: &Email) -> Result<Option<Member>, StoreError> {
+        fetch_by_email(&mut *self.tx, email).await
+    }
+
+    /// The address of the member whose certificate has this fingerprint.
+    pub async fn email_with_fingerprint(
+        &mut self,
+        fingerprint: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let email = sqlx::query_scalar("SELECT email FROM members WHERE fingerprint = ?")
+            .bind(fingerprint)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(email)
+    }
+
+    /// How many members are active admins, read inside the transaction.
+    pub async fn count_active_admins(&mut self) -> Result<u64, StoreError> {
+        count_active_admins(&mut *self.tx).await
+    }
+
+    /// The stored hash of a member's confirmation token and its expiry.
+    pub async fn confirm_token(
+        &mut self,
+        id: MemberId,
+    ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT confirm_token_hash, confirm_token_expires_at FROM members WHERE id = ?",
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        match row {
+            Some((Some(hash), Some(expires))) => Ok(Some((
+                hash,
+                parse_time("members.confirm_token_expires_at", &expires)?,
+            ))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Inserts a member and returns it as stored.
+    pub async fn insert_member(&mut self, member: &NewMember) -> Result<Member, StoreError> {
+        let now = format_instant(self.now);
+        let (token_hash, token_expires) = match &member.confirm_token {
+            Some((hash, expires)) => (Some(hash.clone()), Some(format_instant(*expires))),
+            None => (None, None),
+        };
+        sqlx::query(
+            "INSERT INTO members (email, email_norm, name, org, kind, roles, status, fingerprint, cert, \
+             sponsor_id, statement, confirm_token_hash, confirm_token_expires_at, created_at, updated_at, \
+             confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(member.email.as_str())
+        .bind(member.email.normalized())
+        .bind(&member.name)
+        .bind(&member.org)
+        .bind(member.kind.as_str())
+        .bind(member.roles.to_string())
+        .bind(member.status.as_str())
+        .bind(&member.fingerprint)
+        .bind(&member.cert)
+        .bind(member.sponsor.map(|id| id.0))
+        .bind(&member.statement)
+        .bind(token_hash)
+        .bind(token_expires)
+        .bind(&now)
+        .bind(&now)
+        .bind((member.status == Status::Active).then_some(&now))
+        .execute(&mut *self.tx)
+        .await?;
+        self.member(&member.email)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the member just inserted is not there".to_owned()))
+    }
+
+    /// Applies one change to a member.
+    pub async fn update_member(
+        &mut self,
+        id: MemberId,
+        change: &MemberChange,
+    ) -> Result<(), StoreError> {
+        let now = format_instant(self.now);
+        let query = match change {
+            MemberChange::Status(Status::Active) => sqlx::query(
+                "UPDATE members SET status = 'active', updated_at = ?1, \
+                 confirmed_at = COALESCE(confirmed_at, ?1), confirm_token_hash = NULL, \
+                 confirm_token_expires_at = NULL WHERE id = ?2",
+            )
+            .bind(now),
+            MemberChange::Status(status) => {
+                sqlx::query("UPDATE members SET status = ?, updated_at = ? WHERE id = ?")
+                    .bind(status.as_str())
+                    .bind(now)
+            }
+            MemberChange::Roles(roles) => {
+                sqlx::query("UPDATE members SET roles = ?, updated_at = ? WHERE id = ?")
+                    .bind(roles.to_string())
+                    .bind(now)
+            }
+            MemberChange::Cert { fingerprint, cert } => {
+                sqlx::query("UPDATE members SET fingerprint = ?, cert = ?, updated_at = ? WHERE id = ?")
+                    .bind(fingerprint.clone())
+                    .bind(cert.clone())
+                    .bind(now)
+            }
+            MemberChange::Sponsor { sponsor, statement } => sqlx::query(
+                "UPDATE members SET sponsor_id = ?, statement = ?, needs_sponsor = 0, updated_at = ? WHERE id = ?",
+            )
+            .bind(sponsor.0)
+            .bind(statement.clone())
+            .bind(now),
+        };
+        let done = query.bind(id.0).execute(&mut *self.tx).await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "member {} vanished during an update",
+                id.0
+            )));
+        }
+        Ok(())
+    }
+
+    /// Flags every member sponsored by `sponsor` who is not removed as
+    /// needing a new sponsor, and returns their addresses.
+    pub async fn flag_sponsored_by(&mut self, sponsor: MemberId) -> Result<Vec<Email>, StoreError> {
+        let emails: Vec<String> = sqlx::query_scalar(
+            "UPDATE members SET needs_sponsor = 1, updated_at = ? \
+             WHERE sponsor_id = ? AND status != 'removed' AND id != ? RETURNING email",
+        )
+        .bind(format_instant(self.now))
+        .bind(sponsor.0)
+        .bind(sponsor.0)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut parsed = emails
+            .iter()
+            .map(|text| {
+                Email::parse(text)
+                    .map_err(|err| StoreError::Corrupt(format!("member email: {err}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        parsed.sort_by(|a, b| a.normalized().cmp(b.normalized()));
+        Ok(parsed)
+    }
+}

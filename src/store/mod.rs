@@ -1,0 +1,219 @@
+//! The store: the only module that speaks SQL.
+//!
+//! One SQLite file in WAL mode with `synchronous=FULL` (an outbox row is a
+//! promise, and `NORMAL` can lose the last commits on power loss), foreign
+//! keys on, a busy timeout, and migrations from `migrations/` applied on
+//! open. Domain types never see sqlx: rows are mapped here.
+//!
+//! Reads go through [`Store`]. Every change goes through a [`WriteTx`],
+//! which starts with `BEGIN IMMEDIATE` so the read-check-write of a use case
+//! (is the sponsor still active? is the address free?) cannot interleave
+//! with another writer, and which appends the audit entry for the change in
+//! the same transaction. A `WriteTx` dropped without `commit` rolls back.
+
+mod audit;
+mod members;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use thiserror::Error;
+
+pub use members::{MemberChange, NewMember};
+
+/// What went wrong in the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("no list database at {0} (run `embargo init` first)")]
+    Missing(PathBuf),
+    #[error("a list database already exists at {0}; refusing to overwrite it")]
+    Exists(PathBuf),
+    #[error("the database is busy or locked by another process")]
+    Busy,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database holds a value it should not: {0}")]
+    Corrupt(String),
+    #[error("apply database migrations")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("set permissions on {path}")]
+    Permissions {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database error")]
+    Sql(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with extended codes.
+            if let Some(code) = db.code().and_then(|code| code.parse::<i64>().ok())
+                && matches!(code & 0xff, 5 | 6)
+            {
+                return StoreError::Busy;
+            }
+            if db.is_unique_violation() {
+                return StoreError::Conflict(format!("already stored: {}", db.message()));
+            }
+        }
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            return StoreError::Busy;
+        }
+        StoreError::Sql(err)
+    }
+}
+
+impl StoreError {
+    /// Whether trying again later may succeed (another process holds the
+    /// write lock).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Busy)
+    }
+}
+
+/// An open list database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Creates a new database at `path` and applies the migrations. Fails
+    /// if a file is already there. The file is made mode 0600.
+    pub async fn create(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Exists(path.to_path_buf()));
+        }
+        let store = Self::connect(path, busy_timeout, true).await?;
+        restrict_permissions(path)?;
+        Ok(store)
+    }
+
+    /// Opens the existing database at `path` and applies any new
+    /// migrations.
+    pub async fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        Self::connect(path, busy_timeout, false).await
+    }
+
+    async fn connect(
+        path: &Path,
+        busy_timeout: Duration,
+        create: bool,
+    ) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(busy_timeout + Duration::from_secs(1))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|err| match err {
+                sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
+                other => StoreError::Migrate(other),
+            })?;
+        Ok(Self { pool })
+    }
+
+    /// Closes every connection, so the WAL is checkpointed and the file
+    /// can be moved or removed.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE`). Audit entries
+    /// appended through it are stamped with `now`.
+    pub async fn write(&self, now: DateTime<Utc>) -> Result<WriteTx, StoreError> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, now })
+    }
+
+    /// The list this database serves, if `init` has run.
+    pub async fn list_info(&self) -> Result<Option<ListInfo>, StoreError> {
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT address, fingerprint, created_at FROM list WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(address, fingerprint, created_at)| {
+            Ok(ListInfo {
+                address,
+                fingerprint,
+                created_at: parse_time("list.created_at", &created_at)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// The list row.
+#[derive(Debug, Clone)]
+pub struct ListInfo {
+    pub address: String,
+    pub fingerprint: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A write transaction. See the module documentation.
+pub struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    now: DateTime<Utc>,
+}
+
+impl WriteTx {
+    /// Makes every change of this transaction durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The instant this transaction stamps on what it writes.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Records the list itself (done once, by `init`).
+    pub async fn insert_list(
+        &mut self,
+        address: &str,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO list (id, address, fingerprint, created_at) VALUES (1, ?, ?, ?)")
+            .bind(address)
+            .bind(fingerprint)
+            .bind(crate::clock::format_instant(self.now))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}
+
+fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        StoreError::Permissions {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+fn parse_time(column: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
+    crate::clock::parse_instant(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("{column} is not a timestamp: {text:?}")))
+}

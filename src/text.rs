@@ -1,0 +1,123 @@
+//! Checks for text that people type and that later lands in mail headers,
+//! logs or the audit log.
+//!
+//! A value that will ever be placed in a header must not be able to create
+//! or split one, so single-line fields refuse every control character
+//! (CR, LF and NUL among them) instead of trying to repair them.
+
+use thiserror::Error;
+
+/// Why a piece of typed text was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TextError {
+    /// The value was empty after trimming.
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    /// The value holds a control character such as CR, LF or NUL.
+    #[error("{field} must be one line without control characters (found {found})")]
+    ControlCharacter { field: &'static str, found: String },
+    /// The value is longer than the field allows.
+    #[error("{field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+}
+
+/// Trims `value` and checks that it is one non-empty line of at most `max`
+/// characters without control characters.
+pub fn single_line(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(TextError::Empty { field });
+    }
+    if let Some(found) = trimmed.chars().find(|c| c.is_control()) {
+        return Err(TextError::ControlCharacter {
+            field,
+            found: describe(found),
+        });
+    }
+    if trimmed.chars().count() > max {
+        return Err(TextError::TooLong { field, max });
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Trims `value` and checks that it holds no control characters other than
+/// line feeds and tabs; CRLF line ends are normalised to LF.
+pub fn multi_line(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
+    let normalised = value.replace("\r\n", "\n");
+    let trimmed = normalised.trim();
+    if trimmed.is_empty() {
+        return Err(TextError::Empty { field });
+    }
+    if let Some(found) = trimmed
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        return Err(TextError::ControlCharacter {
+            field,
+            found: describe(found),
+        });
+    }
+    if trimmed.chars().count() > max {
+        return Err(TextError::TooLong { field, max });
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn describe(c: char) -> String {
+    match c {
+        '\r' => "CR".to_owned(),
+        '\n' => "LF".to_owned(),
+        '\0' => "NUL".to_owned(),
+        other => format!("U+{:04X}", u32::from(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_line_refuses_every_line_break_and_nul() {
+        for bad in ["a\rb", "a\nb", "a\r\nBcc: x@y.z", "a\0b", "a\u{0085}b"] {
+            assert!(
+                matches!(
+                    single_line("name", bad, 100),
+                    Err(TextError::ControlCharacter { .. })
+                ),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn single_line_trims_and_keeps_unicode() {
+        assert_eq!(
+            single_line("name", "  Zoë Ünal ", 100).as_deref(),
+            Ok("Zoë Ünal")
+        );
+    }
+
+    #[test]
+    fn multi_line_keeps_paragraphs_but_not_other_controls() {
+        assert_eq!(
+            multi_line("statement", "one\r\ntwo\n", 100).as_deref(),
+            Ok("one\ntwo")
+        );
+        assert!(multi_line("statement", "one\u{7}two", 100).is_err());
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        assert_eq!(
+            single_line("name", "   ", 10),
+            Err(TextError::Empty { field: "name" })
+        );
+        assert_eq!(
+            single_line("name", "abcdef", 5),
+            Err(TextError::TooLong {
+                field: "name",
+                max: 5
+            })
+        );
+    }
+}

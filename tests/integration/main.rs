@@ -1,0 +1,9 @@
+//! The integration tests: one binary, driving the real `embargo` program
+//! against a real SQLite file, with certificates made by GnuPG.
+
+mod audit;
+mod bad_input;
+mod certs;
+mod common;
+mod init;
+mod roster;
