@@ -19,7 +19,6 @@ CREATE TABLE members (
     roles                     TEXT NOT NULL,
     status                    TEXT NOT NULL CHECK (status IN ('pending', 'active', 'suspended', 'removed')),
     fingerprint               TEXT NOT NULL UNIQUE,
-    cert                      BLOB NOT NULL,
     sponsor_id                INTEGER REFERENCES members (id),
     statement                 TEXT,
     needs_sponsor             INTEGER NOT NULL DEFAULT 0 CHECK (needs_sponsor IN (0, 1)),
@@ -33,6 +32,13 @@ CREATE TABLE members (
 
 CREATE INDEX members_sponsor ON members (sponsor_id);
 CREATE INDEX members_status ON members (status);
+
+-- Certificates live apart from the member rows so that listing the roster
+-- does not read every certificate.
+CREATE TABLE member_certs (
+    member_id  INTEGER PRIMARY KEY REFERENCES members (id),
+    cert       BLOB NOT NULL
+);
 
 -- Append-only: each row's hash covers its content and the previous hash.
 CREATE TABLE audit_log (

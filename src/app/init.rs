@@ -157,6 +157,7 @@ pub async fn init(config: &Config, clock: &dyn Clock, request: InitRequest) -> R
     match result {
         Ok(admin) => {
             cleanup.disarm();
+            tracing::info!(fingerprint = %list_key.fingerprint(), "created the list");
             Ok(InitOutcome {
                 list_fingerprint: list_key.fingerprint(),
                 admin,

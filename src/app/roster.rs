@@ -150,6 +150,9 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        // Addresses only at debug level: info logs must not reveal the roster.
+        tracing::info!(fingerprint = %member.fingerprint, "added a pending member");
+        tracing::debug!(member = %email, sponsor = %sponsor.email, "added a pending member");
         Ok(Added {
             member,
             token,
@@ -185,6 +188,7 @@ impl App {
         .await?;
         let member = require_member(&mut tx, &email).await?;
         tx.commit().await?;
+        tracing::info!(fingerprint = %member.fingerprint, "confirmed a member");
         Ok(member)
     }
 
@@ -237,6 +241,7 @@ impl App {
         };
         let member = require_member(&mut tx, &email).await?;
         tx.commit().await?;
+        tracing::info!(fingerprint = %member.fingerprint, to = %to, flagged = flagged.len(), "changed a member's status");
         Ok((member, flagged))
     }
 

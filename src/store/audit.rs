@@ -1,7 +1,5 @@
 //! The audit log table: append inside a write transaction, read in order.
 
-use sqlx::Row;
-
 use super::{Store, StoreError, WriteTx};
 use crate::audit::{Entry, GENESIS, Record};
 
@@ -38,27 +36,43 @@ impl WriteTx {
 }
 
 impl Store {
-    /// Every audit entry in stored order (by sequence number).
+    /// Every audit entry in stored order (by sequence number). SQLite
+    /// builds one JSON document, for the same reason as the member list.
     pub async fn audit_entries(&self) -> Result<Vec<Entry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, subject, reason, detail, prev_hash, hash FROM audit_log ORDER BY seq",
+        let json: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(seq, at, actor, action, subject, reason, detail, \
+             prev_hash, hash) ORDER BY seq) FROM audit_log",
         )
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Entry {
-                    seq: row.try_get("seq")?,
-                    at: row.try_get("at")?,
-                    actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
-                    subject: row.try_get("subject")?,
-                    reason: row.try_get("reason")?,
-                    detail: row.try_get("detail")?,
-                    prev_hash: row.try_get("prev_hash")?,
-                    hash: row.try_get("hash")?,
-                })
-            })
-            .collect()
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = serde_json::from_str(&json)
+            .map_err(|err| StoreError::Corrupt(format!("audit rows: {err}")))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(seq, at, actor, action, subject, reason, detail, prev_hash, hash)| Entry {
+                    seq,
+                    at,
+                    actor,
+                    action,
+                    subject,
+                    reason,
+                    detail,
+                    prev_hash,
+                    hash,
+                },
+            )
+            .collect())
     }
 }

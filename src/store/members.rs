@@ -1,8 +1,8 @@
 //! Member rows: the mapping between SQL and [`crate::roster::Member`].
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteExecutor};
+use serde::Deserialize;
+use sqlx::SqliteExecutor;
 
 use super::{Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant;
@@ -42,46 +42,75 @@ pub enum MemberChange {
     },
 }
 
-/// The member query with `$tail` (a WHERE or ORDER BY clause) appended,
-/// as one static string: sqlx only takes SQL it can see is not built from
-/// input.
-macro_rules! select_member {
-    ($tail:literal) => {
+/// Reads members as one JSON document built by SQLite: a row at a time,
+/// sqlx hands every row from its worker thread to the async task, which
+/// costs more than the query itself on a roster of thousands. `$filter` is a
+/// WHERE clause; the result is ordered by address.
+macro_rules! select_members {
+    ($filter:literal) => {
         concat!(
-            "SELECT m.id, m.email, m.name, m.org, m.kind, m.roles, m.status, m.fingerprint, ",
-            "s.email AS sponsor_email, m.statement, m.needs_sponsor, m.created_at, m.updated_at, ",
-            "m.confirmed_at FROM members m LEFT JOIN members s ON s.id = m.sponsor_id ",
-            $tail
+            "SELECT json_group_array(json_array(m.id, m.email, m.name, m.org, m.kind, m.roles, ",
+            "m.status, m.fingerprint, s.email, m.statement, m.needs_sponsor, m.created_at, ",
+            "m.updated_at, m.confirmed_at) ORDER BY m.email_norm) ",
+            "FROM members m LEFT JOIN members s ON s.id = m.sponsor_id ",
+            $filter
         )
     };
 }
 
-fn member_from_row(row: &SqliteRow) -> Result<Member, StoreError> {
+/// One member as `select_members!` lays it out.
+#[derive(Deserialize)]
+struct MemberRow(
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+    String,
+    Option<String>,
+);
+
+fn member_from_row(row: MemberRow) -> Result<Member, StoreError> {
     let corrupt = |what: &str, err: &dyn std::fmt::Display| {
         StoreError::Corrupt(format!("member {what}: {err}"))
     };
-    let email: String = row.try_get("email")?;
-    let sponsor: Option<String> = row.try_get("sponsor_email")?;
-    let kind: String = row.try_get("kind")?;
-    let roles: String = row.try_get("roles")?;
-    let status: String = row.try_get("status")?;
-    let created_at: String = row.try_get("created_at")?;
-    let updated_at: String = row.try_get("updated_at")?;
-    let confirmed_at: Option<String> = row.try_get("confirmed_at")?;
+    let MemberRow(
+        id,
+        email,
+        name,
+        org,
+        kind,
+        roles,
+        status,
+        fingerprint,
+        sponsor,
+        statement,
+        needs_sponsor,
+        created_at,
+        updated_at,
+        confirmed_at,
+    ) = row;
     Ok(Member {
-        id: MemberId(row.try_get("id")?),
+        id: MemberId(id),
         email: Email::parse(&email).map_err(|err| corrupt("email", &err))?,
-        name: row.try_get("name")?,
-        org: row.try_get("org")?,
+        name,
+        org,
         kind: kind.parse().map_err(|err| corrupt("kind", &err))?,
         roles: Roles::parse_list(&roles).map_err(|err| corrupt("roles", &err))?,
         status: status.parse().map_err(|err| corrupt("status", &err))?,
-        fingerprint: row.try_get("fingerprint")?,
+        fingerprint,
         sponsor: sponsor
             .map(|text| Email::parse(&text).map_err(|err| corrupt("sponsor", &err)))
             .transpose()?,
-        statement: row.try_get("statement")?,
-        needs_sponsor: row.try_get::<i64, _>("needs_sponsor")? != 0,
+        statement,
+        needs_sponsor: needs_sponsor != 0,
         created_at: parse_time("members.created_at", &created_at)?,
         updated_at: parse_time("members.updated_at", &updated_at)?,
         confirmed_at: confirmed_at
@@ -90,15 +119,21 @@ fn member_from_row(row: &SqliteRow) -> Result<Member, StoreError> {
     })
 }
 
+fn members_from_json(json: &str) -> Result<Vec<Member>, StoreError> {
+    let rows: Vec<MemberRow> = serde_json::from_str(json)
+        .map_err(|err| StoreError::Corrupt(format!("member rows: {err}")))?;
+    rows.into_iter().map(member_from_row).collect()
+}
+
 async fn fetch_by_email<'e>(
     exec: impl SqliteExecutor<'e>,
     email: &Email,
 ) -> Result<Option<Member>, StoreError> {
-    let row = sqlx::query(select_member!("WHERE m.email_norm = ?"))
+    let json: String = sqlx::query_scalar(select_members!("WHERE m.email_norm = ?"))
         .bind(email.normalized())
-        .fetch_optional(exec)
+        .fetch_one(exec)
         .await?;
-    row.as_ref().map(member_from_row).transpose()
+    Ok(members_from_json(&json)?.into_iter().next())
 }
 
 async fn count_active_admins<'e>(exec: impl SqliteExecutor<'e>) -> Result<u64, StoreError> {
@@ -119,25 +154,16 @@ impl Store {
 
     /// Every member, or those with one status, ordered by address.
     pub async fn members(&self, status: Option<Status>) -> Result<Vec<Member>, StoreError> {
-        let rows = match status {
-            Some(status) => {
-                sqlx::query(select_member!("WHERE m.status = ? ORDER BY m.email_norm"))
-                    .bind(status.as_str())
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query(select_member!("ORDER BY m.email_norm"))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        rows.iter().map(member_from_row).collect()
+        let json: String = sqlx::query_scalar(select_members!("WHERE ?1 IS NULL OR m.status = ?1"))
+            .bind(status.map(Status::as_str))
+            .fetch_one(&self.pool)
+            .await?;
+        members_from_json(&json)
     }
 
     /// The stored certificate of a member.
     pub async fn member_cert(&self, id: MemberId) -> Result<Vec<u8>, StoreError> {
-        let cert: Vec<u8> = sqlx::query_scalar("SELECT cert FROM members WHERE id = ?")
+        let cert: Vec<u8> = sqlx::query_scalar("SELECT cert FROM member_certs WHERE member_id = ?")
             .bind(id.0)
             .fetch_one(&self.pool)
             .await?;
@@ -201,9 +227,9 @@ impl WriteTx {
             None => (None, None),
         };
         sqlx::query(
-            "INSERT INTO members (email, email_norm, name, org, kind, roles, status, fingerprint, cert, \
+            "INSERT INTO members (email, email_norm, name, org, kind, roles, status, fingerprint, \
              sponsor_id, statement, confirm_token_hash, confirm_token_expires_at, created_at, updated_at, \
-             confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(member.email.as_str())
         .bind(member.email.normalized())
@@ -213,7 +239,6 @@ impl WriteTx {
         .bind(member.roles.to_string())
         .bind(member.status.as_str())
         .bind(&member.fingerprint)
-        .bind(&member.cert)
         .bind(member.sponsor.map(|id| id.0))
         .bind(&member.statement)
         .bind(token_hash)
@@ -223,9 +248,15 @@ impl WriteTx {
         .bind((member.status == Status::Active).then_some(&now))
         .execute(&mut *self.tx)
         .await?;
-        self.member(&member.email)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("the member just inserted is not there".to_owned()))
+        let stored = self.member(&member.email).await?.ok_or_else(|| {
+            StoreError::Corrupt("the member just inserted is not there".to_owned())
+        })?;
+        sqlx::query("INSERT INTO member_certs (member_id, cert) VALUES (?, ?)")
+            .bind(stored.id.0)
+            .bind(&member.cert)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(stored)
     }
 
     /// Applies one change to a member.
@@ -253,9 +284,13 @@ impl WriteTx {
                     .bind(now)
             }
             MemberChange::Cert { fingerprint, cert } => {
-                sqlx::query("UPDATE members SET fingerprint = ?, cert = ?, updated_at = ? WHERE id = ?")
-                    .bind(fingerprint.clone())
+                sqlx::query("UPDATE member_certs SET cert = ? WHERE member_id = ?")
                     .bind(cert.clone())
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                sqlx::query("UPDATE members SET fingerprint = ?, updated_at = ? WHERE id = ?")
+                    .bind(fingerprint.clone())
                     .bind(now)
             }
             MemberChange::Sponsor { sponsor, statement } => sqlx::query(

@@ -117,7 +117,8 @@ fn a_user_id_for_another_address_is_a_warning_not_a_refusal() {
 fn stored_packets(env: &Env, email: &str) -> String {
     let out = env.dir.path().join("stored.gpg");
     env.sql(&format!(
-        "SELECT writefile('{}', cert) FROM members WHERE email_norm = '{email}'",
+        "SELECT writefile('{}', c.cert) FROM members m JOIN member_certs c ON c.member_id = m.id \
+         WHERE m.email_norm = '{email}'",
         out.display()
     ));
     let listing = Command::new("gpg")

@@ -271,3 +271,74 @@ fn the_example_config_is_valid_and_documents_every_section() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn without_flag_or_variable_the_config_comes_from_config_embargo_toml() {
+    let env = Env::new();
+    env.init();
+    std::fs::create_dir(env.dir.path().join("config")).expect("config folder");
+    let text = std::fs::read_to_string(&env.config)
+        .expect("config")
+        .replace("data_dir = \"var\"", "data_dir = \"../var\"");
+    std::fs::write(env.dir.path().join("config/embargo.toml"), text).expect("write config");
+    let out = env
+        .command()
+        .env_remove("EMBARGO_CONFIG")
+        .args(["member", "list", "--json"])
+        .output()
+        .expect("run embargo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(who::ALICE));
+    // --config wins over the variable.
+    let out = env
+        .command()
+        .env("EMBARGO_CONFIG", env.dir.path().join("nope.toml"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(["member", "list"])
+        .output()
+        .expect("run embargo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn info_logs_do_not_name_members() {
+    let env = Env::new();
+    env.init();
+    let key = env.cert_file(who::DAVE);
+    let out = env
+        .command()
+        .env("EMBARGO_LOG", "info")
+        .args([
+            "member",
+            "add",
+            who::DAVE,
+            "--name",
+            "Dave",
+            "--org",
+            "Vendor",
+            "--kind",
+            "vendor",
+            "--key",
+            path(&key),
+            "--sponsor",
+            who::ALICE,
+        ])
+        .output()
+        .expect("run embargo");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("added a pending member"), "{stderr}");
+    assert!(
+        !stderr.contains("dave@") && !stderr.contains("alice@"),
+        "an address leaked into info logs: {stderr}"
+    );
+}
