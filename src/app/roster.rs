@@ -8,7 +8,7 @@ use super::App;
 use crate::audit::{Actor, Record};
 use crate::pgp::{self, CertSummary};
 use crate::roster::gate::{self, Transition};
-use crate::roster::{Email, Kind, Member, Role, Roles, Status, token};
+use crate::roster::{Email, Kind, Member, MemberSummary, Role, Roles, Status, token};
 use crate::store::{MemberChange, NewMember, WriteTx};
 
 /// What `member add` asks for.
@@ -382,9 +382,9 @@ impl App {
         Ok(member)
     }
 
-    /// Every member, or those with one status.
-    pub async fn list_members(&self, status: Option<Status>) -> Result<Vec<Member>> {
-        Ok(self.store.members(status).await?)
+    /// A summary of every member, or of those with one status.
+    pub async fn list_members(&self, status: Option<Status>) -> Result<Vec<MemberSummary>> {
+        Ok(self.store.member_summaries(status).await?)
     }
 
     /// One member with a description of their certificate as it is now.

@@ -11,7 +11,7 @@ use crate::cli::MemberCommand;
 use crate::cli::member::StatusArg;
 use crate::clock::format_instant;
 use crate::roster::gate::Transition;
-use crate::roster::{Member, Status};
+use crate::roster::{MemberSummary, Status};
 
 pub async fn dispatch(app: App, command: MemberCommand) -> Result<()> {
     let result = run(&app, command).await;
@@ -173,7 +173,7 @@ fn status_filter(arg: StatusArg) -> Status {
     }
 }
 
-fn print_table(members: &[Member]) -> Result<()> {
+fn print_table(members: &[MemberSummary]) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let width = members

@@ -65,11 +65,14 @@ fn role(arg: RoleArg) -> Role {
     }
 }
 
+/// Prints `value` as one compact JSON document and a newline (pipe it to
+/// `jq` to read it): compact output keeps `member list --json` fast on
+/// large rosters.
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    serde_json::to_writer_pretty(&mut out, value).context("write JSON")?;
+    serde_json::to_writer(&mut out, value).context("write JSON")?;
     writeln!(out).context("write JSON")?;
     out.flush().context("write JSON")?;
     Ok(())

@@ -87,6 +87,17 @@ impl Email {
         })
     }
 
+    /// An address read back from the roster only to be shown (a listing),
+    /// not checked again: it was checked when it was stored, and nothing
+    /// built from a listing reaches a mail header.
+    pub fn displayed(stored: String) -> Self {
+        let normalized = stored.to_ascii_lowercase();
+        Self {
+            as_typed: stored,
+            normalized,
+        }
+    }
+
     /// The address as it was typed.
     pub fn as_str(&self) -> &str {
         &self.as_typed

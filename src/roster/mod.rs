@@ -310,6 +310,22 @@ pub struct Member {
     pub confirmed_at: Option<DateTime<Utc>>,
 }
 
+/// What a roster listing shows of a member: enough to find them and see
+/// where they stand, without the statement and timestamps that
+/// `member show` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberSummary {
+    pub email: Email,
+    pub name: String,
+    pub org: String,
+    pub kind: Kind,
+    pub roles: Roles,
+    pub status: Status,
+    pub fingerprint: String,
+    pub sponsor: Option<Email>,
+    pub needs_sponsor: bool,
+}
+
 impl Member {
     /// Whether the member is active and holds `role`.
     pub fn acts_as(&self, role: Role) -> bool {

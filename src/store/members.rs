@@ -1,12 +1,14 @@
 //! Member rows: the mapping between SQL and [`crate::roster::Member`].
 
 use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use sqlx::SqliteExecutor;
 
 use super::{Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant;
-use crate::roster::{Email, Kind, Member, MemberId, Roles, Status};
+use crate::roster::{Email, Kind, Member, MemberId, MemberSummary, Roles, Status};
 
 /// A member to insert.
 #[derive(Debug, Clone)]
@@ -45,39 +47,41 @@ pub enum MemberChange {
 /// Reads members as one JSON document built by SQLite: a row at a time,
 /// sqlx hands every row from its worker thread to the async task, which
 /// costs more than the query itself on a roster of thousands. `$filter` is a
-/// WHERE clause; the result is ordered by address.
+/// WHERE clause. The result is in no particular order: sorting inside the
+/// aggregate costs SQLite more than sorting the parsed rows costs us.
 macro_rules! select_members {
     ($filter:literal) => {
         concat!(
             "SELECT json_group_array(json_array(m.id, m.email, m.name, m.org, m.kind, m.roles, ",
             "m.status, m.fingerprint, s.email, m.statement, m.needs_sponsor, m.created_at, ",
-            "m.updated_at, m.confirmed_at) ORDER BY m.email_norm) ",
+            "m.updated_at, m.confirmed_at)) ",
             "FROM members m LEFT JOIN members s ON s.id = m.sponsor_id ",
             $filter
         )
     };
 }
 
-/// One member as `select_members!` lays it out.
+/// One member as `select_members!` lays it out. Text borrows from the
+/// document where it needs no unescaping.
 #[derive(Deserialize)]
-struct MemberRow(
+struct MemberRow<'a>(
     i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
     i64,
-    String,
-    String,
-    Option<String>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
 );
 
-fn member_from_row(row: MemberRow) -> Result<Member, StoreError> {
+fn member_from_row(row: MemberRow<'_>) -> Result<Member, StoreError> {
     let corrupt = |what: &str, err: &dyn std::fmt::Display| {
         StoreError::Corrupt(format!("member {what}: {err}"))
     };
@@ -100,16 +104,16 @@ fn member_from_row(row: MemberRow) -> Result<Member, StoreError> {
     Ok(Member {
         id: MemberId(id),
         email: Email::parse(&email).map_err(|err| corrupt("email", &err))?,
-        name,
-        org,
+        name: name.into_owned(),
+        org: org.into_owned(),
         kind: kind.parse().map_err(|err| corrupt("kind", &err))?,
         roles: Roles::parse_list(&roles).map_err(|err| corrupt("roles", &err))?,
         status: status.parse().map_err(|err| corrupt("status", &err))?,
-        fingerprint,
+        fingerprint: fingerprint.into_owned(),
         sponsor: sponsor
             .map(|text| Email::parse(&text).map_err(|err| corrupt("sponsor", &err)))
             .transpose()?,
-        statement,
+        statement: statement.map(Cow::into_owned),
         needs_sponsor: needs_sponsor != 0,
         created_at: parse_time("members.created_at", &created_at)?,
         updated_at: parse_time("members.updated_at", &updated_at)?,
@@ -119,10 +123,55 @@ fn member_from_row(row: MemberRow) -> Result<Member, StoreError> {
     })
 }
 
+/// Parses what `select_members!` returns, ordered by address.
 fn members_from_json(json: &str) -> Result<Vec<Member>, StoreError> {
-    let rows: Vec<MemberRow> = serde_json::from_str(json)
+    let rows: Vec<MemberRow<'_>> = serde_json::from_str(json)
         .map_err(|err| StoreError::Corrupt(format!("member rows: {err}")))?;
-    rows.into_iter().map(member_from_row).collect()
+    let mut members = rows
+        .into_iter()
+        .map(member_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    members.sort_unstable_by(|a, b| a.email.normalized().cmp(b.email.normalized()));
+    Ok(members)
+}
+
+/// The listing query: the summary columns only, in no particular order.
+const SELECT_SUMMARIES: &str = "SELECT json_group_array(json_array(m.email, m.name, m.org, \
+     m.kind, m.roles, m.status, m.fingerprint, s.email, m.needs_sponsor)) \
+     FROM members m LEFT JOIN members s ON s.id = m.sponsor_id \
+     WHERE ?1 IS NULL OR m.status = ?1";
+
+/// One member as `SELECT_SUMMARIES` lays it out.
+#[derive(Deserialize)]
+struct SummaryRow<'a>(
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+    i64,
+);
+
+fn summary_from_row(row: SummaryRow<'_>) -> Result<MemberSummary, StoreError> {
+    let corrupt = |what: &str, err: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("member {what}: {err}"))
+    };
+    let SummaryRow(email, name, org, kind, roles, status, fingerprint, sponsor, needs_sponsor) =
+        row;
+    Ok(MemberSummary {
+        email: Email::displayed(email.into_owned()),
+        name: name.into_owned(),
+        org: org.into_owned(),
+        kind: kind.parse().map_err(|err| corrupt("kind", &err))?,
+        roles: Roles::parse_list(&roles).map_err(|err| corrupt("roles", &err))?,
+        status: status.parse().map_err(|err| corrupt("status", &err))?,
+        fingerprint: fingerprint.into_owned(),
+        sponsor: sponsor.map(|text| Email::displayed(text.into_owned())),
+        needs_sponsor: needs_sponsor != 0,
+    })
 }
 
 async fn fetch_by_email<'e>(
@@ -152,13 +201,24 @@ impl Store {
         fetch_by_email(&self.pool, email).await
     }
 
-    /// Every member, or those with one status, ordered by address.
-    pub async fn members(&self, status: Option<Status>) -> Result<Vec<Member>, StoreError> {
-        let json: String = sqlx::query_scalar(select_members!("WHERE ?1 IS NULL OR m.status = ?1"))
+    /// A summary of every member, or of those with one status, ordered by
+    /// address.
+    pub async fn member_summaries(
+        &self,
+        status: Option<Status>,
+    ) -> Result<Vec<MemberSummary>, StoreError> {
+        let json: String = sqlx::query_scalar(SELECT_SUMMARIES)
             .bind(status.map(Status::as_str))
             .fetch_one(&self.pool)
             .await?;
-        members_from_json(&json)
+        let rows: Vec<SummaryRow<'_>> = serde_json::from_str(&json)
+            .map_err(|err| StoreError::Corrupt(format!("member rows: {err}")))?;
+        let mut summaries = rows
+            .into_iter()
+            .map(summary_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        summaries.sort_unstable_by(|a, b| a.email.normalized().cmp(b.email.normalized()));
+        Ok(summaries)
     }
 
     /// The stored certificate of a member.
