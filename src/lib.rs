@@ -8,11 +8,13 @@
 //! invariants the code relies on.
 #![forbid(unsafe_code)]
 
+pub mod advisory;
 pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod compose;
 pub mod config;
 pub mod pgp;
 pub mod roster;

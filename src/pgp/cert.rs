@@ -272,7 +272,7 @@ fn check_rsa<P: KeyParts, R: KeyRole>(
     }
 }
 
-fn rsa_bits<P: KeyParts, R: KeyRole>(key: &Key<P, R>) -> Option<usize> {
+pub(super) fn rsa_bits<P: KeyParts, R: KeyRole>(key: &Key<P, R>) -> Option<usize> {
     match key.mpis() {
         mpi::PublicKey::RSA { n, .. } => Some(n.bits()),
         _ => None,

@@ -129,6 +129,11 @@ impl ListKey {
         Ok(())
     }
 
+    /// The certificate with its secret parts, for the signer.
+    pub(super) fn cert(&self) -> &Cert {
+        &self.cert
+    }
+
     /// The primary key's fingerprint, upper-case hex.
     pub fn fingerprint(&self) -> String {
         self.cert.fingerprint().to_hex()

@@ -12,6 +12,7 @@
 
 mod cert;
 mod listkey;
+mod seal;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -19,6 +20,7 @@ use thiserror::Error;
 
 pub use cert::{check_member_cert, generate_member_key, summarize_member_cert};
 pub use listkey::{ListKey, public_cert_armored};
+pub use seal::{ListSigner, MICALG, check_encryptable, encrypt_for};
 
 /// Our additions to sequoia's standard policy.
 #[derive(Debug, Clone, Copy)]

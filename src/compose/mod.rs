@@ -1,0 +1,312 @@
+//! Templates to rendered text: the subject and body of every kind of mail
+//! the list sends.
+//!
+//! Domain code: no IO. The default templates are embedded from
+//! `templates/` at build time; the application may hand in overrides it
+//! read from `templates_dir`, file by file. Templates render with strict
+//! undefined (a misspelt variable is an error, found at preview and at
+//! scheduling time, never at send time) and have no loader, no environment
+//! and no file access: all they see is the context they are given.
+//!
+//! A template file is `Subject: …`, an empty line, then the body.
+
+mod context;
+
+use std::collections::BTreeSet;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use thiserror::Error;
+
+pub use context::{
+    AdvisoryView, ChangeView, ListView, MemberView, advisory_context, member_context,
+};
+
+/// Every kind of mail, and so every template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Notice,
+    Update,
+    Reminder,
+    Disclosure,
+    Cancellation,
+    Confirm,
+    Welcome,
+    Missed,
+    KeyExpiry,
+}
+
+impl Kind {
+    /// Every kind, in the order they are documented.
+    pub const ALL: [Kind; 9] = [
+        Kind::Notice,
+        Kind::Update,
+        Kind::Reminder,
+        Kind::Disclosure,
+        Kind::Cancellation,
+        Kind::Confirm,
+        Kind::Welcome,
+        Kind::Missed,
+        Kind::KeyExpiry,
+    ];
+
+    /// The kinds rendered from an advisory.
+    pub const ADVISORY: [Kind; 5] = [
+        Kind::Notice,
+        Kind::Update,
+        Kind::Reminder,
+        Kind::Disclosure,
+        Kind::Cancellation,
+    ];
+
+    /// The template's name, which is also its file name without `.txt`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Notice => "notice",
+            Kind::Update => "update",
+            Kind::Reminder => "reminder",
+            Kind::Disclosure => "disclosure",
+            Kind::Cancellation => "cancellation",
+            Kind::Confirm => "confirm",
+            Kind::Welcome => "welcome",
+            Kind::Missed => "missed",
+            Kind::KeyExpiry => "key-expiry",
+        }
+    }
+
+    /// Whether this kind may only ever leave encrypted to one member.
+    /// Everything but the public disclosure is.
+    pub fn is_embargoed(self) -> bool {
+        self != Kind::Disclosure
+    }
+
+    /// The file name in `templates/` or `templates_dir`.
+    pub fn file_name(self) -> String {
+        format!("{}.txt", self.name())
+    }
+
+    fn default_source(self) -> &'static str {
+        match self {
+            Kind::Notice => include_str!("../../templates/notice.txt"),
+            Kind::Update => include_str!("../../templates/update.txt"),
+            Kind::Reminder => include_str!("../../templates/reminder.txt"),
+            Kind::Disclosure => include_str!("../../templates/disclosure.txt"),
+            Kind::Cancellation => include_str!("../../templates/cancellation.txt"),
+            Kind::Confirm => include_str!("../../templates/confirm.txt"),
+            Kind::Welcome => include_str!("../../templates/welcome.txt"),
+            Kind::Missed => include_str!("../../templates/missed.txt"),
+            Kind::KeyExpiry => include_str!("../../templates/key-expiry.txt"),
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = crate::roster::UnknownName;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == text.trim())
+            .ok_or_else(|| crate::roster::UnknownName {
+                what: "mail kind",
+                given: text.to_owned(),
+                expected: "notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry",
+            })
+    }
+}
+
+/// A subject and body, ready for the mail module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Why a template could not be used. Each names the template file.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    #[error("template {template}: the first line must be \"Subject: …\" followed by an empty line")]
+    Layout { template: String },
+    #[error("template {template} line {line}: {detail}")]
+    Syntax {
+        template: String,
+        line: usize,
+        detail: String,
+    },
+    #[error("template {template} line {line}: undefined variable {variables}")]
+    Undefined {
+        template: String,
+        line: usize,
+        variables: String,
+    },
+    #[error("template {template} line {line}: {detail}")]
+    Render {
+        template: String,
+        line: usize,
+        detail: String,
+    },
+}
+
+/// The loaded templates.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
+    }
+}
+
+impl Templates {
+    /// The embedded defaults, with `overrides` (kind and source, as read
+    /// from `templates_dir`) taking their place. Every template is parsed
+    /// now, so a syntax error is found before anything is scheduled.
+    pub fn new(overrides: Vec<(Kind, String)>) -> Result<Self, TemplateError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // No loader: a template cannot include, import or extend a file.
+        for kind in Kind::ALL {
+            let source = overrides
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == kind)
+                .map_or_else(|| kind.default_source().to_owned(), |(_, s)| s.clone());
+            let (subject, body) = split(kind, &source)?;
+            for (part, text) in [("subject", subject), ("body", body)] {
+                env.add_template_owned(format!("{}.{part}", kind.name()), text)
+                    .map_err(|err| syntax(kind, part, &err))?;
+            }
+        }
+        Ok(Self { env })
+    }
+
+    /// Renders `kind` with `context`.
+    pub fn render(
+        &self,
+        kind: Kind,
+        context: &serde_json::Value,
+    ) -> Result<Rendered, TemplateError> {
+        let subject = self.render_part(kind, "subject", context)?;
+        let body = self.render_part(kind, "body", context)?;
+        Ok(Rendered {
+            subject: one_line(&subject),
+            body: normalize_body(&body),
+        })
+    }
+
+    fn render_part(
+        &self,
+        kind: Kind,
+        part: &str,
+        context: &serde_json::Value,
+    ) -> Result<String, TemplateError> {
+        let name = format!("{}.{part}", kind.name());
+        let template = self
+            .env
+            .get_template(&name)
+            .map_err(|err| syntax(kind, part, &err))?;
+        template
+            .render(minijinja::value::Serde(context))
+            .map_err(|err| {
+                let line = line_in_file(part, err.line().unwrap_or(0));
+                if err.kind() == minijinja::ErrorKind::UndefinedError {
+                    let missing: BTreeSet<String> = template
+                        .undeclared_variables(true)
+                        .into_iter()
+                        .filter(|path| !defined(context, path))
+                        .collect();
+                    TemplateError::Undefined {
+                        template: kind.file_name(),
+                        line,
+                        variables: if missing.is_empty() {
+                            "(an attribute of a value in the context)".to_owned()
+                        } else {
+                            missing.into_iter().collect::<Vec<_>>().join(", ")
+                        },
+                    }
+                } else {
+                    TemplateError::Render {
+                        template: kind.file_name(),
+                        line,
+                        detail: err
+                            .detail()
+                            .map_or_else(|| err.kind().to_string(), str::to_owned),
+                    }
+                }
+            })
+    }
+}
+
+/// Splits a template file into its subject line and its body.
+fn split(kind: Kind, source: &str) -> Result<(String, String), TemplateError> {
+    let source = source.replace("\r\n", "\n");
+    let layout = || TemplateError::Layout {
+        template: kind.file_name(),
+    };
+    let (first, rest) = source.split_once('\n').ok_or_else(layout)?;
+    let subject = first
+        .strip_prefix("Subject:")
+        .ok_or_else(layout)?
+        .trim()
+        .to_owned();
+    let body = rest.strip_prefix('\n').ok_or_else(layout)?.to_owned();
+    Ok((subject, body))
+}
+
+/// Template lines count from the file: the subject is line 1, the body
+/// starts on line 3.
+fn line_in_file(part: &str, line: usize) -> usize {
+    match part {
+        "subject" => 1,
+        _ => line + 2,
+    }
+}
+
+fn syntax(kind: Kind, part: &str, err: &minijinja::Error) -> TemplateError {
+    TemplateError::Syntax {
+        template: kind.file_name(),
+        line: line_in_file(part, err.line().unwrap_or(0)),
+        detail: err
+            .detail()
+            .map_or_else(|| err.kind().to_string(), str::to_owned),
+    }
+}
+
+/// Whether a dotted path such as `advisory.title` resolves in `context`.
+fn defined(context: &serde_json::Value, path: &str) -> bool {
+    let mut value = context;
+    for key in path.split('.') {
+        match value.get(key) {
+            Some(inner) => value = inner,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A subject is one line: any line break or other control character a
+/// template or a value brought in becomes a space, so it can never start a
+/// new header.
+fn one_line(text: &str) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Bodies use LF line ends, no trailing white space on the last line, and
+/// end with exactly one line feed.
+fn normalize_body(text: &str) -> String {
+    let mut body = text.replace("\r\n", "\n");
+    while body.ends_with('\n') {
+        body.pop();
+    }
+    body.push('\n');
+    body
+}
+
+#[cfg(test)]
+mod tests;
