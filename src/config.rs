@@ -28,7 +28,20 @@ pub struct Config {
     pub storage: StorageSettings,
     pub list_key: ListKeySettings,
     pub members: MemberSettings,
+    pub embargo: crate::advisory::policy::EmbargoPolicy,
+    pub mail: MailSettings,
     pub smtp: Option<SmtpSettings>,
+}
+
+/// `[mail]`: what goes into messages.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// The Subject of every embargoed message's outer header.
+    pub outer_subject: String,
+    /// Where the public disclosure goes besides the members.
+    pub public_addresses: Vec<Email>,
+    /// A folder whose `<kind>.txt` files replace the embedded templates.
+    pub templates_dir: Option<PathBuf>,
 }
 
 /// `[list]`: who the list is.
@@ -154,7 +167,75 @@ struct RawConfig {
     list_key: RawListKey,
     #[serde(default)]
     members: RawMembers,
+    #[serde(default)]
+    embargo: RawEmbargo,
+    #[serde(default)]
+    mail: RawMail,
     smtp: Option<RawSmtp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmbargo {
+    #[serde(default = "default_max_days")]
+    max_days: u32,
+    #[serde(default = "default_min_notice_hours")]
+    min_notice_hours: u32,
+    #[serde(default = "default_true")]
+    warn_weekend: bool,
+    #[serde(default = "default_friday_cutoff")]
+    friday_cutoff_hour: u32,
+}
+
+impl Default for RawEmbargo {
+    fn default() -> Self {
+        Self {
+            max_days: default_max_days(),
+            min_notice_hours: default_min_notice_hours(),
+            warn_weekend: true,
+            friday_cutoff_hour: default_friday_cutoff(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMail {
+    #[serde(default = "default_outer_subject")]
+    outer_subject: String,
+    #[serde(default)]
+    public_addresses: Vec<String>,
+    templates_dir: Option<PathBuf>,
+}
+
+impl Default for RawMail {
+    fn default() -> Self {
+        Self {
+            outer_subject: default_outer_subject(),
+            public_addresses: Vec::new(),
+            templates_dir: None,
+        }
+    }
+}
+
+fn default_max_days() -> u32 {
+    14
+}
+
+fn default_min_notice_hours() -> u32 {
+    24
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_friday_cutoff() -> u32 {
+    12
+}
+
+fn default_outer_subject() -> String {
+    "[embargo] security announcement".to_owned()
 }
 
 #[derive(Debug, Deserialize)]
@@ -301,6 +382,29 @@ impl Config {
             bail!("[members] confirm_token_ttl_hours must be at least 1");
         }
         let smtp = raw.smtp.map(|smtp| resolve_smtp(smtp, &base)).transpose()?;
+        if raw.embargo.max_days == 0 || raw.embargo.friday_cutoff_hour > 23 {
+            bail!("[embargo] max_days must be at least 1 and friday_cutoff_hour at most 23");
+        }
+        let embargo = crate::advisory::policy::EmbargoPolicy {
+            max_embargo: chrono::Duration::days(i64::from(raw.embargo.max_days)),
+            min_notice: chrono::Duration::hours(i64::from(raw.embargo.min_notice_hours)),
+            warn_weekend: raw.embargo.warn_weekend,
+            friday_cutoff_hour: raw.embargo.friday_cutoff_hour,
+        };
+        let mail = MailSettings {
+            outer_subject: crate::text::single_line(
+                "[mail] outer_subject",
+                &raw.mail.outer_subject,
+                200,
+            )?,
+            public_addresses: raw
+                .mail
+                .public_addresses
+                .iter()
+                .map(|text| Email::parse(text).context("[mail] public_addresses"))
+                .collect::<Result<_>>()?,
+            templates_dir: raw.mail.templates_dir.map(|dir| base.join(dir)),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             list: ListSettings {
@@ -321,6 +425,8 @@ impl Config {
                 confirm_token_ttl_hours: raw.members.confirm_token_ttl_hours,
                 min_rsa_bits: raw.members.min_rsa_bits,
             },
+            embargo,
+            mail,
             smtp,
         })
     }

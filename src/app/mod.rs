@@ -6,8 +6,10 @@
 //! entry in one store transaction. Permission checks happen here, against
 //! an explicit [`Actor`](crate::audit::Actor), never in the CLI.
 
+pub mod advisory;
 pub mod init;
 pub mod roster;
+pub mod seal;
 
 use std::time::Duration;
 

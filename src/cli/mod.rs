@@ -4,12 +4,14 @@
 //! help text, man pages and completions can be generated from it alone.
 //! `commands` turns what is parsed here into calls to `app`.
 
+pub mod advisory;
 pub mod member;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use advisory::AdvisoryCommand;
 pub use member::{MemberCommand, RoleArg};
 
 /// The private pre-disclosure list of an open-source project's security
@@ -44,6 +46,9 @@ pub enum Command {
     /// Add, inspect and change members of the roster.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Write, schedule and preview embargoed advisories.
+    #[command(subcommand)]
+    Advisory(AdvisoryCommand),
     /// Read and check the hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),

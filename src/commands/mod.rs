@@ -2,6 +2,7 @@
 //! prints the results. Reading files named on the command line happens
 //! here, so `app` works on bytes.
 
+mod advisory;
 mod audit;
 mod demo;
 mod init;
@@ -24,6 +25,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Key(command) => init::key(open(cli.config.as_deref()).await?, command).await,
         Command::Member(command) => {
             member::dispatch(open(cli.config.as_deref()).await?, command).await
+        }
+        Command::Advisory(command) => {
+            advisory::dispatch(open(cli.config.as_deref()).await?, command).await
         }
         Command::Audit(command) => {
             audit::dispatch(open(cli.config.as_deref()).await?, command).await

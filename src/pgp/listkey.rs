@@ -148,6 +148,13 @@ impl ListKey {
             .map_err(|err| CertError::Generate(first_line(&err)))
     }
 
+    /// The public certificate, binary (for the Autocrypt header).
+    pub fn to_public_binary(&self) -> Result<Vec<u8>, CertError> {
+        self.cert
+            .to_vec()
+            .map_err(|err| CertError::Generate(first_line(&err)))
+    }
+
     /// The public certificate, armored, as `embargo key export` prints it.
     pub fn to_public_armored(&self) -> Result<Vec<u8>, CertError> {
         self.cert

@@ -11,6 +11,7 @@
 //! with another writer, and which appends the audit entry for the change in
 //! the same transaction. A `WriteTx` dropped without `commit` rolls back.
 
+mod advisories;
 mod audit;
 mod members;
 
@@ -22,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use thiserror::Error;
 
+pub use advisories::StoredAdvisory;
 pub use members::{MemberChange, NewMember};
 
 /// What went wrong in the store.

@@ -1,9 +1,11 @@
 //! The integration tests: one binary, driving the real `embargo` program
 //! against a real SQLite file, with certificates made by GnuPG.
 
+mod advisory;
 mod audit;
 mod bad_input;
 mod certs;
 mod common;
 mod init;
 mod roster;
+mod sealed;

@@ -1,0 +1,628 @@
+//! Advisory use cases: write, edit, schedule, disclose, cancel, preview.
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+
+use super::App;
+use super::seal::{Recipient, Sealed, Sealer, label};
+use crate::advisory::policy::{self, Verdict};
+use crate::advisory::time::{format_utc, parse_date, parse_instant};
+use crate::advisory::{
+    Advisory, AdvisoryId, Change, Content, Permission, Severity, Status, diff, parse_cve,
+    parse_cvss,
+};
+use crate::audit::{Actor, Record};
+use crate::compose::{
+    Kind, ListView, MemberView, Rendered, Templates, advisory_context, member_context,
+};
+use crate::roster::{Email, Status as MemberStatus};
+use crate::text::{multi_line, single_line};
+
+/// The fields `advisory new` and `advisory edit` take. For `edit`, a field
+/// left `None` keeps its value; a list given replaces the list.
+#[derive(Debug, Clone, Default)]
+pub struct AdvisoryInput {
+    pub title: Option<String>,
+    pub severity: Option<Severity>,
+    pub cvss: Option<String>,
+    pub cves: Option<Vec<String>>,
+    pub product: Option<String>,
+    pub affected: Option<Vec<String>>,
+    pub fixed: Option<Vec<String>>,
+    /// The body file's bytes: the description, plain text or Markdown.
+    pub body: Option<Vec<u8>>,
+    pub mitigations: Option<Vec<u8>>,
+    pub permitted: Option<Vec<Permission>>,
+    pub patch_date: Option<String>,
+    pub disclose_at: Option<String>,
+}
+
+/// `--force` and why.
+#[derive(Debug, Clone, Default)]
+pub struct Force {
+    pub force: bool,
+    pub reason: Option<String>,
+}
+
+/// A member who will get `missed` instead of the announcement, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Unreachable {
+    pub email: Email,
+    pub reason: String,
+}
+
+/// What `preview` produces.
+#[derive(Debug)]
+pub enum Preview {
+    Text(Rendered),
+    Sealed(Vec<u8>),
+}
+
+const MAX_BODY: usize = 256 * 1024;
+
+fn text_file(what: &'static str, bytes: &[u8]) -> Result<String> {
+    let text =
+        std::str::from_utf8(bytes).with_context(|| format!("the {what} file is not UTF-8 text"))?;
+    Ok(multi_line(what, text, MAX_BODY)?)
+}
+
+fn list_items(what: &'static str, items: &[String]) -> Result<Vec<String>> {
+    items
+        .iter()
+        .map(|item| Ok(single_line(what, item, 300)?))
+        .collect()
+}
+
+/// Applies `input` on top of `base` (or builds new content when there is no
+/// base) and checks every field.
+fn build_content(base: Option<&Content>, input: &AdvisoryInput) -> Result<Content> {
+    let required = |what: &str| anyhow::anyhow!("{what} is required for a new advisory");
+    let title = match (&input.title, base) {
+        (Some(title), _) => single_line("title", title, 300)?,
+        (None, Some(base)) => base.title.clone(),
+        (None, None) => return Err(required("--title")),
+    };
+    let severity = input
+        .severity
+        .or(base.map(|b| b.severity))
+        .ok_or_else(|| required("--severity"))?;
+    let cvss = match &input.cvss {
+        Some(text) if text.trim().is_empty() => None,
+        Some(text) => Some(parse_cvss(text)?),
+        None => base.and_then(|b| b.cvss.clone()),
+    };
+    let cves = match &input.cves {
+        Some(cves) => cves
+            .iter()
+            .map(|cve| parse_cve(cve))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => base.map(|b| b.cves.clone()).unwrap_or_default(),
+    };
+    let product = match (&input.product, base) {
+        (Some(product), _) => single_line("product", product, 200)?,
+        (None, Some(base)) => base.product.clone(),
+        (None, None) => return Err(required("--product")),
+    };
+    let affected = match &input.affected {
+        Some(items) => list_items("affected", items)?,
+        None => base.map(|b| b.affected.clone()).unwrap_or_default(),
+    };
+    let fixed = match &input.fixed {
+        Some(items) => list_items("fixed", items)?,
+        None => base.map(|b| b.fixed.clone()).unwrap_or_default(),
+    };
+    let description = match (&input.body, base) {
+        (Some(bytes), _) => text_file("body", bytes)?,
+        (None, Some(base)) => base.description.clone(),
+        (None, None) => return Err(required("--body")),
+    };
+    let mitigations = match &input.mitigations {
+        Some(bytes) => Some(text_file("mitigations", bytes)?),
+        None => base.and_then(|b| b.mitigations.clone()),
+    };
+    let mut permitted = match &input.permitted {
+        Some(items) => items.clone(),
+        None => base.map(|b| b.permitted.clone()).unwrap_or_default(),
+    };
+    permitted.sort();
+    permitted.dedup();
+    let patch_date = match &input.patch_date {
+        Some(text) if text.trim().is_empty() => None,
+        Some(text) => Some(parse_date("patch date", text)?),
+        None => base.and_then(|b| b.patch_date),
+    };
+    let disclose_at = match (&input.disclose_at, base) {
+        (Some(text), _) => parse_instant("disclosure time", text)?,
+        (None, Some(base)) => base.disclose_at,
+        (None, None) => return Err(required("--disclose-at")),
+    };
+    Ok(Content {
+        title,
+        severity,
+        cvss,
+        cves,
+        product,
+        affected,
+        fixed,
+        description,
+        mitigations,
+        permitted,
+        patch_date,
+        disclose_at,
+    })
+}
+
+/// Refuses a verdict with refusals unless forced; answers the audit detail.
+fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>> {
+    if verdict.refusals.is_empty() {
+        return Ok(None);
+    }
+    let reasons: Vec<String> = verdict
+        .refusals
+        .iter()
+        .map(|b| format!("{} ({})", b.message, b.rule))
+        .collect();
+    if !force.force {
+        bail!(
+            "refused by the embargo policy: {} (use --force --reason TEXT to override)",
+            reasons.join("; ")
+        );
+    }
+    let Some(reason) = force.reason.as_deref() else {
+        bail!("--force needs --reason saying why the embargo policy is overridden");
+    };
+    let reason = single_line("reason", reason, 1000)?;
+    Ok(Some(reason))
+}
+
+fn subject(id: &AdvisoryId) -> String {
+    format!("advisory:{}", id.normalized())
+}
+
+impl App {
+    fn list_view(&self) -> ListView {
+        ListView {
+            name: self.config.list.name.clone(),
+            address: self.config.list.address.to_string(),
+            request_address: self.config.list.request_address.to_string(),
+        }
+    }
+
+    /// The templates, with overrides from `templates_dir`.
+    pub fn templates(&self) -> Result<Templates> {
+        let mut overrides = Vec::new();
+        if let Some(dir) = &self.config.mail.templates_dir {
+            for kind in Kind::ALL {
+                let path = dir.join(kind.file_name());
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        let text = String::from_utf8(bytes)
+                            .with_context(|| format!("template {} is not UTF-8", path.display()))?;
+                        overrides.push((kind, text));
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => {
+                        return Err(err)
+                            .with_context(|| format!("read template {}", path.display()));
+                    }
+                }
+            }
+        }
+        Ok(Templates::new(overrides)?)
+    }
+
+    /// Renders every kind of mail for `advisory`, so a template problem is
+    /// found now rather than at send time.
+    fn check_templates(&self, advisory: &Advisory, changes: &[Change]) -> Result<Templates> {
+        let templates = self.templates()?;
+        let hours = (advisory.content.disclose_at - self.now())
+            .num_hours()
+            .max(0);
+        let context = advisory_context(&self.list_view(), advisory, changes, hours);
+        for kind in Kind::ADVISORY {
+            templates.render(kind, &context)?;
+        }
+        let sample = MemberView {
+            name: "Member".to_owned(),
+            email: self.config.list.address.to_string(),
+            org: "Org".to_owned(),
+            fingerprint: "0".repeat(40),
+            sponsor: self.config.list.address.to_string(),
+        };
+        let extra = [
+            ("token", "TOKEN".to_owned()),
+            ("expires", format_utc(self.now())),
+            ("key_expires", format_utc(self.now())),
+        ];
+        for kind in [Kind::Confirm, Kind::Welcome, Kind::Missed, Kind::KeyExpiry] {
+            templates.render(kind, &member_context(&self.list_view(), &sample, &extra))?;
+        }
+        Ok(templates)
+    }
+
+    async fn require_advisory(&self, id: &str) -> Result<crate::store::StoredAdvisory> {
+        let id = AdvisoryId::parse(id)?;
+        match self.store.advisory(&id).await? {
+            Some(stored) => Ok(stored),
+            None => bail!("no advisory {id}"),
+        }
+    }
+
+    /// Writes a new draft.
+    pub async fn new_advisory(
+        &self,
+        id: &str,
+        input: &AdvisoryInput,
+        force: &Force,
+    ) -> Result<(Advisory, Verdict)> {
+        let now = self.now();
+        let id = AdvisoryId::parse(id)?;
+        let content = build_content(None, input)?;
+        let verdict = policy::check(&self.config.embargo, &content, now, now);
+        let forced = enforce(&verdict, force)?;
+        let draft = Advisory {
+            id: id.clone(),
+            status: Status::Draft,
+            revision: 1,
+            content: content.clone(),
+            announce_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.check_templates(&draft, &[])?;
+        let mut tx = self.store.write(now).await?;
+        if let Some(existing) = tx.advisory(&id).await? {
+            bail!(
+                "advisory {} already exists ({})",
+                existing.advisory.id,
+                existing.advisory.status
+            );
+        }
+        tx.insert_advisory(&id, &content, &new_message_key()?)
+            .await?;
+        let mut record =
+            Record::new(Actor::Operator, "advisory.new", subject(&id)).detail("revision", "1");
+        if let Some(reason) = &forced {
+            record = record
+                .reason(Some(reason))
+                .detail("forced", verdict.refused_rules());
+        }
+        tx.append_audit(&record).await?;
+        tx.commit().await?;
+        let stored = self.require_advisory(id.as_str()).await?;
+        Ok((stored.advisory, verdict))
+    }
+
+    /// Makes a new revision from `input`.
+    pub async fn edit_advisory(
+        &self,
+        id: &str,
+        input: &AdvisoryInput,
+        force: &Force,
+    ) -> Result<(Advisory, Vec<Change>, Verdict)> {
+        let now = self.now();
+        let stored = self.require_advisory(id).await?;
+        let old = stored.advisory;
+        if !old.status.is_open() {
+            bail!(
+                "advisory {} is {}; it can no longer change",
+                old.id,
+                old.status
+            );
+        }
+        let content = build_content(Some(&old.content), input)?;
+        let changes = diff(&old.content, &content);
+        if changes.is_empty() {
+            bail!(
+                "nothing changed: every field given is the same as in revision {}",
+                old.revision
+            );
+        }
+        let first_notice = old.announce_at.unwrap_or(now);
+        let verdict = policy::check(&self.config.embargo, &content, first_notice, now);
+        let forced = enforce(&verdict, force)?;
+        let mut next = old.clone();
+        next.content = content.clone();
+        next.revision += 1;
+        self.check_templates(&next, &changes)?;
+        let mut tx = self.store.write(now).await?;
+        let current = tx.advisory(&old.id).await?.context("advisory vanished")?;
+        if current.advisory.revision != old.revision {
+            bail!(
+                "advisory {} changed while this edit was prepared; try again",
+                old.id
+            );
+        }
+        let revision = tx.revise_advisory(&old.id, &content, &changes).await?;
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        // Field names only: the audit log never holds embargoed text.
+        let mut record = Record::new(Actor::Operator, "advisory.edit", subject(&old.id))
+            .detail("revision", revision.to_string())
+            .detail("changed", fields.join(","));
+        if let Some(reason) = &forced {
+            record = record
+                .reason(Some(reason))
+                .detail("forced", verdict.refused_rules());
+        }
+        tx.append_audit(&record).await?;
+        tx.commit().await?;
+        let stored = self.require_advisory(old.id.as_str()).await?;
+        Ok((stored.advisory, changes, verdict))
+    }
+
+    /// Schedules the first notice at `at` (default: now).
+    pub async fn announce_advisory(
+        &self,
+        id: &str,
+        at: Option<&str>,
+        force: &Force,
+    ) -> Result<(Advisory, Verdict, Vec<Unreachable>)> {
+        let now = self.now();
+        let stored = self.require_advisory(id).await?;
+        let advisory = stored.advisory;
+        if advisory.status != Status::Draft {
+            bail!(
+                "advisory {} is {}; only a draft can be announced",
+                advisory.id,
+                advisory.status
+            );
+        }
+        let at = match at {
+            Some(text) => parse_instant("announce time", text)?,
+            None => now,
+        };
+        if at < now - chrono::Duration::minutes(1) {
+            bail!("the announce time {} is in the past", format_utc(at));
+        }
+        let verdict = policy::check(&self.config.embargo, &advisory.content, at, now);
+        let forced = enforce(&verdict, force)?;
+        self.check_templates(&advisory, &[])?;
+        let unreachable = self.preflight(&advisory).await?;
+        let mut tx = self.store.write(now).await?;
+        let current = tx
+            .advisory(&advisory.id)
+            .await?
+            .context("advisory vanished")?;
+        if current.advisory.status != Status::Draft {
+            bail!(
+                "advisory {} is {}; only a draft can be announced",
+                advisory.id,
+                current.advisory.status
+            );
+        }
+        tx.set_advisory_status(&advisory.id, Status::Scheduled, Some(at))
+            .await?;
+        let mut record = Record::new(Actor::Operator, "advisory.announce", subject(&advisory.id))
+            .detail("revision", advisory.revision.to_string())
+            .detail("announce_at", crate::clock::format_instant(at))
+            .detail("unreachable_members", unreachable.len().to_string());
+        if let Some(reason) = &forced {
+            record = record
+                .reason(Some(reason))
+                .detail("forced", verdict.refused_rules());
+        }
+        tx.append_audit(&record).await?;
+        tx.commit().await?;
+        let stored = self.require_advisory(advisory.id.as_str()).await?;
+        Ok((stored.advisory, verdict, unreachable))
+    }
+
+    /// Makes an advisory public. Before its disclosure time this breaks
+    /// the embargo and needs `early` and a reason.
+    pub async fn disclose_advisory(
+        &self,
+        id: &str,
+        early: bool,
+        reason: Option<&str>,
+    ) -> Result<Advisory> {
+        let now = self.now();
+        let stored = self.require_advisory(id).await?;
+        let advisory = stored.advisory;
+        if !matches!(advisory.status, Status::Scheduled | Status::Notified) {
+            bail!(
+                "advisory {} is {}; only a scheduled or notified advisory can be disclosed",
+                advisory.id,
+                advisory.status
+            );
+        }
+        let before = now < advisory.content.disclose_at;
+        let reason = reason.map(|r| single_line("reason", r, 1000)).transpose()?;
+        if before && !early {
+            bail!(
+                "the embargo on {} holds until {}; to break it now, pass --now with --reason",
+                advisory.id,
+                format_utc(advisory.content.disclose_at)
+            );
+        }
+        if before && reason.is_none() {
+            bail!("breaking an embargo early needs --reason");
+        }
+        let mut tx = self.store.write(now).await?;
+        tx.set_advisory_status(&advisory.id, Status::Disclosed, None)
+            .await?;
+        tx.append_audit(
+            &Record::new(
+                Actor::Operator,
+                if before {
+                    "advisory.disclose-early"
+                } else {
+                    "advisory.disclose"
+                },
+                subject(&advisory.id),
+            )
+            .reason(reason.as_deref())
+            .detail("revision", advisory.revision.to_string()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(self.require_advisory(advisory.id.as_str()).await?.advisory)
+    }
+
+    /// Calls an advisory off.
+    pub async fn cancel_advisory(&self, id: &str, reason: &str) -> Result<Advisory> {
+        let now = self.now();
+        let reason = single_line("reason", reason, 1000)?;
+        let stored = self.require_advisory(id).await?;
+        let advisory = stored.advisory;
+        if !advisory.status.is_open() {
+            bail!(
+                "advisory {} is {}; it cannot be cancelled",
+                advisory.id,
+                advisory.status
+            );
+        }
+        let mut tx = self.store.write(now).await?;
+        tx.set_advisory_status(&advisory.id, Status::Cancelled, None)
+            .await?;
+        tx.append_audit(
+            &Record::new(Actor::Operator, "advisory.cancel", subject(&advisory.id))
+                .reason(Some(&reason))
+                .detail("from", advisory.status.as_str()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(self.require_advisory(advisory.id.as_str()).await?.advisory)
+    }
+
+    /// Every advisory, newest first.
+    pub async fn list_advisories(&self) -> Result<Vec<Advisory>> {
+        Ok(self.store.advisories().await?)
+    }
+
+    /// One advisory and the changes of its current revision.
+    pub async fn show_advisory(&self, id: &str) -> Result<(Advisory, Vec<Change>)> {
+        let stored = self.require_advisory(id).await?;
+        let changes = self
+            .store
+            .advisory_changes(&stored.advisory.id, stored.advisory.revision)
+            .await?;
+        Ok((stored.advisory, changes))
+    }
+
+    /// Active members whose key cannot take mail until the disclosure
+    /// time; they will get `missed` instead.
+    pub async fn preflight(&self, advisory: &Advisory) -> Result<Vec<Unreachable>> {
+        let now = self.now();
+        let policy = self.cert_policy();
+        let mut unreachable = Vec::new();
+        for member in self
+            .store
+            .member_summaries(Some(MemberStatus::Active))
+            .await?
+        {
+            let full = self
+                .store
+                .member(&member.email)
+                .await?
+                .context("member vanished")?;
+            let cert = self.store.member_cert(full.id).await?;
+            if let Err(reason) =
+                crate::pgp::check_encryptable(&cert, &policy, now, advisory.content.disclose_at)
+            {
+                unreachable.push(Unreachable {
+                    email: full.email,
+                    reason,
+                });
+            }
+        }
+        Ok(unreachable)
+    }
+
+    /// Renders `kind` for an advisory; with `sealed`, builds the exact
+    /// message `member` would be sent (for `disclosure`, the public one).
+    pub async fn preview_advisory(
+        &self,
+        id: &str,
+        kind: Kind,
+        member: Option<&str>,
+        sealed: bool,
+    ) -> Result<Preview> {
+        if !Kind::ADVISORY.contains(&kind) {
+            bail!(
+                "preview shows the advisory kinds: notice, update, reminder, disclosure, cancellation"
+            );
+        }
+        let now = self.now();
+        let (advisory, changes) = self.show_advisory(id).await?;
+        let stored = self.require_advisory(id).await?;
+        let templates = self.check_templates(&advisory, &changes)?;
+        let hours = (advisory.content.disclose_at - now).num_hours().max(0);
+        let rendered = templates.render(
+            kind,
+            &advisory_context(&self.list_view(), &advisory, &changes, hours),
+        )?;
+        if !sealed {
+            return Ok(Preview::Text(rendered));
+        }
+        let sealer = Sealer::from_config(&self.config, now)?;
+        let entity = sealer.sign(&rendered)?;
+        let label = label(advisory.id.as_str(), advisory.revision, kind);
+        if kind == Kind::Disclosure && member.is_none() {
+            let to = self
+                .config
+                .mail
+                .public_addresses
+                .first()
+                .unwrap_or(&self.config.list.address)
+                .clone();
+            return Ok(Preview::Sealed(sealer.public(
+                &entity,
+                &rendered,
+                &to,
+                &stored.message_key,
+                &label,
+            )?));
+        }
+        let Some(member) = member else {
+            bail!(
+                "a sealed preview of {} needs --for EMAIL: each member's copy is encrypted to them",
+                kind.name()
+            );
+        };
+        let email = Email::parse(member).context("--for")?;
+        let Some(member) = self.store.member(&email).await? else {
+            bail!("no member with address {email}");
+        };
+        if kind == Kind::Disclosure {
+            return Ok(Preview::Sealed(sealer.public(
+                &entity,
+                &rendered,
+                &member.email,
+                &stored.message_key,
+                &label,
+            )?));
+        }
+        let recipient = Recipient {
+            email: member.email.clone(),
+            fingerprint: member.fingerprint.clone(),
+            cert: self.store.member_cert(member.id).await?,
+        };
+        match sealer
+            .seal(&entity, &[recipient], &stored.message_key, &label)
+            .pop()
+        {
+            Some(Sealed::Message { bytes, .. }) => Ok(Preview::Sealed(bytes)),
+            Some(Sealed::Missed { reason }) => {
+                bail!("{email} would get the content-free `missed` notice instead: {reason}")
+            }
+            None => bail!("nothing was sealed"),
+        }
+    }
+}
+
+/// A fresh random key for Message-IDs.
+fn new_message_key() -> Result<String> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
+    Ok(hex::encode(random))
+}
+
+/// An instant in UTC and in the operator's local time zone, side by side.
+pub fn both_times(instant: DateTime<Utc>) -> String {
+    let local = instant.with_timezone(&chrono::Local);
+    format!(
+        "{} ({} local)",
+        format_utc(instant),
+        local.format("%Y-%m-%d %H:%M %Z")
+    )
+}

@@ -1,0 +1,230 @@
+//! Mail: the only module that names lettre (and, later, mail-parser).
+//!
+//! It turns a rendered subject and body into RFC 3156 PGP/MIME:
+//!
+//! - [`sign_text`] builds the signed entity once per announcement: a
+//!   `multipart/signed` whose first part is the quoted-printable text with
+//!   the real Subject in its protected headers, and whose second part is the
+//!   list key's detached signature over exactly that part's bytes.
+//! - [`encrypted_message`] wraps one member's ciphertext of that entity in
+//!   `multipart/encrypted` with outer headers that say nothing about the
+//!   advisory: a generic Subject, To the member alone.
+//! - [`signed_message`] sends the signed entity as it is (the public
+//!   disclosure).
+//!
+//! Signing needs the OpenPGP module; it is reached through the
+//! [`DetachedSigner`] trait, which the application wires up.
+
+mod qp;
+
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{
+    self, ContentDisposition, ContentTransferEncoding, ContentType, HeaderName, HeaderValue,
+};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use thiserror::Error;
+
+use crate::roster::Email;
+
+/// Something that makes an armored detached signature over bytes.
+pub trait DetachedSigner {
+    /// The armored signature over exactly `data`.
+    fn sign_detached(&self, data: &[u8]) -> Result<Vec<u8>, String>;
+    /// The `micalg` parameter matching the signature's hash.
+    fn micalg(&self) -> &str;
+}
+
+/// Why a message could not be built.
+#[derive(Debug, Error)]
+pub enum MailError {
+    #[error("sign the message: {0}")]
+    Sign(String),
+    #[error("build the message: {0}")]
+    Build(String),
+}
+
+/// Who the list is in headers.
+#[derive(Debug, Clone)]
+pub struct ListIdentity {
+    pub name: String,
+    pub address: Email,
+    /// `List-Id` value, e.g. `Example list <security-announce.project.example>`.
+    pub list_id: String,
+    /// The list's public certificate, binary, for the Autocrypt header.
+    pub autocrypt_keydata: Vec<u8>,
+}
+
+/// The outer headers of one message.
+#[derive(Debug, Clone)]
+pub struct Outer<'a> {
+    pub list: &'a ListIdentity,
+    pub to: &'a Email,
+    pub subject: &'a str,
+    pub message_id: &'a str,
+    pub date: DateTime<Utc>,
+}
+
+/// The `multipart/signed` entity of one announcement: built and signed
+/// once, then encrypted per member or sent as it is.
+#[derive(Debug, Clone)]
+pub struct SignedEntity {
+    multipart: MultiPart,
+    bytes: Vec<u8>,
+}
+
+impl SignedEntity {
+    /// The entity's exact bytes (its Content-Type header, an empty line and
+    /// the multipart body), as they are encrypted.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// A header value as one line: every control character (CR, LF, NUL…)
+/// becomes a space, so no value can start or split a header, whatever the
+/// caller checked before.
+fn one_line(text: &str) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn mailbox(name: &str, email: &Email) -> Result<Mailbox, MailError> {
+    let name = one_line(name);
+    let address = email
+        .as_str()
+        .parse()
+        .map_err(|err| MailError::Build(format!("address {email}: {err}")))?;
+    Ok(Mailbox::new(Some(name), address))
+}
+
+fn content_type(text: &str) -> Result<ContentType, MailError> {
+    ContentType::parse(text).map_err(|err| MailError::Build(format!("content type {text}: {err}")))
+}
+
+/// Builds and signs the entity for `subject` and `body`. The real subject
+/// goes only into the protected headers of the signed part.
+pub fn sign_text(
+    list: &ListIdentity,
+    subject: &str,
+    body: &str,
+    signer: &dyn DetachedSigner,
+) -> Result<SignedEntity, MailError> {
+    let text = SinglePart::builder()
+        .header(content_type(
+            "text/plain; charset=utf-8; protected-headers=\"v1\"",
+        )?)
+        .header(header::Subject::from(one_line(subject)))
+        .header(header::From::from(lettre::message::Mailboxes::from(
+            mailbox(&list.name, &list.address)?,
+        )))
+        .body(Body::dangerous_pre_encoded(
+            qp::encode(body).into_bytes(),
+            ContentTransferEncoding::QuotedPrintable,
+        ));
+    let mut signed_bytes = text.formatted();
+    // The CRLF after the part belongs to the boundary that follows it.
+    if signed_bytes.ends_with(b"\r\n") {
+        signed_bytes.truncate(signed_bytes.len() - 2);
+    }
+    let signature = signer
+        .sign_detached(&signed_bytes)
+        .map_err(MailError::Sign)?;
+    let signature = String::from_utf8(signature).map_err(|err| MailError::Sign(err.to_string()))?;
+    let signature_part = SinglePart::builder()
+        .header(content_type(
+            "application/pgp-signature; name=\"signature.asc\"",
+        )?)
+        .header(ContentDisposition::attachment("signature.asc"))
+        .header(ContentTransferEncoding::SevenBit)
+        .body(signature.replace("\r\n", "\n").replace('\n', "\r\n"));
+    let multipart = MultiPart::signed(
+        "application/pgp-signature".to_owned(),
+        signer.micalg().to_owned(),
+    )
+    .singlepart(text)
+    .singlepart(signature_part);
+    let bytes = multipart.formatted();
+    Ok(SignedEntity { multipart, bytes })
+}
+
+fn outer_builder(outer: &Outer<'_>) -> Result<lettre::message::MessageBuilder, MailError> {
+    let to_address = outer
+        .to
+        .as_str()
+        .parse()
+        .map_err(|err| MailError::Build(format!("address {}: {err}", outer.to)))?;
+    Ok(lettre::Message::builder()
+        .from(mailbox(&outer.list.name, &outer.list.address)?)
+        .to(Mailbox::new(None, to_address))
+        .subject(one_line(outer.subject))
+        .message_id(Some(one_line(outer.message_id)))
+        .date(SystemTime::from(outer.date))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Id"),
+            one_line(&outer.list.list_id),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Autocrypt"),
+            autocrypt(&outer.list.address, &outer.list.autocrypt_keydata),
+        )))
+}
+
+/// The Autocrypt header value for the list key. The key data is folded
+/// with spaces, which Autocrypt readers ignore, so the header can be
+/// wrapped.
+fn autocrypt(address: &Email, keydata: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(keydata);
+    let folded: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(64)
+        .map(|chunk| std::str::from_utf8(chunk).unwrap_or_default())
+        .collect();
+    format!(
+        "addr={}; prefer-encrypt=mutual; keydata={}",
+        address.normalized(),
+        folded.join(" ")
+    )
+}
+
+/// One member's message: RFC 3156 `multipart/encrypted` around
+/// `ciphertext` (the armored encryption of a [`SignedEntity`]).
+pub fn encrypted_message(outer: &Outer<'_>, ciphertext: &[u8]) -> Result<Vec<u8>, MailError> {
+    let armored =
+        String::from_utf8(ciphertext.to_vec()).map_err(|err| MailError::Build(err.to_string()))?;
+    let control = SinglePart::builder()
+        .header(content_type("application/pgp-encrypted")?)
+        .header(ContentDisposition::inline())
+        .header(ContentTransferEncoding::SevenBit)
+        .body("Version: 1\r\n".to_owned());
+    let payload = SinglePart::builder()
+        .header(content_type(
+            "application/octet-stream; name=\"encrypted.asc\"",
+        )?)
+        .header(ContentDisposition::inline_with_name("encrypted.asc"))
+        .header(ContentTransferEncoding::SevenBit)
+        .body(armored.replace("\r\n", "\n").replace('\n', "\r\n"));
+    let multipart = MultiPart::encrypted("application/pgp-encrypted".to_owned())
+        .singlepart(control)
+        .singlepart(payload);
+    let message = outer_builder(outer)?
+        .multipart(multipart)
+        .map_err(|err| MailError::Build(err.to_string()))?;
+    Ok(message.formatted())
+}
+
+/// A signed, unencrypted message (the public disclosure).
+pub fn signed_message(outer: &Outer<'_>, entity: &SignedEntity) -> Result<Vec<u8>, MailError> {
+    let message = outer_builder(outer)?
+        .multipart(entity.multipart.clone())
+        .map_err(|err| MailError::Build(err.to_string()))?;
+    Ok(message.formatted())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! MIME structure tests. The signatures here come from a stand-in signer
+//! that records what it was asked to sign; real signatures and GnuPG's
+//! verdict on them are in the integration tests.
+
+use std::cell::RefCell;
+
+use chrono::TimeZone;
+
+use super::*;
+
+struct RecordingSigner {
+    signed: RefCell<Vec<u8>>,
+}
+
+impl DetachedSigner for RecordingSigner {
+    fn sign_detached(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        *self.signed.borrow_mut() = data.to_vec();
+        Ok(b"-----BEGIN PGP SIGNATURE-----\n\nstand-in\n-----END PGP SIGNATURE-----\n".to_vec())
+    }
+
+    fn micalg(&self) -> &str {
+        "pgp-sha512"
+    }
+}
+
+fn list() -> ListIdentity {
+    ListIdentity {
+        name: "Example list".to_owned(),
+        address: Email::parse("security-announce@project.example").expect("valid"),
+        list_id: "Example list <security-announce.project.example>".to_owned(),
+        autocrypt_keydata: vec![7; 300],
+    }
+}
+
+fn entity(signer: &RecordingSigner) -> SignedEntity {
+    sign_text(
+        &list(),
+        "[DF-2026-0001] EMBARGOED: secret title",
+        "From the top.\nline with trailing space \n",
+        signer,
+    )
+    .expect("builds")
+}
+
+#[test]
+fn the_signature_covers_exactly_the_first_part_as_it_appears_in_the_entity() {
+    let signer = RecordingSigner {
+        signed: RefCell::new(Vec::new()),
+    };
+    let entity = entity(&signer);
+    let signed = signer.signed.borrow().clone();
+    let text = String::from_utf8(entity.as_bytes().to_vec()).expect("ascii");
+    let boundary = text
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("boundary");
+    let first = text
+        .split(&format!("--{boundary}\r\n"))
+        .nth(1)
+        .and_then(|part| part.strip_suffix("\r\n"))
+        .expect("first part");
+    assert_eq!(first.as_bytes(), signed.as_slice());
+    assert!(text.starts_with("Content-Type: multipart/signed;"));
+    assert!(
+        text.contains("micalg=\"pgp-sha512\"") || text.contains("micalg=pgp-sha512"),
+        "{text}"
+    );
+    assert!(first.contains("protected-headers=\"v1\""));
+    assert!(first.contains("Content-Transfer-Encoding: quoted-printable"));
+    assert!(first.contains("=46rom the top."), "{first}");
+    assert!(first.contains("trailing space=20"), "{first}");
+}
+
+#[test]
+fn the_encrypted_message_keeps_the_advisory_out_of_every_outer_header() {
+    let signer = RecordingSigner {
+        signed: RefCell::new(Vec::new()),
+    };
+    let _ = entity(&signer);
+    let member = Email::parse("dave@vendor.example").expect("valid");
+    let list = list();
+    let outer = Outer {
+        list: &list,
+        to: &member,
+        subject: "[embargo] security announcement",
+        message_id: "<0123abcd@project.example>",
+        date: Utc
+            .with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
+            .single()
+            .expect("valid"),
+    };
+    let message = encrypted_message(
+        &outer,
+        b"-----BEGIN PGP MESSAGE-----\n\nxyz\n-----END PGP MESSAGE-----\n",
+    )
+    .expect("builds");
+    let text = String::from_utf8(message).expect("ascii");
+    assert!(
+        !text.contains("secret title") && !text.contains("DF-2026"),
+        "{text}"
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(text.as_bytes())
+        .expect("parses");
+    assert_eq!(parsed.subject(), Some("[embargo] security announcement"));
+    assert_eq!(
+        parsed
+            .to()
+            .and_then(|to| to.first())
+            .and_then(|a| a.address()),
+        Some("dave@vendor.example")
+    );
+    assert_eq!(parsed.to().map(|to| to.iter().count()), Some(1));
+    assert!(parsed.cc().is_none() && parsed.bcc().is_none());
+    assert_eq!(parsed.message_id(), Some("0123abcd@project.example"));
+    assert!(text.contains("Content-Type: multipart/encrypted;"));
+    assert!(text.contains("protocol=\"application/pgp-encrypted\""));
+    assert!(text.contains("List-Id: Example list <security-announce.project.example>"));
+    assert!(
+        text.contains(
+            "Autocrypt: addr=security-announce@project.example; prefer-encrypt=mutual;\r\n keydata="
+        ),
+        "{text}"
+    );
+    for line in text.split("\r\n") {
+        assert!(line.len() <= 998, "line too long");
+    }
+}
+
+#[test]
+fn header_values_cannot_inject_headers() {
+    let signer = RecordingSigner {
+        signed: RefCell::new(Vec::new()),
+    };
+    let mut list = list();
+    list.name = "Evil\r\nBcc: eve@evil.example".to_owned();
+    let entity =
+        sign_text(&list, "subject\r\nBcc: eve@evil.example", "body", &signer).expect("builds");
+    let text = String::from_utf8(entity.as_bytes().to_vec()).expect("ascii");
+    assert!(!text.contains("\r\nBcc:"), "{text}");
+}

@@ -1,0 +1,194 @@
+//! Advisory rows and their revisions.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{Store, StoreError, WriteTx, parse_time};
+use crate::advisory::{Advisory, AdvisoryId, Change, Content, Status};
+use crate::clock::format_instant;
+
+/// An advisory with the key its Message-IDs are derived from.
+#[derive(Debug, Clone)]
+pub struct StoredAdvisory {
+    pub advisory: Advisory,
+    pub message_key: String,
+}
+
+const SELECT: &str = "SELECT ident, status, revision, content, announce_at, message_key, created_at, \
+     updated_at FROM advisories";
+
+fn from_row(row: &SqliteRow) -> Result<StoredAdvisory, StoreError> {
+    let corrupt = |what: &str, err: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("advisory {what}: {err}"))
+    };
+    let ident: String = row.try_get("ident")?;
+    let status: String = row.try_get("status")?;
+    let revision: i64 = row.try_get("revision")?;
+    let content: String = row.try_get("content")?;
+    let announce_at: Option<String> = row.try_get("announce_at")?;
+    let created_at: String = row.try_get("created_at")?;
+    let updated_at: String = row.try_get("updated_at")?;
+    Ok(StoredAdvisory {
+        advisory: Advisory {
+            id: AdvisoryId::parse(&ident).map_err(|err| corrupt("id", &err))?,
+            status: status.parse().map_err(|err| corrupt("status", &err))?,
+            revision: u32::try_from(revision).map_err(|err| corrupt("revision", &err))?,
+            content: serde_json::from_str::<Content>(&content)
+                .map_err(|err| corrupt("content", &err))?,
+            announce_at: announce_at
+                .map(|text| parse_time("advisories.announce_at", &text))
+                .transpose()?,
+            created_at: parse_time("advisories.created_at", &created_at)?,
+            updated_at: parse_time("advisories.updated_at", &updated_at)?,
+        },
+        message_key: row.try_get("message_key")?,
+    })
+}
+
+fn content_json(content: &Content) -> Result<String, StoreError> {
+    serde_json::to_string(content)
+        .map_err(|err| StoreError::Corrupt(format!("advisory content: {err}")))
+}
+
+impl Store {
+    /// The advisory with this id (compared case-insensitively).
+    pub async fn advisory(&self, id: &AdvisoryId) -> Result<Option<StoredAdvisory>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE ident_norm = ?"
+        )))
+        .bind(id.normalized())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Every advisory, newest first.
+    pub async fn advisories(&self) -> Result<Vec<Advisory>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} ORDER BY created_at DESC, id DESC"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| from_row(row).map(|stored| stored.advisory))
+            .collect()
+    }
+
+    /// The changes recorded for one revision of an advisory.
+    pub async fn advisory_changes(
+        &self,
+        id: &AdvisoryId,
+        revision: u32,
+    ) -> Result<Vec<Change>, StoreError> {
+        let changes: Option<String> = sqlx::query_scalar(
+            "SELECT r.changes FROM advisory_revisions r JOIN advisories a ON a.id = r.advisory_id \
+             WHERE a.ident_norm = ? AND r.revision = ?",
+        )
+        .bind(id.normalized())
+        .bind(i64::from(revision))
+        .fetch_optional(&self.pool)
+        .await?;
+        match changes {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|err| StoreError::Corrupt(format!("advisory changes: {err}"))),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl WriteTx {
+    /// The advisory with this id, read inside the transaction.
+    pub async fn advisory(
+        &mut self,
+        id: &AdvisoryId,
+    ) -> Result<Option<StoredAdvisory>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE ident_norm = ?"
+        )))
+        .bind(id.normalized())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Inserts a new draft at revision 1.
+    pub async fn insert_advisory(
+        &mut self,
+        id: &AdvisoryId,
+        content: &Content,
+        message_key: &str,
+    ) -> Result<(), StoreError> {
+        let now = format_instant(self.now);
+        let json = content_json(content)?;
+        let done = sqlx::query(
+            "INSERT INTO advisories (ident, ident_norm, status, revision, content, message_key, created_at, updated_at) \
+             VALUES (?, ?, 'draft', 1, ?, ?, ?, ?)",
+        )
+        .bind(id.as_str())
+        .bind(id.normalized())
+        .bind(&json)
+        .bind(message_key)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query("INSERT INTO advisory_revisions (advisory_id, revision, content, changes, created_at) VALUES (?, 1, ?, '[]', ?)")
+            .bind(done.last_insert_rowid())
+            .bind(&json)
+            .bind(&now)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores `content` as the next revision, with what changed.
+    pub async fn revise_advisory(
+        &mut self,
+        id: &AdvisoryId,
+        content: &Content,
+        changes: &[Change],
+    ) -> Result<u32, StoreError> {
+        let now = format_instant(self.now);
+        let json = content_json(content)?;
+        let changes =
+            serde_json::to_string(changes).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let (row_id, revision): (i64, i64) = sqlx::query_as(
+            "UPDATE advisories SET revision = revision + 1, content = ?, updated_at = ? WHERE ident_norm = ? \
+             RETURNING id, revision",
+        )
+        .bind(&json)
+        .bind(&now)
+        .bind(id.normalized())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        sqlx::query("INSERT INTO advisory_revisions (advisory_id, revision, content, changes, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(row_id)
+            .bind(revision)
+            .bind(&json)
+            .bind(&changes)
+            .bind(&now)
+            .execute(&mut *self.tx)
+            .await?;
+        u32::try_from(revision).map_err(|err| StoreError::Corrupt(err.to_string()))
+    }
+
+    /// Moves an advisory to `status`, setting the announce time when given.
+    pub async fn set_advisory_status(
+        &mut self,
+        id: &AdvisoryId,
+        status: Status,
+        announce_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE advisories SET status = ?, announce_at = COALESCE(?, announce_at), updated_at = ? WHERE ident_norm = ?",
+        )
+        .bind(status.as_str())
+        .bind(announce_at.map(format_instant))
+        .bind(format_instant(self.now))
+        .bind(id.normalized())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
