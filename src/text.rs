@@ -63,6 +63,17 @@ pub fn multi_line(field: &'static str, value: &str, max: usize) -> Result<String
     Ok(trimmed.to_owned())
 }
 
+/// Folds `text` into one line for a header: every control character (CR,
+/// LF, NUL…) becomes a space and runs of white space shrink to one, so no
+/// value can start or split a header, whatever was checked before.
+pub fn fold_line(text: &str) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn describe(c: char) -> String {
     match c {
         '\r' => "CR".to_owned(),

@@ -8,7 +8,9 @@
 use anyhow::{Context, Result};
 
 use super::member;
+use crate::advisory::{Permission, Severity};
 use crate::app::App;
+use crate::app::advisory::{AdvisoryInput, Force, Preview};
 use crate::app::init::{InitRequest, init};
 use crate::app::roster::AddMember;
 use crate::cli::{DemoArgs, MemberCommand};
@@ -104,8 +106,66 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     .await;
     result?;
 
-    step("embargo audit verify");
     let app = App::open(Config::load(Some(&config_path))?, clock::from_env()?).await?;
+    step("embargo advisory new: a maintainer drafts an embargoed advisory");
+    let disclose = now + chrono::Duration::days(7);
+    let (advisory, _) = app
+        .new_advisory(
+            "DF-2026-0001",
+            &AdvisoryInput {
+                title: Some("Heap overflow in frobnicate() header parsing".to_owned()),
+                severity: Some(Severity::High),
+                cves: Some(vec!["CVE-2026-1234".to_owned()]),
+                product: Some("frob".to_owned()),
+                affected: Some(vec!["frob < 2.4.1".to_owned()]),
+                fixed: Some(vec!["frob 2.4.1".to_owned()]),
+                body: Some(b"A crafted Frob-Header overflows a heap buffer; remote code execution is possible.\n".to_vec()),
+                permitted: Some(vec![Permission::Deploy]),
+                disclose_at: Some(crate::clock::format_instant(disclose)),
+                ..AdvisoryInput::default()
+            },
+            &Force::default(),
+        )
+        .await?;
+    println!(
+        "{} drafted; public at {}.",
+        advisory.id,
+        crate::advisory::time::format_utc(disclose)
+    );
+
+    step("embargo advisory announce: schedule the notice and check every member's key");
+    let (_, _, unreachable) = app
+        .announce_advisory("DF-2026-0001", None, &Force::default())
+        .await?;
+    println!(
+        "Scheduled. Members who would get `missed` instead: {}.",
+        unreachable.len()
+    );
+
+    step("embargo advisory preview --sealed: the exact message the distribution receives");
+    if let Preview::Sealed(bytes) = app
+        .preview_advisory(
+            "DF-2026-0001",
+            crate::compose::Kind::Notice,
+            Some(member.as_str()),
+            true,
+        )
+        .await?
+    {
+        let text = String::from_utf8_lossy(&bytes);
+        for line in text.lines().take_while(|line| !line.is_empty()) {
+            if !line.starts_with(' ') {
+                println!("  {line}");
+            }
+        }
+        println!(
+            "  … then an OpenPGP message only {member}'s key can open ({} bytes in all).",
+            bytes.len()
+        );
+        println!("  The title, CVE and product appear nowhere outside the encrypted part.");
+    }
+
+    step("embargo audit verify");
     let entries = app.store.audit_entries().await?;
     app.close().await;
     let count = crate::audit::verify(entries)?;

@@ -191,7 +191,7 @@ impl Templates {
         let subject = self.render_part(kind, "subject", context)?;
         let body = self.render_part(kind, "body", context)?;
         Ok(Rendered {
-            subject: one_line(&subject),
+            subject: crate::text::fold_line(&subject),
             body: normalize_body(&body),
         })
     }
@@ -284,17 +284,6 @@ fn defined(context: &serde_json::Value, path: &str) -> bool {
         }
     }
     true
-}
-
-/// A subject is one line: any line break or other control character a
-/// template or a value brought in becomes a space, so it can never start a
-/// new header.
-fn one_line(text: &str) -> String {
-    let spaced: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Bodies use LF line ends, no trailing white space on the last line, and

@@ -27,6 +27,7 @@ use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use thiserror::Error;
 
 use crate::roster::Email;
+use crate::text::fold_line;
 
 /// Something that makes an armored detached signature over bytes.
 pub trait DetachedSigner {
@@ -82,19 +83,8 @@ impl SignedEntity {
     }
 }
 
-/// A header value as one line: every control character (CR, LF, NUL…)
-/// becomes a space, so no value can start or split a header, whatever the
-/// caller checked before.
-fn one_line(text: &str) -> String {
-    let spaced: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn mailbox(name: &str, email: &Email) -> Result<Mailbox, MailError> {
-    let name = one_line(name);
+    let name = fold_line(name);
     let address = email
         .as_str()
         .parse()
@@ -118,7 +108,7 @@ pub fn sign_text(
         .header(content_type(
             "text/plain; charset=utf-8; protected-headers=\"v1\"",
         )?)
-        .header(header::Subject::from(one_line(subject)))
+        .header(header::Subject::from(fold_line(subject)))
         .header(header::From::from(lettre::message::Mailboxes::from(
             mailbox(&list.name, &list.address)?,
         )))
@@ -161,12 +151,12 @@ fn outer_builder(outer: &Outer<'_>) -> Result<lettre::message::MessageBuilder, M
     Ok(lettre::Message::builder()
         .from(mailbox(&outer.list.name, &outer.list.address)?)
         .to(Mailbox::new(None, to_address))
-        .subject(one_line(outer.subject))
-        .message_id(Some(one_line(outer.message_id)))
+        .subject(fold_line(outer.subject))
+        .message_id(Some(fold_line(outer.message_id)))
         .date(SystemTime::from(outer.date))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("List-Id"),
-            one_line(&outer.list.list_id),
+            fold_line(&outer.list.list_id),
         ))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Autocrypt"),

@@ -9,7 +9,7 @@ use sequoia_openpgp as openpgp;
 use openpgp::Profile;
 use openpgp::cert::prelude::*;
 use openpgp::crypto::Password;
-use openpgp::packet::UserID;
+use openpgp::packet::{Key, UserID, key};
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::SerializeInto;
 use openpgp::types::{Features, KeyFlags};
@@ -88,34 +88,12 @@ impl ListKey {
     /// Checks that the key can sign at `now` (unlocking it with `passphrase`
     /// if it is encrypted) and has an encryption subkey.
     pub fn check(&self, passphrase: Option<&Secret>, now: DateTime<Utc>) -> Result<(), CertError> {
+        self.unlocked_signing_key(passphrase, now)?;
         let policy = StandardPolicy::new();
         let valid = self
             .cert
             .with_policy(&policy, SystemTime::from(now))
             .map_err(|err| CertError::NoValidBinding(first_line(&err)))?;
-        let signing = valid
-            .keys()
-            .for_signing()
-            .alive()
-            .revoked(false)
-            .secret()
-            .next()
-            .ok_or(CertError::NoSecretSigningKey)?;
-        let secret = signing.key().clone();
-        if secret.has_unencrypted_secret() {
-            // Nothing to unlock.
-        } else {
-            let Some(passphrase) = passphrase else {
-                return Err(CertError::Locked(
-                    "it is protected by a passphrase and none is configured ([list_key] passphrase)".to_owned(),
-                ));
-            };
-            secret
-                .decrypt_secret(&Password::from(passphrase.expose()))
-                .map_err(|_| {
-                    CertError::Locked("the configured passphrase does not unlock it".to_owned())
-                })?;
-        }
         if valid
             .keys()
             .for_transport_encryption()
@@ -129,9 +107,41 @@ impl ListKey {
         Ok(())
     }
 
-    /// The certificate with its secret parts, for the signer.
-    pub(super) fn cert(&self) -> &Cert {
-        &self.cert
+    /// The signing key valid at `now`, its secret decrypted with
+    /// `passphrase` when it is protected.
+    pub(super) fn unlocked_signing_key(
+        &self,
+        passphrase: Option<&Secret>,
+        now: DateTime<Utc>,
+    ) -> Result<Key<key::SecretParts, key::UnspecifiedRole>, CertError> {
+        let policy = StandardPolicy::new();
+        let valid = self
+            .cert
+            .with_policy(&policy, SystemTime::from(now))
+            .map_err(|err| CertError::NoValidBinding(first_line(&err)))?;
+        let signing = valid
+            .keys()
+            .for_signing()
+            .alive()
+            .revoked(false)
+            .secret()
+            .next()
+            .ok_or(CertError::NoSecretSigningKey)?;
+        let secret = signing.key().clone().role_into_unspecified();
+        if secret.has_unencrypted_secret() {
+            return Ok(secret);
+        }
+        let Some(passphrase) = passphrase else {
+            return Err(CertError::Locked(
+                "it is protected by a passphrase and none is configured ([list_key] passphrase)"
+                    .to_owned(),
+            ));
+        };
+        secret
+            .decrypt_secret(&Password::from(passphrase.expose()))
+            .map_err(|_| {
+                CertError::Locked("the configured passphrase does not unlock it".to_owned())
+            })
     }
 
     /// The primary key's fingerprint, upper-case hex.

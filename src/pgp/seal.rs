@@ -13,7 +13,7 @@ use sequoia_openpgp as openpgp;
 
 use openpgp::armor;
 use openpgp::cert::prelude::*;
-use openpgp::crypto::{KeyPair, Password};
+use openpgp::crypto::KeyPair;
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient, Signer};
@@ -44,33 +44,8 @@ impl ListSigner {
         passphrase: Option<&Secret>,
         now: DateTime<Utc>,
     ) -> Result<Self, CertError> {
-        let policy = StandardPolicy::new();
-        let valid = key
-            .cert()
-            .with_policy(&policy, SystemTime::from(now))
-            .map_err(|err| CertError::NoValidBinding(first_line(&err)))?;
-        let ka = valid
-            .keys()
-            .for_signing()
-            .alive()
-            .revoked(false)
-            .secret()
-            .next()
-            .ok_or(CertError::NoSecretSigningKey)?;
-        let mut secret = ka.key().clone().role_into_unspecified();
-        if !secret.has_unencrypted_secret() {
-            let passphrase = passphrase.ok_or_else(|| {
-                CertError::Locked(
-                    "it is protected by a passphrase and none is configured".to_owned(),
-                )
-            })?;
-            secret = secret
-                .decrypt_secret(&Password::from(passphrase.expose()))
-                .map_err(|_| {
-                    CertError::Locked("the configured passphrase does not unlock it".to_owned())
-                })?;
-        }
-        let keypair = secret
+        let keypair = key
+            .unlocked_signing_key(passphrase, now)?
             .into_keypair()
             .map_err(|err| CertError::Locked(first_line(&err)))?;
         Ok(Self { keypair })

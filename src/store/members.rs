@@ -136,10 +136,15 @@ fn members_from_json(json: &str) -> Result<Vec<Member>, StoreError> {
 }
 
 /// The listing query: the summary columns only, in no particular order.
-const SELECT_SUMMARIES: &str = "SELECT json_group_array(json_array(m.email, m.name, m.org, \
-     m.kind, m.roles, m.status, m.fingerprint, s.email, m.needs_sponsor)) \
-     FROM members m LEFT JOIN members s ON s.id = m.sponsor_id \
-     WHERE ?1 IS NULL OR m.status = ?1";
+/// The sponsor is an id here; [`SELECT_SPONSORS`] names them, which is
+/// cheaper than a join per member because sponsors are few.
+const SELECT_SUMMARIES: &str = "SELECT json_group_array(json_array(email, name, org, kind, \
+     roles, status, fingerprint, sponsor_id, needs_sponsor)) FROM members \
+     WHERE ?1 IS NULL OR status = ?1";
+
+/// The id and address of every member who sponsored someone.
+const SELECT_SPONSORS: &str = "SELECT json_group_object(id, email) FROM members \
+     WHERE id IN (SELECT DISTINCT sponsor_id FROM members WHERE sponsor_id IS NOT NULL)";
 
 /// One member as `SELECT_SUMMARIES` lays it out.
 #[derive(Deserialize)]
@@ -151,11 +156,14 @@ struct SummaryRow<'a>(
     #[serde(borrow)] Cow<'a, str>,
     #[serde(borrow)] Cow<'a, str>,
     #[serde(borrow)] Cow<'a, str>,
-    #[serde(borrow)] Option<Cow<'a, str>>,
+    Option<i64>,
     i64,
 );
 
-fn summary_from_row(row: SummaryRow<'_>) -> Result<MemberSummary, StoreError> {
+fn summary_from_row(
+    row: SummaryRow<'_>,
+    sponsors: &std::collections::HashMap<String, String>,
+) -> Result<MemberSummary, StoreError> {
     let corrupt = |what: &str, err: &dyn std::fmt::Display| {
         StoreError::Corrupt(format!("member {what}: {err}"))
     };
@@ -169,7 +177,16 @@ fn summary_from_row(row: SummaryRow<'_>) -> Result<MemberSummary, StoreError> {
         roles: Roles::parse_list(&roles).map_err(|err| corrupt("roles", &err))?,
         status: status.parse().map_err(|err| corrupt("status", &err))?,
         fingerprint: fingerprint.into_owned(),
-        sponsor: sponsor.map(|text| Email::displayed(text.into_owned())),
+        sponsor: sponsor
+            .map(|id| {
+                sponsors
+                    .get(&id.to_string())
+                    .map(|email| Email::displayed(email.clone()))
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("member sponsor {id} is not a member"))
+                    })
+            })
+            .transpose()?,
         needs_sponsor: needs_sponsor != 0,
     })
 }
@@ -211,11 +228,17 @@ impl Store {
             .bind(status.map(Status::as_str))
             .fetch_one(&self.pool)
             .await?;
+        let sponsors: String = sqlx::query_scalar(SELECT_SPONSORS)
+            .fetch_one(&self.pool)
+            .await?;
+        let sponsors: std::collections::HashMap<String, String> =
+            serde_json::from_str(&sponsors)
+                .map_err(|err| StoreError::Corrupt(format!("sponsor rows: {err}")))?;
         let rows: Vec<SummaryRow<'_>> = serde_json::from_str(&json)
             .map_err(|err| StoreError::Corrupt(format!("member rows: {err}")))?;
         let mut summaries = rows
             .into_iter()
-            .map(summary_from_row)
+            .map(|row| summary_from_row(row, &sponsors))
             .collect::<Result<Vec<_>, _>>()?;
         summaries.sort_unstable_by(|a, b| a.email.normalized().cmp(b.email.normalized()));
         Ok(summaries)

@@ -189,10 +189,9 @@ fn member_show_reports_a_subkey_that_expires() {
     // Days later the subkey of a certificate that was fine at import has a
     // problem: show it, from the stored certificate, at the current time.
     let key = env.cert_file(who::EXPIRED_SUBKEY);
-    let out = env
-        .command()
-        .env("EMBARGO_TEST_NOW", "2026-01-15T00:00:00Z")
-        .args([
+    let out = env.run_at(
+        "2026-01-15T00:00:00Z",
+        &[
             "member",
             "add",
             who::EXPIRED_SUBKEY,
@@ -206,27 +205,20 @@ fn member_show_reports_a_subkey_that_expires() {
             path(&key),
             "--sponsor",
             who::ALICE,
-        ])
-        .output()
-        .expect("run embargo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
+    assert!(out.code == 0, "{}", out.stderr);
     let shown = env.show(who::EXPIRED_SUBKEY);
     let problem = shown["certificate"]["problem"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     assert!(problem.contains("expired"), "{shown}");
-    let earlier = env
-        .command()
-        .env("EMBARGO_TEST_NOW", "2026-01-15T00:00:00Z")
-        .args(["member", "show", who::EXPIRED_SUBKEY, "--json"])
-        .output()
-        .expect("run embargo");
-    let earlier: serde_json::Value = serde_json::from_slice(&earlier.stdout).expect("json");
+    let earlier = env.run_at(
+        "2026-01-15T00:00:00Z",
+        &["member", "show", who::EXPIRED_SUBKEY, "--json"],
+    );
+    let earlier: serde_json::Value = serde_json::from_str(&earlier.stdout).expect("json");
     assert_eq!(
         earlier["certificate"]["encryption_keys"][0]["expires"],
         "2026-01-31T00:00:00Z"

@@ -407,7 +407,17 @@ impl Env {
 
     /// Runs `embargo ARGS` and returns what happened.
     pub fn run(&self, args: &[&str]) -> Run {
-        let output = self.command().args(args).output().expect("run embargo");
+        self.run_at(NOW, args)
+    }
+
+    /// Runs `embargo ARGS` with the clock at `now` instead of [`NOW`].
+    pub fn run_at(&self, now: &str, args: &[&str]) -> Run {
+        let output = self
+            .command()
+            .env("EMBARGO_TEST_NOW", now)
+            .args(args)
+            .output()
+            .expect("run embargo");
         Run {
             args: args.iter().map(ToString::to_string).collect(),
             code: output.status.code().unwrap_or(-1),

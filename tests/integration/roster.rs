@@ -167,14 +167,12 @@ fn an_expired_token_is_refused() {
     env.init();
     let token = env.add(who::DAVE, who::ALICE, &[]);
     let before = env.dump();
-    let out = env
-        .command()
-        .env("EMBARGO_TEST_NOW", "2026-06-01T13:00:01Z")
-        .args(["member", "confirm", who::DAVE, "--token", &token])
-        .output()
-        .expect("run embargo");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
+    let out = env.run_at(
+        "2026-06-01T13:00:01Z",
+        &["member", "confirm", who::DAVE, "--token", &token],
+    );
+    assert_eq!(Some(out.code), Some(1));
+    assert!(out.stderr.contains("expired"));
     assert_eq!(env.dump(), before);
 }
 

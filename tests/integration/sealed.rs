@@ -360,10 +360,9 @@ fn a_member_whose_key_expires_before_disclosure_is_named_by_the_preflight() {
     env.init();
     let key = env.cert_file(who::EXPIRED_SUBKEY);
     // Added while the subkey was still valid (it expires 2026-01-31).
-    let out = env
-        .command()
-        .env("EMBARGO_TEST_NOW", "2026-01-20T12:00:00Z")
-        .args([
+    let out = env.run_at(
+        "2026-01-20T12:00:00Z",
+        &[
             "member",
             "add",
             who::EXPIRED_SUBKEY,
@@ -378,34 +377,21 @@ fn a_member_whose_key_expires_before_disclosure_is_named_by_the_preflight() {
             "--sponsor",
             who::ALICE,
             "--json",
-        ])
-        .output()
-        .expect("run embargo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let token: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(out.code == 0, "{}", out.stderr);
+    let token: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     let token = token["confirmation_token"]
         .as_str()
         .expect("token")
         .to_owned();
-    let confirm = env
-        .command()
-        .env("EMBARGO_TEST_NOW", "2026-01-20T12:00:00Z")
-        .args(["member", "confirm", who::EXPIRED_SUBKEY, "--token", &token])
-        .output()
-        .expect("run embargo");
-    assert!(confirm.status.success());
+    let confirm = env.run_at(
+        "2026-01-20T12:00:00Z",
+        &["member", "confirm", who::EXPIRED_SUBKEY, "--token", &token],
+    );
+    assert!(confirm.code == 0);
     let body = env.file("body.md", b"text\n");
-    let run = |args: &[&str]| {
-        env.command()
-            .env("EMBARGO_TEST_NOW", "2026-01-26T12:00:00Z")
-            .args(args)
-            .output()
-            .expect("run embargo")
-    };
+    let run = |args: &[&str]| env.run_at("2026-01-26T12:00:00Z", args);
     let created = run(&[
         "advisory",
         "new",
@@ -421,18 +407,10 @@ fn a_member_whose_key_expires_before_disclosure_is_named_by_the_preflight() {
         "--disclose-at",
         "2026-02-03T14:00:00Z",
     ]);
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    assert!(created.code == 0, "{}", created.stderr);
     let announced = run(&["advisory", "announce", "DF-2026-0003"]);
-    let stdout = String::from_utf8_lossy(&announced.stdout);
-    assert!(
-        announced.status.success(),
-        "{}",
-        String::from_utf8_lossy(&announced.stderr)
-    );
+    let stdout = announced.stdout;
+    assert!(announced.code == 0, "{}", announced.stderr);
     assert!(
         stdout.contains(who::EXPIRED_SUBKEY) && stdout.contains("before the disclosure time"),
         "{stdout}"
