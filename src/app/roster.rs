@@ -387,6 +387,11 @@ impl App {
         Ok(self.store.member_summaries(status).await?)
     }
 
+    /// The listing as the JSON array `member list --json` prints.
+    pub async fn list_members_json(&self, status: Option<Status>) -> Result<String> {
+        Ok(self.store.member_summaries_json(status).await?)
+    }
+
     /// One member with a description of their certificate as it is now.
     pub async fn show_member(&self, email: &str) -> Result<MemberDetails> {
         let email = parse_email(email, "member address")?;

@@ -73,11 +73,12 @@ async fn run(app: &App, command: MemberCommand) -> Result<()> {
             }
         }
         MemberCommand::List { status, json } => {
-            let members = app.list_members(status.map(status_filter)).await?;
             if json {
-                print_json(&members)?;
+                let listing = app.list_members_json(status.map(status_filter)).await?;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{listing}").context("write JSON")?;
             } else {
-                print_table(&members)?;
+                print_table(&app.list_members(status.map(status_filter)).await?)?;
             }
         }
         MemberCommand::Show { email, json } => {

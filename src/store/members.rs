@@ -244,6 +244,24 @@ impl Store {
         Ok(summaries)
     }
 
+    /// The same listing as [`Store::member_summaries`], as the JSON array
+    /// `member list --json` prints, straight from the per-row `summary`
+    /// column the triggers keep (see the migration): no per-member work at
+    /// read time.
+    pub async fn member_summaries_json(
+        &self,
+        status: Option<Status>,
+    ) -> Result<String, StoreError> {
+        let json: String = sqlx::query_scalar(
+            "SELECT '[' || ifnull(group_concat(summary, ','), '') || ']' FROM \
+             (SELECT summary FROM members WHERE ?1 IS NULL OR status = ?1 ORDER BY email_norm)",
+        )
+        .bind(status.map(Status::as_str))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(json)
+    }
+
     /// The stored certificate of a member.
     pub async fn member_cert(&self, id: MemberId) -> Result<Vec<u8>, StoreError> {
         let cert: Vec<u8> = sqlx::query_scalar("SELECT cert FROM member_certs WHERE member_id = ?")

@@ -386,3 +386,81 @@ fn member_show_describes_the_certificate() {
         "{text}"
     );
 }
+
+/// `member list --json` prints the JSON the database keeps per member
+/// (triggers in the migration); it must say exactly what the roster module
+/// says about the same members, whatever happened to them.
+#[test]
+fn the_stored_listing_matches_the_roster_module() {
+    let env = Env::new();
+    env.init();
+    env.add_active(
+        who::BOB,
+        who::ALICE,
+        &["--role", "committer", "--by", who::ALICE],
+    );
+    env.add_active(who::DAVE, who::BOB, &[]);
+    let key = env.cert_file(who::ERIN);
+    env.ok(&[
+        "member",
+        "add",
+        who::ERIN,
+        "--name",
+        "Érin \"the\" O'Brien \\ Ünal",
+        "--org",
+        "Distro/Ops",
+        "--kind",
+        "distribution",
+        "--key",
+        path(&key),
+        "--sponsor",
+        who::BOB,
+        "--role",
+        "advisor",
+        "--role",
+        "subscriber",
+        "--by",
+        who::ALICE,
+    ]);
+    env.ok(&["member", "remove", who::BOB, "--reason", "left"]);
+    env.ok(&[
+        "member",
+        "grant",
+        who::DAVE,
+        "maintainer",
+        "--by",
+        who::ALICE,
+    ]);
+    env.ok(&["member", "suspend", who::DAVE]);
+    let new_key = env.cert_file(who::RSA2048);
+    env.ok(&["member", "set-key", who::DAVE, "--key", path(&new_key)]);
+
+    let config = embargo::config::Config::load(Some(&env.config)).expect("config");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (typed, stored) = runtime.block_on(async {
+        let app = embargo::app::App::open(config, Box::new(embargo::clock::SystemClock))
+            .await
+            .expect("open");
+        let mut pairs = Vec::new();
+        for status in [
+            None,
+            Some(embargo::roster::Status::Active),
+            Some(embargo::roster::Status::Removed),
+        ] {
+            let typed = serde_json::to_value(app.list_members(status).await.expect("summaries"))
+                .expect("json");
+            let stored: serde_json::Value =
+                serde_json::from_str(&app.list_members_json(status).await.expect("listing"))
+                    .expect("valid JSON");
+            pairs.push((typed, stored));
+        }
+        app.close().await;
+        pairs.into_iter().unzip::<_, _, Vec<_>, Vec<_>>()
+    });
+    assert_eq!(typed, stored);
+    assert_eq!(stored[0].as_array().map(Vec::len), Some(4));
+    assert_eq!(stored[0][2]["needs_sponsor"], true, "{}", stored[0]);
+}
