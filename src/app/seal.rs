@@ -82,6 +82,7 @@ impl Sealer {
         let signer =
             ListSigner::new(&key, passphrase.as_ref(), now).context("unlock the list key")?;
         let address = config.list.address.clone();
+        // Built once here, not per member.
         let list_id = format!(
             "{} <{}.{}>",
             config.list.name,
@@ -93,7 +94,10 @@ impl Sealer {
                 name: config.list.name.clone(),
                 address,
                 list_id,
-                autocrypt_keydata: key.to_public_binary().context("list certificate")?,
+                autocrypt: mail::autocrypt(
+                    &config.list.address,
+                    &key.to_public_binary().context("list certificate")?,
+                ),
             },
             signer: PgpSigner { signer, now },
             policy: CertPolicy {

@@ -16,7 +16,7 @@ use crate::compose::Kind;
 
 pub async fn dispatch(app: App, command: AdvisoryCommand) -> Result<()> {
     let result = run(&app, command).await;
-    app.close().await;
+    app.finish();
     result
 }
 

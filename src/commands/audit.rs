@@ -9,7 +9,7 @@ use crate::cli::AuditCommand;
 
 pub async fn dispatch(app: App, command: AuditCommand) -> Result<()> {
     let entries = app.store.audit_entries().await?;
-    app.close().await;
+    app.finish();
     match command {
         AuditCommand::List { json: true } => print_json(&entries)?,
         AuditCommand::List { json: false } => {

@@ -52,6 +52,6 @@ pub async fn key(app: App, command: KeyCommand) -> Result<()> {
                 .context("write the certificate")?;
         }
     }
-    app.close().await;
+    app.finish();
     Ok(())
 }

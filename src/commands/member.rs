@@ -15,7 +15,7 @@ use crate::roster::{MemberSummary, Status};
 
 pub async fn dispatch(app: App, command: MemberCommand) -> Result<()> {
     let result = run(&app, command).await;
-    app.close().await;
+    app.finish();
     result
 }
 

@@ -53,8 +53,8 @@ pub struct ListIdentity {
     pub address: Email,
     /// `List-Id` value, e.g. `Example list <security-announce.project.example>`.
     pub list_id: String,
-    /// The list's public certificate, binary, for the Autocrypt header.
-    pub autocrypt_keydata: Vec<u8>,
+    /// The Autocrypt header value for the list key (see [`autocrypt`]).
+    pub autocrypt: String,
 }
 
 /// The outer headers of one message.
@@ -160,14 +160,14 @@ fn outer_builder(outer: &Outer<'_>) -> Result<lettre::message::MessageBuilder, M
         ))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Autocrypt"),
-            autocrypt(&outer.list.address, &outer.list.autocrypt_keydata),
+            outer.list.autocrypt.clone(),
         )))
 }
 
-/// The Autocrypt header value for the list key. The key data is folded
-/// with spaces, which Autocrypt readers ignore, so the header can be
-/// wrapped.
-fn autocrypt(address: &Email, keydata: &[u8]) -> String {
+/// The Autocrypt header value for the list key, computed once per list.
+/// The key data is folded with spaces, which Autocrypt readers ignore, so
+/// the header can be wrapped.
+pub fn autocrypt(address: &Email, keydata: &[u8]) -> String {
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(keydata);
     let folded: Vec<&str> = encoded
@@ -198,7 +198,7 @@ pub fn encrypted_message(outer: &Outer<'_>, ciphertext: &[u8]) -> Result<Vec<u8>
         )?)
         .header(ContentDisposition::inline_with_name("encrypted.asc"))
         .header(ContentTransferEncoding::SevenBit)
-        .body(armored.replace("\r\n", "\n").replace('\n', "\r\n"));
+        .body(armored.to_owned());
     let multipart = MultiPart::encrypted("application/pgp-encrypted".to_owned())
         .singlepart(control)
         .singlepart(payload);

@@ -28,7 +28,10 @@ fn list() -> ListIdentity {
         name: "Example list".to_owned(),
         address: Email::parse("security-announce@project.example").expect("valid"),
         list_id: "Example list <security-announce.project.example>".to_owned(),
-        autocrypt_keydata: vec![7; 300],
+        autocrypt: autocrypt(
+            &Email::parse("security-announce@project.example").expect("valid"),
+            &[7; 300],
+        ),
     }
 }
 
