@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     // Everything this program creates (database, WAL, key files) is private
     // to its user, before any file is opened.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    quiet_on_closed_pipe();
     let cli = embargo::cli::Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(embargo::commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if closed_pipe(&err) => ExitCode::from(141),
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
@@ -32,6 +34,34 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `err` comes from writing to a pipe whose reader went away.
+fn closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `embargo member list | head` closes our stdout early; `println!` then
+/// panics with "Broken pipe". Exit quietly with the status a shell expects
+/// (128 + SIGPIPE) instead of printing a panic.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 /// Logs go to stderr; the level comes from `EMBARGO_LOG` (default `warn`).
