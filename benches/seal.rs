@@ -66,13 +66,16 @@ fn main() -> Result<()> {
     let sealer = Sealer::from_config(&config, now)?;
 
     // Distinct member certificates, cycled: the cost per member is parsing
-    // the stored certificate and encrypting to it, whoever it is.
+    // the stored certificate and encrypting to it, whoever it is. They are
+    // stored as the roster stores them: cleaned and binary.
+    let policy = pgp::CertPolicy::default();
     let pool_size = if full { 200 } else { 10 };
     let pool: Vec<(Email, Vec<u8>)> = (0..pool_size)
         .map(|i| {
             let email = Email::parse(&format!("member{i}@org{i}.example"))?;
-            let (cert, _) = pgp::generate_member_key("Member", &email, now)?;
-            Ok((email, cert))
+            let (armored, _) = pgp::generate_member_key("Member", &email, now)?;
+            let stored = pgp::check_member_cert(&armored, &email, &policy, now)?.bytes;
+            Ok((email, stored))
         })
         .collect::<Result<_>>()?;
     let paragraph = "A crafted Frob-Header with an overlong length field overflows a heap buffer in frobnicate(). ";
