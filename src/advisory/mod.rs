@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::roster::UnknownName;
+use crate::roster::{UnknownName, parse_name};
 
 /// Why a typed advisory field was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -156,14 +156,13 @@ impl FromStr for Severity {
     type Err = UnknownName;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| UnknownName {
-                what: "severity",
-                given: text.to_owned(),
-                expected: "low, moderate, high, critical",
-            })
+        parse_name(
+            &Severity::ALL,
+            Severity::as_str,
+            "severity",
+            "low, moderate, high, critical",
+            text,
+        )
     }
 }
 
@@ -255,14 +254,13 @@ impl FromStr for Status {
     type Err = UnknownName;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| UnknownName {
-                what: "advisory status",
-                given: text.to_owned(),
-                expected: "draft, scheduled, notified, disclosed, cancelled",
-            })
+        parse_name(
+            &Status::ALL,
+            Status::as_str,
+            "advisory status",
+            "draft, scheduled, notified, disclosed, cancelled",
+            text,
+        )
     }
 }
 

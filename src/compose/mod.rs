@@ -105,14 +105,13 @@ impl std::str::FromStr for Kind {
     type Err = crate::roster::UnknownName;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Kind::ALL
-            .into_iter()
-            .find(|kind| kind.name() == text.trim())
-            .ok_or_else(|| crate::roster::UnknownName {
-                what: "mail kind",
-                given: text.to_owned(),
-                expected: "notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry",
-            })
+        crate::roster::parse_name(
+            &Kind::ALL,
+            Kind::name,
+            "mail kind",
+            "notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry",
+            text,
+        )
     }
 }
 

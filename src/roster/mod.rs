@@ -85,18 +85,36 @@ pub struct UnknownName {
     pub expected: &'static str,
 }
 
+/// Finds the member of a closed set whose name is `text` (ignoring case
+/// and surrounding white space), or says which names are accepted.
+pub fn parse_name<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    what: &'static str,
+    expected: &'static str,
+    text: &str,
+) -> Result<T, UnknownName> {
+    all.iter()
+        .copied()
+        .find(|item| name(*item).eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| UnknownName {
+            what,
+            given: text.to_owned(),
+            expected,
+        })
+}
+
 impl FromStr for Role {
     type Err = UnknownName;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| UnknownName {
-                what: "role",
-                given: text.to_owned(),
-                expected: "admin, maintainer, committer, advisor, subscriber",
-            })
+        parse_name(
+            &Role::ALL,
+            Role::as_str,
+            "role",
+            "admin, maintainer, committer, advisor, subscriber",
+            text,
+        )
     }
 }
 
@@ -214,14 +232,13 @@ impl FromStr for Kind {
     type Err = UnknownName;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Kind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| UnknownName {
-                what: "kind",
-                given: text.to_owned(),
-                expected: "vendor, distribution, user, individual",
-            })
+        parse_name(
+            &Kind::ALL,
+            Kind::as_str,
+            "kind",
+            "vendor, distribution, user, individual",
+            text,
+        )
     }
 }
 
@@ -268,14 +285,13 @@ impl FromStr for Status {
     type Err = UnknownName;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|status| status.as_str().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| UnknownName {
-                what: "status",
-                given: text.to_owned(),
-                expected: "pending, active, suspended, removed",
-            })
+        parse_name(
+            &Status::ALL,
+            Status::as_str,
+            "status",
+            "pending, active, suspended, removed",
+            text,
+        )
     }
 }
 
