@@ -175,6 +175,17 @@ fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>> {
     Ok(Some(reason))
 }
 
+/// Adds to an audit record the reason given with `--force` and the names of
+/// the policy rules it overrode, when it overrode any.
+fn with_override(record: Record, forced: Option<&str>, verdict: &Verdict) -> Record {
+    match forced {
+        Some(reason) => record
+            .reason(Some(reason))
+            .detail("forced", verdict.refused_rules()),
+        None => record,
+    }
+}
+
 fn subject(id: &AdvisoryId) -> String {
     format!("advisory:{}", id.normalized())
 }
@@ -280,14 +291,10 @@ impl App {
         }
         tx.insert_advisory(&id, &content, &new_message_key()?)
             .await?;
-        let mut record =
+        let record =
             Record::new(Actor::Operator, "advisory.new", subject(&id)).detail("revision", "1");
-        if let Some(reason) = &forced {
-            record = record
-                .reason(Some(reason))
-                .detail("forced", verdict.refused_rules());
-        }
-        tx.append_audit(&record).await?;
+        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+            .await?;
         tx.commit().await?;
         let stored = self.require_advisory(id.as_str()).await?;
         Ok((stored.advisory, verdict))
@@ -336,15 +343,11 @@ impl App {
         let revision = tx.revise_advisory(&old.id, &content, &changes).await?;
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
         // Field names only: the audit log never holds embargoed text.
-        let mut record = Record::new(Actor::Operator, "advisory.edit", subject(&old.id))
+        let record = Record::new(Actor::Operator, "advisory.edit", subject(&old.id))
             .detail("revision", revision.to_string())
             .detail("changed", fields.join(","));
-        if let Some(reason) = &forced {
-            record = record
-                .reason(Some(reason))
-                .detail("forced", verdict.refused_rules());
-        }
-        tx.append_audit(&record).await?;
+        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+            .await?;
         tx.commit().await?;
         let stored = self.require_advisory(old.id.as_str()).await?;
         Ok((stored.advisory, changes, verdict))
@@ -392,16 +395,12 @@ impl App {
         }
         tx.set_advisory_status(&advisory.id, Status::Scheduled, Some(at))
             .await?;
-        let mut record = Record::new(Actor::Operator, "advisory.announce", subject(&advisory.id))
+        let record = Record::new(Actor::Operator, "advisory.announce", subject(&advisory.id))
             .detail("revision", advisory.revision.to_string())
             .detail("announce_at", crate::clock::format_instant(at))
             .detail("unreachable_members", unreachable.len().to_string());
-        if let Some(reason) = &forced {
-            record = record
-                .reason(Some(reason))
-                .detail("forced", verdict.refused_rules());
-        }
-        tx.append_audit(&record).await?;
+        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+            .await?;
         tx.commit().await?;
         let stored = self.require_advisory(advisory.id.as_str()).await?;
         Ok((stored.advisory, verdict, unreachable))
@@ -504,28 +503,18 @@ impl App {
     pub async fn preflight(&self, advisory: &Advisory) -> Result<Vec<Unreachable>> {
         let now = self.now();
         let policy = self.cert_policy();
-        let mut unreachable = Vec::new();
-        for member in self
+        let until = advisory.content.disclose_at;
+        Ok(self
             .store
-            .member_summaries(Some(MemberStatus::Active))
+            .member_certs(MemberStatus::Active)
             .await?
-        {
-            let full = self
-                .store
-                .member(&member.email)
-                .await?
-                .context("member vanished")?;
-            let cert = self.store.member_cert(full.id).await?;
-            if let Err(reason) =
-                crate::pgp::check_encryptable(&cert, &policy, now, advisory.content.disclose_at)
-            {
-                unreachable.push(Unreachable {
-                    email: full.email,
-                    reason,
-                });
-            }
-        }
-        Ok(unreachable)
+            .into_iter()
+            .filter_map(|(email, cert)| {
+                crate::pgp::check_encryptable(&cert, &policy, now, until)
+                    .err()
+                    .map(|reason| Unreachable { email, reason })
+            })
+            .collect())
     }
 
     /// Renders `kind` for an advisory; with `sealed`, builds the exact
@@ -543,13 +532,17 @@ impl App {
             );
         }
         let now = self.now();
-        let (advisory, changes) = self.show_advisory(id).await?;
         let stored = self.require_advisory(id).await?;
-        let templates = self.check_templates(&advisory, &changes)?;
+        let advisory = &stored.advisory;
+        let changes = self
+            .store
+            .advisory_changes(&advisory.id, advisory.revision)
+            .await?;
+        let templates = self.check_templates(advisory, &changes)?;
         let hours = (advisory.content.disclose_at - now).num_hours().max(0);
         let rendered = templates.render(
             kind,
-            &advisory_context(&self.list_view(), &advisory, &changes, hours),
+            &advisory_context(&self.list_view(), advisory, &changes, hours),
         )?;
         if !sealed {
             return Ok(Preview::Text(rendered));

@@ -78,7 +78,9 @@ impl Sealer {
             .passphrase
             .load()
             .context("read the list key passphrase")?;
-        let key = ListKey::import(&bytes, passphrase.as_ref(), now).context("list key")?;
+        // Unlocked once, by the signer: with a passphrase, unlocking is the
+        // slow part (S2K), so `ListKey::import`'s full check is not repeated.
+        let key = ListKey::read(&bytes).context("list key")?;
         let signer =
             ListSigner::new(&key, passphrase.as_ref(), now).context("unlock the list key")?;
         let address = config.list.address.clone();

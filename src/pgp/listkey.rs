@@ -71,6 +71,14 @@ impl ListKey {
         Ok(Self { cert })
     }
 
+    /// Reads the list's own key file as `init` wrote it, without unlocking
+    /// it: [`super::ListSigner::new`] unlocks it once, where it is used.
+    pub fn read(bytes: &[u8]) -> Result<Self, CertError> {
+        Ok(Self {
+            cert: parse_one(bytes)?,
+        })
+    }
+
     /// Reads a list key (armored or binary) that must hold the secret
     /// signing key and an encryption subkey valid at `now`. When the secret
     /// is encrypted, `passphrase` must unlock it.

@@ -262,6 +262,25 @@ impl Store {
         Ok(json)
     }
 
+    /// The address and stored certificate of every member with `status`,
+    /// in one query (the pre-flight reads every active member's key).
+    pub async fn member_certs(&self, status: Status) -> Result<Vec<(Email, Vec<u8>)>, StoreError> {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT m.email, c.cert FROM members m JOIN member_certs c ON c.member_id = m.id \
+             WHERE m.status = ? ORDER BY m.email_norm",
+        )
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(email, cert)| {
+                let email = Email::parse(&email)
+                    .map_err(|err| StoreError::Corrupt(format!("member email: {err}")))?;
+                Ok((email, cert))
+            })
+            .collect()
+    }
+
     /// The stored certificate of a member.
     pub async fn member_cert(&self, id: MemberId) -> Result<Vec<u8>, StoreError> {
         let cert: Vec<u8> = sqlx::query_scalar("SELECT cert FROM member_certs WHERE member_id = ?")
