@@ -33,6 +33,64 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that starts at a given instant and then runs with the
+/// monotonic clock: what the daemon uses under `EMBARGO_TEST_NOW`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunningClock {
+    start: DateTime<Utc>,
+    started: std::time::Instant,
+}
+
+impl RunningClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            start,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for RunningClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed =
+            chrono::Duration::from_std(self.started.elapsed()).unwrap_or(chrono::Duration::zero());
+        self.start + elapsed
+    }
+}
+
+/// The system clock moved by the number of seconds written in a file,
+/// read on every call: lets a test make the daemon's wall clock jump.
+#[derive(Debug, Clone)]
+pub struct SkewedClock {
+    pub file: std::path::PathBuf,
+}
+
+impl Clock for SkewedClock {
+    fn now(&self) -> DateTime<Utc> {
+        let skew = std::fs::read_to_string(&self.file)
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        Utc::now() + chrono::Duration::seconds(skew)
+    }
+}
+
+/// The variable naming a [`SkewedClock`] file (tests of clock jumps).
+pub const TEST_SKEW_ENV: &str = "EMBARGO_TEST_CLOCK_SKEW_FILE";
+
+/// The clock for the daemon: like [`from_env`], but a pinned instant runs
+/// on from where it was pinned, and a skew file may move the system clock.
+pub fn running_from_env() -> anyhow::Result<Box<dyn Clock>> {
+    if let Ok(file) = std::env::var(TEST_SKEW_ENV) {
+        return Ok(Box::new(SkewedClock { file: file.into() }));
+    }
+    let fixed = from_env()?;
+    if std::env::var_os(TEST_NOW_ENV).is_some() {
+        return Ok(Box::new(RunningClock::new(fixed.now())));
+    }
+    Ok(fixed)
+}
+
 /// The name of the environment variable that pins the clock in tests.
 pub const TEST_NOW_ENV: &str = "EMBARGO_TEST_NOW";
 

@@ -31,6 +31,66 @@ pub struct Config {
     pub embargo: crate::advisory::policy::EmbargoPolicy,
     pub mail: MailSettings,
     pub smtp: Option<SmtpSettings>,
+    pub delivery: DeliverySettings,
+    pub export: ExportSettings,
+    pub schedule: ScheduleSettings,
+}
+
+/// `[delivery]`: how the outbox sends.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// Where mail goes when there is no `[smtp]` table: one file per
+    /// message.
+    pub maildir: PathBuf,
+    /// How many SMTP connections send at once.
+    pub concurrency: usize,
+    /// The first retry delay; each later one doubles, up to `retry_max`.
+    pub retry_first: chrono::Duration,
+    pub retry_max: chrono::Duration,
+    /// After this long since a copy was first due, it is given up: failed.
+    pub give_up_after: chrono::Duration,
+    /// What to do with a copy whose server went silent after the end of
+    /// DATA (it may or may not have been taken).
+    pub uncertain: UncertainPolicy,
+    /// How long one SMTP step may take.
+    pub timeout: std::time::Duration,
+    /// Announcements are sealed this long before they are due.
+    pub seal_ahead: chrono::Duration,
+    /// The reminder goes this long before disclosure (zero: no reminder).
+    pub reminder_before: chrono::Duration,
+    /// A claimed copy not completed within this long is returned to the
+    /// queue.
+    pub lease: chrono::Duration,
+    /// How far the wall clock may drift from the monotonic clock before
+    /// the daemon holds sending.
+    pub clock_tolerance: chrono::Duration,
+}
+
+/// `[delivery] uncertain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UncertainPolicy {
+    /// Send it again later, with the same Message-ID.
+    Resend,
+    /// Keep it for an operator (`embargo queue release ID`).
+    Hold,
+}
+
+/// `[export]`: where the public advisory documents are written.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    pub dir: PathBuf,
+    /// The CSAF publisher namespace, a URL.
+    pub publisher_namespace: String,
+}
+
+/// `[schedule]`: recurring jobs.
+#[derive(Debug, Clone)]
+pub struct ScheduleSettings {
+    /// When to check member keys for expiry (cron, five fields).
+    pub key_expiry_check: String,
+    /// Warn about encryption subkeys that expire within this long.
+    pub key_expiry_warn: chrono::Duration,
 }
 
 /// `[mail]`: what goes into messages.
@@ -172,6 +232,106 @@ struct RawConfig {
     #[serde(default)]
     mail: RawMail,
     smtp: Option<RawSmtp>,
+    #[serde(default)]
+    delivery: RawDelivery,
+    #[serde(default)]
+    export: RawExport,
+    #[serde(default)]
+    schedule: RawSchedule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDelivery {
+    maildir: PathBuf,
+    concurrency: usize,
+    retry_first: String,
+    retry_max: String,
+    give_up_after: String,
+    uncertain: UncertainPolicy,
+    timeout: String,
+    seal_ahead: String,
+    reminder_before: String,
+    lease: String,
+    clock_tolerance: String,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        Self {
+            maildir: PathBuf::from("maildir"),
+            concurrency: 16,
+            retry_first: "1m".to_owned(),
+            retry_max: "1h".to_owned(),
+            give_up_after: "3d".to_owned(),
+            uncertain: UncertainPolicy::Resend,
+            timeout: "60s".to_owned(),
+            seal_ahead: "15m".to_owned(),
+            reminder_before: "24h".to_owned(),
+            lease: "10m".to_owned(),
+            clock_tolerance: "5s".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawExport {
+    dir: Option<PathBuf>,
+    publisher_namespace: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSchedule {
+    key_expiry_check: String,
+    key_expiry_warn_days: u32,
+}
+
+impl Default for RawSchedule {
+    fn default() -> Self {
+        Self {
+            key_expiry_check: "0 6 * * *".to_owned(),
+            key_expiry_warn_days: 14,
+        }
+    }
+}
+
+/// Parses a duration such as `90s`, `15m`, `1h` or `3d`.
+pub fn parse_duration(what: &str, text: &str) -> Result<chrono::Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n <= 100_000)
+        .with_context(|| {
+            format!("{what} is {text:?}; expected a number and a unit, such as 90s, 15m, 1h or 3d")
+        })?;
+    Ok(match unit {
+        "s" => chrono::Duration::seconds(number),
+        "m" => chrono::Duration::minutes(number),
+        "h" => chrono::Duration::hours(number),
+        "d" => chrono::Duration::days(number),
+        _ => bail!("{what} is {text:?}; the unit must be s, m, h or d (e.g. 15m)"),
+    })
+}
+
+/// Turns the usual five-field cron form into the six-field form the cron
+/// crate reads (seconds first), and checks it.
+pub fn cron_schedule(what: &str, text: &str) -> Result<cron::Schedule> {
+    let fields = text.split_whitespace().count();
+    if fields != 5 {
+        bail!(
+            "{what} is {text:?}; expected five cron fields (minute hour day-of-month month day-of-week), e.g. \"0 6 * * *\""
+        );
+    }
+    format!("0 {text}")
+        .parse::<cron::Schedule>()
+        .map_err(|err| anyhow::anyhow!("{what} is {text:?}: {err}"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -405,6 +565,28 @@ impl Config {
                 .collect::<Result<_>>()?,
             templates_dir: raw.mail.templates_dir.map(|dir| base.join(dir)),
         };
+        let delivery = resolve_delivery(&raw.delivery, &data_dir)?;
+        let export = ExportSettings {
+            dir: data_dir.join(raw.export.dir.unwrap_or_else(|| PathBuf::from("exports"))),
+            publisher_namespace: match raw.export.publisher_namespace {
+                Some(url) => {
+                    let url = crate::text::single_line("[export] publisher_namespace", &url, 300)?;
+                    if !url.starts_with("https://") && !url.starts_with("http://") {
+                        bail!("[export] publisher_namespace must be an http(s) URL, not {url:?}");
+                    }
+                    url
+                }
+                None => format!("https://{}", address.domain()),
+            },
+        };
+        cron_schedule(
+            "[schedule] key_expiry_check",
+            &raw.schedule.key_expiry_check,
+        )?;
+        let schedule = ScheduleSettings {
+            key_expiry_check: raw.schedule.key_expiry_check.clone(),
+            key_expiry_warn: chrono::Duration::days(i64::from(raw.schedule.key_expiry_warn_days)),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             list: ListSettings {
@@ -428,8 +610,44 @@ impl Config {
             embargo,
             mail,
             smtp,
+            delivery,
+            export,
+            schedule,
         })
     }
+}
+
+fn resolve_delivery(raw: &RawDelivery, data_dir: &Path) -> Result<DeliverySettings> {
+    let d = |what: &str, text: &str| parse_duration(&format!("[delivery] {what}"), text);
+    if !(1..=256).contains(&raw.concurrency) {
+        bail!("[delivery] concurrency must be between 1 and 256");
+    }
+    let settings = DeliverySettings {
+        maildir: data_dir.join(&raw.maildir),
+        concurrency: raw.concurrency,
+        retry_first: d("retry_first", &raw.retry_first)?,
+        retry_max: d("retry_max", &raw.retry_max)?,
+        give_up_after: d("give_up_after", &raw.give_up_after)?,
+        uncertain: raw.uncertain,
+        timeout: d("timeout", &raw.timeout)?
+            .to_std()
+            .context("[delivery] timeout")?,
+        seal_ahead: d("seal_ahead", &raw.seal_ahead)?,
+        reminder_before: d("reminder_before", &raw.reminder_before)?,
+        lease: d("lease", &raw.lease)?,
+        clock_tolerance: d("clock_tolerance", &raw.clock_tolerance)?,
+    };
+    if settings.retry_first <= chrono::Duration::zero() || settings.retry_max < settings.retry_first
+    {
+        bail!("[delivery] retry_first must be positive and retry_max at least retry_first");
+    }
+    if settings.timeout.is_zero() || settings.lease <= chrono::Duration::zero() {
+        bail!("[delivery] timeout and lease must be positive");
+    }
+    if settings.clock_tolerance < chrono::Duration::seconds(1) {
+        bail!("[delivery] clock_tolerance must be at least 1s");
+    }
+    Ok(settings)
 }
 
 fn resolve_secret(source: SecretSource, base: &Path) -> SecretSource {

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod commands;
 pub mod compose;
 pub mod config;
+pub mod export;
 pub mod mail;
 pub mod pgp;
 pub mod roster;

@@ -14,6 +14,7 @@ use crate::advisory::{
 use crate::audit::{Actor, Record};
 use crate::compose::{
     Kind, ListView, MemberView, Rendered, Templates, advisory_context, member_context,
+    report_context,
 };
 use crate::roster::{Email, Status as MemberStatus};
 use crate::text::{multi_line, single_line};
@@ -191,7 +192,7 @@ fn subject(id: &AdvisoryId) -> String {
 }
 
 impl App {
-    fn list_view(&self) -> ListView {
+    pub(crate) fn list_view(&self) -> ListView {
         ListView {
             name: self.config.list.name.clone(),
             address: self.config.list.address.to_string(),
@@ -248,6 +249,10 @@ impl App {
         for kind in [Kind::Confirm, Kind::Welcome, Kind::Missed, Kind::KeyExpiry] {
             templates.render(kind, &member_context(&self.list_view(), &sample, &extra))?;
         }
+        templates.render(
+            Kind::Report,
+            &report_context(&self.list_view(), "report", &["line".to_owned()]),
+        )?;
         Ok(templates)
     }
 
@@ -341,6 +346,22 @@ impl App {
             );
         }
         let revision = tx.revise_advisory(&old.id, &content, &changes).await?;
+        if matches!(old.status, Status::Scheduled | Status::Notified) {
+            // Copies of the old revision that have not gone out stop; those
+            // not yet told get the new revision as their notice, those
+            // already told get an update.
+            tx.drop_pending(
+                current.row,
+                &["notice", "update", "reminder"],
+                &format!("superseded by revision {revision}"),
+            )
+            .await?;
+            tx.supersede_reminders(current.row).await?;
+            if old.status == Status::Notified {
+                tx.plan_announcement("update", current.row, revision, now)
+                    .await?;
+            }
+        }
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
         // Field names only: the audit log never holds embargoed text.
         let record = Record::new(Actor::Operator, "advisory.edit", subject(&old.id))
@@ -349,6 +370,7 @@ impl App {
         tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
             .await?;
         tx.commit().await?;
+        self.prepare_now().await;
         let stored = self.require_advisory(old.id.as_str()).await?;
         Ok((stored.advisory, changes, verdict))
     }
@@ -402,6 +424,9 @@ impl App {
         tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
             .await?;
         tx.commit().await?;
+        // Sealed now, while the operator watches; the daemon's pass would
+        // do the same within a second.
+        self.prepare_now().await;
         let stored = self.require_advisory(advisory.id.as_str()).await?;
         Ok((stored.advisory, verdict, unreachable))
     }
@@ -416,7 +441,7 @@ impl App {
     ) -> Result<Advisory> {
         let now = self.now();
         let stored = self.require_advisory(id).await?;
-        let advisory = stored.advisory;
+        let advisory = stored.advisory.clone();
         if !matches!(advisory.status, Status::Scheduled | Status::Notified) {
             bail!(
                 "advisory {} is {}; only a scheduled or notified advisory can be disclosed",
@@ -436,25 +461,15 @@ impl App {
         if before && reason.is_none() {
             bail!("breaking an embargo early needs --reason");
         }
-        let mut tx = self.store.write(now).await?;
-        tx.set_advisory_status(&advisory.id, Status::Disclosed, None)
-            .await?;
-        tx.append_audit(
-            &Record::new(
+        let published = self
+            .publish(
+                &stored,
                 Actor::Operator,
-                if before {
-                    "advisory.disclose-early"
-                } else {
-                    "advisory.disclose"
-                },
-                subject(&advisory.id),
+                if before { reason.as_deref() } else { None },
             )
-            .reason(reason.as_deref())
-            .detail("revision", advisory.revision.to_string()),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(self.require_advisory(advisory.id.as_str()).await?.advisory)
+            .await?;
+        self.prepare_now().await;
+        Ok(published)
     }
 
     /// Calls an advisory off.
@@ -462,7 +477,7 @@ impl App {
         let now = self.now();
         let reason = single_line("reason", reason, 1000)?;
         let stored = self.require_advisory(id).await?;
-        let advisory = stored.advisory;
+        let advisory = stored.advisory.clone();
         if !advisory.status.is_open() {
             bail!(
                 "advisory {} is {}; it cannot be cancelled",
@@ -473,6 +488,17 @@ impl App {
         let mut tx = self.store.write(now).await?;
         tx.set_advisory_status(&advisory.id, Status::Cancelled, None)
             .await?;
+        // Nothing more goes out about it; whoever was told hears it is off.
+        tx.drop_pending(
+            stored.row,
+            &["notice", "update", "reminder"],
+            "the advisory was cancelled",
+        )
+        .await?;
+        if advisory.status == Status::Notified || advisory.status == Status::Scheduled {
+            tx.plan_announcement("cancellation", stored.row, advisory.revision, now)
+                .await?;
+        }
         tx.append_audit(
             &Record::new(Actor::Operator, "advisory.cancel", subject(&advisory.id))
                 .reason(Some(&reason))
@@ -480,7 +506,21 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        self.prepare_now().await;
         Ok(self.require_advisory(advisory.id.as_str()).await?.advisory)
+    }
+
+    /// Runs a scheduler pass right after a change, so copies are sealed
+    /// while the operator watches. A failure (say, the list key's
+    /// passphrase is not available to this user) is only a warning: the
+    /// daemon's next pass does the same work.
+    pub(crate) async fn prepare_now(&self) {
+        if let Err(err) = self.prepare().await {
+            tracing::warn!(
+                error = %format!("{err:#}"),
+                "sealing is left to `embargo serve` or `embargo queue run`"
+            );
+        }
     }
 
     /// Every advisory, newest first.
@@ -558,13 +598,11 @@ impl App {
                 .first()
                 .unwrap_or(&self.config.list.address)
                 .clone();
-            return Ok(Preview::Sealed(sealer.public(
-                &entity,
-                &rendered,
-                &to,
-                &stored.message_key,
-                &label,
-            )?));
+            return Ok(Preview::Sealed(
+                sealer
+                    .public(&entity, &rendered, &to, &stored.message_key, &label)?
+                    .1,
+            ));
         }
         let Some(member) = member else {
             bail!(
@@ -577,13 +615,17 @@ impl App {
             bail!("no member with address {email}");
         };
         if kind == Kind::Disclosure {
-            return Ok(Preview::Sealed(sealer.public(
-                &entity,
-                &rendered,
-                &member.email,
-                &stored.message_key,
-                &label,
-            )?));
+            return Ok(Preview::Sealed(
+                sealer
+                    .public(
+                        &entity,
+                        &rendered,
+                        &member.email,
+                        &stored.message_key,
+                        &label,
+                    )?
+                    .1,
+            ));
         }
         let recipient = Recipient {
             email: member.email.clone(),

@@ -7,7 +7,11 @@
 //! an explicit [`Actor`](crate::audit::Actor), never in the CLI.
 
 pub mod advisory;
+pub mod daemon;
+pub mod deliver;
 pub mod init;
+pub mod outbox;
+pub mod queue;
 pub mod roster;
 pub mod seal;
 

@@ -96,6 +96,27 @@ impl App {
         let cert = pgp::check_member_cert(&request.cert, &email, &self.cert_policy(), now)
             .context("member certificate")?;
 
+        let token = new_token()?;
+        let expires = now + Duration::hours(i64::from(self.config.members.confirm_token_ttl_hours));
+        let mut warnings = cert.warnings.clone();
+        let confirm_mail = match self.seal_confirm(
+            &email,
+            &name,
+            &org,
+            &cert,
+            &sponsor_email,
+            &token,
+            expires,
+        ) {
+            Ok(copy) => copy,
+            Err(err) => {
+                warnings.push(format!(
+                    "the confirmation mail could not be sealed ({err:#}); give the member the token yourself"
+                ));
+                None
+            }
+        };
+
         let mut tx = self.store.write(now).await?;
         if let Some(existing) = tx.member(&email).await? {
             bail!(
@@ -118,8 +139,6 @@ impl App {
         let (by, actor) = resolve_actor(&mut tx, request.by.as_deref()).await?;
         gate::check_initial_roles(roles, by.as_ref())?;
 
-        let token = new_token()?;
-        let expires = now + Duration::hours(i64::from(self.config.members.confirm_token_ttl_hours));
         let member = tx
             .insert_member(&NewMember {
                 email: email.clone(),
@@ -149,6 +168,10 @@ impl App {
                 .detail("via", "operator cli"),
         )
         .await?;
+        if let Some(mut copy) = confirm_mail {
+            copy.member_id = Some(member.id);
+            Self::queue_member_mail(&mut tx, crate::compose::Kind::Confirm, copy).await?;
+        }
         tx.commit().await?;
         // Addresses only at debug level: info logs must not reveal the roster.
         tracing::info!(fingerprint = %member.fingerprint, "added a pending member");
@@ -156,8 +179,43 @@ impl App {
         Ok(Added {
             member,
             token,
-            warnings: cert.warnings,
+            warnings,
         })
+    }
+
+    /// The `confirm` mail with the token, encrypted to the new member's
+    /// key. Sealed before the transaction that adds them, queued inside it.
+    #[allow(clippy::too_many_arguments)]
+    fn seal_confirm(
+        &self,
+        email: &Email,
+        name: &str,
+        org: &str,
+        cert: &pgp::CheckedCert,
+        sponsor: &Email,
+        token: &str,
+        expires: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<crate::store::NewDelivery>> {
+        let sealer = super::seal::Sealer::from_config(&self.config, self.now())?;
+        let addressee = crate::store::Addressee {
+            member_id: crate::roster::MemberId(0),
+            email: email.clone(),
+            name: name.to_owned(),
+            org: org.to_owned(),
+            fingerprint: cert.fingerprint.clone(),
+            cert: cert.bytes.clone(),
+            cert_version: 1,
+        };
+        self.seal_member_mail(
+            &sealer,
+            crate::compose::Kind::Confirm,
+            &addressee,
+            sponsor.as_str(),
+            &[
+                ("token", token.to_owned()),
+                ("expires", crate::advisory::time::format_utc(expires)),
+            ],
+        )
     }
 
     /// Activates a pending member who returned their token.
@@ -187,9 +245,48 @@ impl App {
         )
         .await?;
         let member = require_member(&mut tx, &email).await?;
+        match self.seal_welcome(&member, &mut tx).await {
+            Ok(Some(copy)) => {
+                Self::queue_member_mail(&mut tx, crate::compose::Kind::Welcome, copy).await?;
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "the welcome mail could not be sealed")
+            }
+        }
         tx.commit().await?;
         tracing::info!(fingerprint = %member.fingerprint, "confirmed a member");
         Ok(member)
+    }
+
+    async fn seal_welcome(
+        &self,
+        member: &Member,
+        tx: &mut crate::store::WriteTx,
+    ) -> Result<Option<crate::store::NewDelivery>> {
+        let cert = tx.member_cert(member.id).await?;
+        let sealer = super::seal::Sealer::from_config(&self.config, self.now())?;
+        let addressee = crate::store::Addressee {
+            member_id: member.id,
+            email: member.email.clone(),
+            name: member.name.clone(),
+            org: member.org.clone(),
+            fingerprint: member.fingerprint.clone(),
+            cert,
+            cert_version: 1,
+        };
+        let sponsor = member
+            .sponsor
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        self.seal_member_mail(
+            &sealer,
+            crate::compose::Kind::Welcome,
+            &addressee,
+            &sponsor,
+            &[],
+        )
     }
 
     /// Suspends, resumes or removes a member. Removing a member flags the
@@ -245,6 +342,55 @@ impl App {
         Ok((member, flagged))
     }
 
+    /// Takes an update of a member's current certificate (same primary
+    /// key): a revocation, a new expiry or subkey. A revoked or expired
+    /// result is stored too, with a warning: copies sealed to it become
+    /// `missed` at send time.
+    async fn update_member_key(
+        &self,
+        email: &Email,
+        cert: &[u8],
+        by: Option<&str>,
+    ) -> Result<(Member, Vec<String>)> {
+        let now = self.now();
+        let mut tx = self.store.write(now).await?;
+        let (_, actor) = resolve_actor(&mut tx, by).await?;
+        let member = require_member(&mut tx, email).await?;
+        if member.status == Status::Removed {
+            bail!("{email} is removed; a removed member's key cannot change");
+        }
+        let stored = tx.member_cert(member.id).await?;
+        let (merged, problem) = pgp::update_member_cert(&stored, cert, &self.cert_policy(), now)
+            .context("certificate update")?;
+        if merged == stored {
+            bail!("{email} already has everything in this certificate");
+        }
+        tx.update_member(
+            member.id,
+            &MemberChange::Cert {
+                fingerprint: member.fingerprint.clone(),
+                cert: merged,
+            },
+        )
+        .await?;
+        tx.append_audit(
+            &Record::new(actor, "member.update-key", subject(email))
+                .detail("fingerprint", member.fingerprint.clone())
+                .detail("usable", if problem.is_none() { "yes" } else { "no" }),
+        )
+        .await?;
+        let member = require_member(&mut tx, email).await?;
+        tx.commit().await?;
+        let warnings = problem
+            .map(|problem| {
+                vec![format!(
+                    "the updated key can no longer be used ({problem}); {email} will get only the content-free `missed` notice until a usable key is set"
+                )]
+            })
+            .unwrap_or_default();
+        Ok((member, warnings))
+    }
+
     /// Replaces a member's certificate with one that passes the policy.
     pub async fn set_member_key(
         &self,
@@ -254,6 +400,11 @@ impl App {
     ) -> Result<(Member, Vec<String>)> {
         let now = self.now();
         let email = parse_email(email, "member address")?;
+        if let Some(current) = self.store.member(&email).await?
+            && pgp::fingerprint_of(cert).is_ok_and(|fpr| fpr == current.fingerprint)
+        {
+            return self.update_member_key(&email, cert, by).await;
+        }
         let checked = pgp::check_member_cert(cert, &email, &self.cert_policy(), now)
             .context("new certificate")?;
         let mut tx = self.store.write(now).await?;

@@ -169,7 +169,7 @@ impl Sealer {
         to: &Email,
         message_key: &str,
         label: &str,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<(String, Vec<u8>)> {
         let message_id = self.message_id(message_key, label, to.normalized());
         let outer = Outer {
             list: &self.list,
@@ -178,7 +178,13 @@ impl Sealer {
             message_id: &message_id,
             date: self.signer.now,
         };
-        Ok(mail::signed_message(&outer, entity)?)
+        let bytes = mail::signed_message(&outer, entity)?;
+        Ok((message_id, bytes))
+    }
+
+    /// The list's address, which the envelope sender is built from.
+    pub fn list_address(&self) -> &Email {
+        &self.list.address
     }
 
     fn message_id(&self, message_key: &str, label: &str, recipient: &str) -> String {

@@ -6,6 +6,7 @@
 
 pub mod advisory;
 pub mod member;
+pub mod queue;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use advisory::AdvisoryCommand;
 pub use member::{MemberCommand, RoleArg};
+pub use queue::{HoldArgs, QueueCommand, ServeArgs};
 
 /// The private pre-disclosure list of an open-source project's security
 /// team.
@@ -49,6 +51,14 @@ pub enum Command {
     /// Write, schedule and preview embargoed advisories.
     #[command(subcommand)]
     Advisory(AdvisoryCommand),
+    /// See and steer the outbox: copies waiting, failed or uncertain.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Run the daemon: the scheduler and the outbox, until SIGTERM.
+    #[command(
+        after_help = "Example:\n  EMBARGO_LOG=info embargo --config /etc/embargo/embargo.toml serve"
+    )]
+    Serve(ServeArgs),
     /// Read and check the hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),

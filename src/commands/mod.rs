@@ -7,6 +7,7 @@ mod audit;
 mod demo;
 mod init;
 mod member;
+mod queue;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit(command) => {
             audit::dispatch(open(cli.config.as_deref()).await?, command).await
+        }
+        Command::Queue(command) => {
+            queue::dispatch(open(cli.config.as_deref()).await?, command).await
+        }
+        Command::Serve(args) => {
+            let config = load_config(cli.config.as_deref())?;
+            let app = App::open(config, clock::running_from_env()?).await?;
+            queue::serve(app, args).await
         }
         Command::Demo(args) => demo::run(args).await,
     }

@@ -118,3 +118,8 @@ pub fn member_context(list: &ListView, member: &MemberView, extra: &[(&str, Stri
     }
     context
 }
+
+/// The context of a maintainers' report: `list`, `title`, `lines`.
+pub fn report_context(list: &ListView, title: &str, lines: &[String]) -> Value {
+    json!({ "list": list, "title": title, "lines": lines })
+}

@@ -20,6 +20,7 @@ use thiserror::Error;
 
 pub use context::{
     AdvisoryView, ChangeView, ListView, MemberView, advisory_context, member_context,
+    report_context,
 };
 
 /// Every kind of mail, and so every template.
@@ -35,11 +36,14 @@ pub enum Kind {
     Welcome,
     Missed,
     KeyExpiry,
+    /// To maintainers: copies that failed, are uncertain or were missed,
+    /// keys about to expire, a clock that jumped.
+    Report,
 }
 
 impl Kind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Notice,
         Kind::Update,
         Kind::Reminder,
@@ -49,6 +53,7 @@ impl Kind {
         Kind::Welcome,
         Kind::Missed,
         Kind::KeyExpiry,
+        Kind::Report,
     ];
 
     /// The kinds rendered from an advisory.
@@ -72,6 +77,7 @@ impl Kind {
             Kind::Welcome => "welcome",
             Kind::Missed => "missed",
             Kind::KeyExpiry => "key-expiry",
+            Kind::Report => "report",
         }
     }
 
@@ -97,6 +103,7 @@ impl Kind {
             Kind::Welcome => include_str!("../../templates/welcome.txt"),
             Kind::Missed => include_str!("../../templates/missed.txt"),
             Kind::KeyExpiry => include_str!("../../templates/key-expiry.txt"),
+            Kind::Report => include_str!("../../templates/report.txt"),
         }
     }
 }
@@ -109,7 +116,7 @@ impl std::str::FromStr for Kind {
             &Kind::ALL,
             Kind::name,
             "mail kind",
-            "notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry",
+            "notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry, report",
             text,
         )
     }

@@ -67,6 +67,15 @@ fn render(kind: Kind) -> String {
     }];
     let context = if Kind::ADVISORY.contains(&kind) {
         advisory_context(&list(), &advisory(), &changes, 24)
+    } else if kind == Kind::Report {
+        report_context(
+            &list(),
+            "delivery report",
+            &[
+                "DF-2026-0001 notice to dave@vendor.example: failed (550 5.1.1 no such user)"
+                    .to_owned(),
+            ],
+        )
     } else {
         member_context(
             &list(),

@@ -16,6 +16,7 @@
 //! [`DetachedSigner`] trait, which the application wires up.
 
 mod qp;
+mod transport;
 
 use std::time::SystemTime;
 
@@ -28,6 +29,8 @@ use thiserror::Error;
 
 use crate::roster::Email;
 use crate::text::fold_line;
+
+pub use transport::{Connection, Envelope, Outcome, SmtpTarget, Transport};
 
 /// Something that makes an armored detached signature over bytes.
 pub trait DetachedSigner {

@@ -49,6 +49,43 @@ pub fn check_member_cert(
     })
 }
 
+/// The primary fingerprint of a certificate, without any policy check.
+pub fn fingerprint_of(bytes: &[u8]) -> Result<String, CertError> {
+    Ok(parse_one(bytes)?.fingerprint().to_hex())
+}
+
+/// Merges an update of a member's current certificate (the same primary
+/// key: a revocation, a new expiry, a new subkey) into the stored copy,
+/// cleaned as on import. The result is returned even when it no longer
+/// passes the policy — a revocation must be stored — with the reason.
+pub fn update_member_cert(
+    stored: &[u8],
+    update: &[u8],
+    policy: &CertPolicy,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, Option<String>), CertError> {
+    let current = parse_one(stored)?;
+    let update = clean(parse_one(update)?)?;
+    if update.fingerprint() != current.fingerprint() {
+        return Err(CertError::Unreadable(format!(
+            "the update is for certificate {}, not {}",
+            update.fingerprint().to_hex(),
+            current.fingerprint().to_hex()
+        )));
+    }
+    let (merged, _) = current
+        .insert_packets(update.into_packets())
+        .map_err(|err| CertError::Unreadable(first_line(&err)))?;
+    let merged = clean(merged)?;
+    let problem = evaluate(&merged, policy, now)
+        .err()
+        .map(|err| err.to_string());
+    let bytes = merged
+        .to_vec()
+        .map_err(|err| CertError::Unreadable(first_line(&err)))?;
+    Ok((bytes, problem))
+}
+
 /// Describes a stored certificate as it stands at `now`. A certificate that
 /// no longer passes the policy is still described, with the reason in
 /// `problem`.

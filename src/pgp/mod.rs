@@ -18,7 +18,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
 
-pub use cert::{check_member_cert, generate_member_key, summarize_member_cert};
+pub use cert::{
+    check_member_cert, fingerprint_of, generate_member_key, summarize_member_cert,
+    update_member_cert,
+};
 pub use listkey::{ListKey, public_cert_armored};
 pub use seal::{ListSigner, MICALG, check_encryptable, encrypt_for};
 

@@ -11,12 +11,16 @@ use crate::clock::format_instant;
 /// An advisory with the key its Message-IDs are derived from.
 #[derive(Debug, Clone)]
 pub struct StoredAdvisory {
+    /// The row id the outbox refers to.
+    pub row: i64,
     pub advisory: Advisory,
     pub message_key: String,
+    /// A maintainer's hold on the automatic disclosure: until when, and why.
+    pub hold: Option<(DateTime<Utc>, String)>,
 }
 
-const SELECT: &str = "SELECT ident, status, revision, content, announce_at, message_key, created_at, \
-     updated_at FROM advisories";
+const SELECT: &str = "SELECT id, ident, status, revision, content, announce_at, message_key, created_at, \
+     updated_at, hold_until, hold_reason FROM advisories";
 
 fn from_row(row: &SqliteRow) -> Result<StoredAdvisory, StoreError> {
     let corrupt = |what: &str, err: &dyn std::fmt::Display| {
@@ -29,7 +33,18 @@ fn from_row(row: &SqliteRow) -> Result<StoredAdvisory, StoreError> {
     let announce_at: Option<String> = row.try_get("announce_at")?;
     let created_at: String = row.try_get("created_at")?;
     let updated_at: String = row.try_get("updated_at")?;
+    let hold_until: Option<String> = row.try_get("hold_until")?;
+    let hold_reason: Option<String> = row.try_get("hold_reason")?;
+    let hold = match (hold_until, hold_reason) {
+        (Some(until), reason) => Some((
+            parse_time("advisories.hold_until", &until)?,
+            reason.unwrap_or_default(),
+        )),
+        (None, _) => None,
+    };
     Ok(StoredAdvisory {
+        row: row.try_get("id")?,
+        hold,
         advisory: Advisory {
             id: AdvisoryId::parse(&ident).map_err(|err| corrupt("id", &err))?,
             status: status.parse().map_err(|err| corrupt("status", &err))?,
@@ -61,6 +76,46 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(from_row).transpose()
+    }
+
+    /// Advisories still under embargo (scheduled or notified).
+    pub async fn open_advisories(&self) -> Result<Vec<StoredAdvisory>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE status IN ('scheduled', 'notified') ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The advisory in this row.
+    pub async fn advisory_by_row(&self, row: i64) -> Result<StoredAdvisory, StoreError> {
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = ?")))
+            .bind(row)
+            .fetch_one(&self.pool)
+            .await?;
+        from_row(&found)
+    }
+
+    /// The content and changes of one stored revision.
+    pub async fn advisory_revision(
+        &self,
+        row: i64,
+        revision: u32,
+    ) -> Result<(Content, Vec<Change>), StoreError> {
+        let (content, changes): (String, String) = sqlx::query_as(
+            "SELECT content, changes FROM advisory_revisions WHERE advisory_id = ? AND revision = ?",
+        )
+        .bind(row)
+        .bind(i64::from(revision))
+        .fetch_one(&self.pool)
+        .await?;
+        let corrupt =
+            |err: serde_json::Error| StoreError::Corrupt(format!("advisory revision: {err}"));
+        Ok((
+            serde_json::from_str(&content).map_err(corrupt)?,
+            serde_json::from_str(&changes).map_err(corrupt)?,
+        ))
     }
 
     /// Every advisory, newest first.

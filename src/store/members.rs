@@ -297,6 +297,15 @@ impl Store {
 }
 
 impl WriteTx {
+    /// The stored certificate of a member, read inside the transaction.
+    pub async fn member_cert(&mut self, id: MemberId) -> Result<Vec<u8>, StoreError> {
+        let cert: Vec<u8> = sqlx::query_scalar("SELECT cert FROM member_certs WHERE member_id = ?")
+            .bind(id.0)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(cert)
+    }
+
     /// The member with this address, read inside the transaction.
     pub async fn member(&mut self, email: &Email) -> Result<Option<Member>, StoreError> {
         fetch_by_email(&mut *self.tx, email).await

@@ -14,6 +14,7 @@
 mod advisories;
 mod audit;
 mod members;
+mod outbox;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +26,10 @@ use thiserror::Error;
 
 pub use advisories::StoredAdvisory;
 pub use members::{MemberChange, NewMember};
+pub use outbox::{
+    Addressee, Claimed, Completion, DeliveryState, NewDelivery, PlannedAnnouncement, QueueCounts,
+    QueueRow, Unreported,
+};
 
 /// What went wrong in the store.
 #[derive(Debug, Error)]
@@ -218,4 +223,51 @@ fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
 fn parse_time(column: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
     crate::clock::parse_instant(text)
         .ok_or_else(|| StoreError::Corrupt(format!("{column} is not a timestamp: {text:?}")))
+}
+
+/// The daemon's exclusive claim on a database: an `flock` on
+/// `<database>.lock`, released when this is dropped or the process dies
+/// (even by SIGKILL), holding the pid of its owner for the error message.
+#[derive(Debug)]
+pub struct DaemonLock {
+    _file: std::fs::File,
+}
+
+/// Takes the daemon lock for the database at `database`, or says who has
+/// it.
+pub fn lock_daemon(database: &Path) -> Result<DaemonLock, StoreError> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let path = lock_path(database);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| StoreError::Permissions {
+            path: path.clone(),
+            source,
+        })?;
+    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        return Err(StoreError::Conflict(format!(
+            "another embargo daemon or `queue run` (pid {}) holds {}; only one may send at a time",
+            if holder.is_empty() { "unknown" } else { holder },
+            path.display()
+        )));
+    }
+    let pid = std::process::id().to_string();
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = file.write_all(pid.as_bytes());
+    let _ = file.sync_all();
+    Ok(DaemonLock { _file: file })
+}
+
+fn lock_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }

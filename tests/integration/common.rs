@@ -562,3 +562,26 @@ impl Run {
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
+
+/// `email`'s certificate as it looks after its owner revoked the
+/// encryption subkey in GnuPG: the update a member would send.
+pub fn revoked_update(email: &str) -> Vec<u8> {
+    let home = tempfile::tempdir().expect("GnuPG home");
+    let h = home.path();
+    let secret = h.join("secret.asc");
+    std::fs::write(&secret, keys().secret(email)).expect("write secret key");
+    gpg(h, &["--import", path(&secret)], None);
+    let fpr = fingerprint(h, email);
+    gpg(
+        h,
+        &["--command-fd", "0", "--edit-key", &fpr],
+        Some("key 1\nrevkey\ny\n0\n\ny\nsave\n"),
+    );
+    let public = gpg(h, &["--armor", "--export", email], None).stdout;
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(h)
+        .args(["--kill", "all"])
+        .status();
+    public
+}

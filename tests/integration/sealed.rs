@@ -9,12 +9,12 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::common::{Env, keys, path, who};
 
-const TITLE_CANARY: &str = "Zyzzogeton overflow";
-const CVE_CANARY: &str = "CVE-2026-98765";
-const PRODUCT_CANARY: &str = "quuxframework";
+pub const TITLE_CANARY: &str = "Zyzzogeton overflow";
+pub const CVE_CANARY: &str = "CVE-2026-98765";
+pub const PRODUCT_CANARY: &str = "quuxframework";
 
 /// A list with Dave active and an announced advisory full of canaries.
-fn announced() -> Env {
+pub fn announced() -> Env {
     let env = Env::new();
     env.init();
     env.add_active(who::DAVE, who::ALICE, &[]);
@@ -53,12 +53,12 @@ fn announced() -> Env {
 
 /// A GnuPG home for the member: their secret key and the list's public
 /// certificate, imported as GnuPG users do.
-struct Member {
+pub struct Member {
     home: tempfile::TempDir,
 }
 
 impl Member {
-    fn new(env: &Env, email: &str) -> Self {
+    pub fn new(env: &Env, email: &str) -> Self {
         let home = tempfile::tempdir().expect("GnuPG home");
         let secret = env.file("member-secret.asc", keys().secret(email));
         let list = env.file("list.asc", env.ok(&["key", "export"]).stdout.as_bytes());
@@ -116,7 +116,7 @@ fn list_fingerprint(env: &Env) -> String {
 
 /// Checks one embargoed message the way Dave would read it and returns the
 /// decrypted, verified text.
-fn read_as_member(env: &Env, member: &Member, eml: &[u8]) -> String {
+pub fn read_as_member(env: &Env, member: &Member, eml: &[u8]) -> String {
     let raw = String::from_utf8(eml.to_vec()).expect("the message is ASCII");
     for canary in [TITLE_CANARY, CVE_CANARY, PRODUCT_CANARY, "DF-2026-0001"] {
         assert!(

@@ -1,0 +1,448 @@
+//! Sending what is due: claim, check, send, record.
+//!
+//! One claimer takes due copies from the outbox in batches (one atomic
+//! update each, with a lease), a bounded set of workers each hold one
+//! connection and send, and one recorder writes the outcomes in batches
+//! (one transaction per batch, each completion naming its lease
+//! generation). A copy whose member left since sealing is dropped; one
+//! whose key changed since is checked again and missed if it can no
+//! longer be used. Nothing is claimed before its instant: the claim itself
+//! compares with the clock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use tokio::sync::{Mutex, mpsc, watch};
+
+use super::App;
+use crate::config::{DeliverySettings, UncertainPolicy};
+use crate::mail::{Envelope, Outcome, SmtpTarget, Transport};
+use crate::store::{Claimed, Completion, DeliveryState};
+
+/// What one delivery run did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Tally {
+    pub sent: u64,
+    pub retry: u64,
+    pub failed: u64,
+    pub uncertain: u64,
+    pub dropped: u64,
+    pub missed: u64,
+}
+
+impl Tally {
+    fn count(&mut self, completion: &Completion) {
+        match completion.state {
+            DeliveryState::Sent => self.sent += 1,
+            DeliveryState::Queued => self.retry += 1,
+            DeliveryState::Failed => self.failed += 1,
+            DeliveryState::Uncertain => self.uncertain += 1,
+            DeliveryState::Dropped => self.dropped += 1,
+            DeliveryState::Missed => self.missed += 1,
+            DeliveryState::Sending => {}
+        }
+    }
+}
+
+/// How many copies one claim takes.
+const CLAIM_BATCH: u32 = 256;
+/// The recorder writes at least this often while copies complete.
+const RECORD_EVERY: Duration = Duration::from_millis(100);
+const RECORD_BATCH: usize = 500;
+
+/// The next attempt after `attempts` tries of a copy first due at `due`:
+/// a doubling ladder from `retry_first`, capped at `retry_max`; `None`
+/// once the copy's lifetime (`give_up_after` from `due`) is over.
+pub fn next_attempt(
+    settings: &DeliverySettings,
+    attempts: i64,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let delay = settings
+        .retry_first
+        .checked_mul(1_i32 << exponent.min(30))
+        .unwrap_or(settings.retry_max)
+        .min(settings.retry_max);
+    let next = now + delay;
+    (next <= due + settings.give_up_after).then_some(next)
+}
+
+/// What a result means for the row, after `attempts` (this one included).
+fn complete(
+    settings: &DeliverySettings,
+    claimed: &Claimed,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Completion {
+    let attempts = claimed.attempts + 1;
+    let (state, next_attempt_at, reply) = match outcome {
+        Outcome::Sent(reply) => (DeliveryState::Sent, None, reply),
+        Outcome::Failed(reply) => (DeliveryState::Failed, None, reply),
+        Outcome::Retry(reply) => match next_attempt(settings, attempts, claimed.due_at, now) {
+            Some(next) => (DeliveryState::Queued, Some(next), reply),
+            None => (
+                DeliveryState::Failed,
+                None,
+                format!("gave up after {attempts} attempts: {reply}"),
+            ),
+        },
+        Outcome::Uncertain(reply) => match settings.uncertain {
+            UncertainPolicy::Hold => (DeliveryState::Uncertain, None, reply),
+            UncertainPolicy::Resend => (
+                DeliveryState::Uncertain,
+                next_attempt(settings, attempts, claimed.due_at, now),
+                reply,
+            ),
+        },
+    };
+    Completion {
+        id: claimed.id,
+        lease_gen: claimed.lease_gen,
+        state,
+        next_attempt_at,
+        reply,
+        attempted: true,
+    }
+}
+
+/// Stops the process the hard way at a named point, when the crash test
+/// asks for it with `EMBARGO_CRASH_AT=<point>:<n>` (the n-th time the
+/// point is reached). Costs one relaxed atomic add otherwise.
+pub(crate) struct CrashPoints {
+    point: Option<(String, u64)>,
+    counts: [AtomicU64; 3],
+}
+
+pub(crate) const CRASH_AFTER_CLAIM: usize = 0;
+pub(crate) const CRASH_AFTER_DATA: usize = 1;
+pub(crate) const CRASH_AFTER_RECORD: usize = 2;
+const CRASH_NAMES: [&str; 3] = ["claimed", "data", "recorded"];
+
+impl CrashPoints {
+    fn from_env() -> Self {
+        let point = std::env::var("EMBARGO_CRASH_AT").ok().and_then(|text| {
+            let (name, n) = text.split_once(':')?;
+            Some((name.to_owned(), n.parse().ok()?))
+        });
+        Self {
+            point,
+            counts: Default::default(),
+        }
+    }
+
+    pub(crate) fn reach(&self, which: usize, by: u64) {
+        let Some((name, n)) = &self.point else {
+            return;
+        };
+        let before = self.counts[which].fetch_add(by, Ordering::Relaxed);
+        if CRASH_NAMES[which] == name && before < *n && before + by >= *n {
+            tracing::warn!(point = %name, "crash point reached: killing this process");
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
+        }
+    }
+}
+
+impl App {
+    /// Where mail goes: the `[smtp]` server, else the maildir.
+    pub fn transport(&self) -> Result<Transport> {
+        let delivery = &self.config.delivery;
+        Ok(match &self.config.smtp {
+            Some(smtp) => {
+                let credentials = match &smtp.username {
+                    Some(user) => {
+                        let password = smtp
+                            .password
+                            .load()
+                            .context("read the SMTP password")?
+                            .context("[smtp] username is set but no password is configured")?;
+                        Some((user.clone(), password))
+                    }
+                    None => None,
+                };
+                Transport::Smtp(SmtpTarget {
+                    host: smtp.host.clone(),
+                    port: smtp.port,
+                    tls: smtp.tls,
+                    credentials,
+                    timeout: delivery.timeout,
+                    hello: self.config.list.address.domain().to_owned(),
+                })
+            }
+            None => Transport::Maildir(delivery.maildir.clone()),
+        })
+    }
+
+    /// The envelope sender for one copy: the list's bounce address with
+    /// the delivery id, so a bounce names the copy it is about.
+    fn envelope_from(&self, delivery: i64) -> String {
+        let address = &self.config.list.address;
+        format!(
+            "{}-bounces+{delivery}@{}",
+            address.local_part(),
+            address.domain()
+        )
+    }
+
+    /// Sends every copy that is due now, until none is left or `stop`
+    /// turns true. With `only_kind`, only copies of that kind (maintainer
+    /// reports while the clock is suspect).
+    pub async fn deliver_due(
+        self: &Arc<Self>,
+        transport: &Transport,
+        mut stop: watch::Receiver<bool>,
+        only_kind: Option<&str>,
+    ) -> Result<Tally> {
+        transport.prepare().context("prepare the maildir")?;
+        let crash = Arc::new(CrashPoints::from_env());
+        let concurrency = self.config.delivery.concurrency;
+        let (work_tx, work_rx) = mpsc::channel::<Claimed>(concurrency * 2);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
+
+        let mut workers = Vec::with_capacity(concurrency);
+        for _ in 0..concurrency {
+            let app = self.clone();
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            let crash = crash.clone();
+            let mut connection = transport.connection();
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let next = work_rx.lock().await.recv().await;
+                    let Some(claimed) = next else { break };
+                    let envelope_from = app.envelope_from(claimed.id);
+                    let key = format!("{}-{}", claimed.id, claimed.message_id);
+                    let outcome = connection
+                        .send(&Envelope {
+                            from: &envelope_from,
+                            to: &claimed.recipient,
+                            key: &key,
+                            message: &claimed.message,
+                        })
+                        .await;
+                    if matches!(outcome, Outcome::Sent(_)) {
+                        crash.reach(CRASH_AFTER_DATA, 1);
+                    }
+                    let completion = complete(&app.config.delivery, &claimed, outcome, app.now());
+                    if done_tx.send(completion).is_err() {
+                        break;
+                    }
+                }
+                connection.close().await;
+            }));
+        }
+        drop(done_tx);
+
+        let recorder = {
+            let app = self.clone();
+            let crash = crash.clone();
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                let mut pending: Vec<Completion> = Vec::new();
+                loop {
+                    let closed = tokio::select! {
+                        received = done_rx.recv() => match received {
+                            Some(completion) => { pending.push(completion); false }
+                            None => true,
+                        },
+                        () = tokio::time::sleep(RECORD_EVERY), if !pending.is_empty() => false,
+                    };
+                    while pending.len() < RECORD_BATCH {
+                        match done_rx.try_recv() {
+                            Ok(completion) => pending.push(completion),
+                            Err(_) => break,
+                        }
+                    }
+                    if !pending.is_empty() {
+                        let batch = std::mem::take(&mut pending);
+                        app.record(&batch).await?;
+                        for completion in &batch {
+                            tally.count(completion);
+                        }
+                        crash.reach(CRASH_AFTER_RECORD, batch.len() as u64);
+                    }
+                    if closed {
+                        return anyhow::Ok(tally);
+                    }
+                }
+            })
+        };
+
+        let claimed_result = self
+            .claim_and_dispatch(&work_tx, &mut stop, only_kind, &crash)
+            .await;
+        drop(work_tx);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        // Copies claimed but never handed to a worker (a stop) go back.
+        let leftover: Vec<(i64, i64)> = {
+            let mut rx = work_rx.lock().await;
+            let mut left = Vec::new();
+            while let Ok(claimed) = rx.try_recv() {
+                left.push((claimed.id, claimed.lease_gen));
+            }
+            left
+        };
+        if !leftover.is_empty() {
+            let mut tx = self.store.write(self.now()).await?;
+            tx.release(&leftover).await?;
+            tx.commit().await?;
+        }
+        let mut tally = recorder.await.context("the recorder stopped")??;
+        let pre = claimed_result?;
+        tally.dropped += pre.dropped;
+        tally.missed += pre.missed;
+        Ok(tally)
+    }
+
+    /// Claims due copies in batches and hands them to the workers; copies
+    /// that must not go (member gone, key now unusable) are settled here.
+    async fn claim_and_dispatch(
+        &self,
+        work_tx: &mpsc::Sender<Claimed>,
+        stop: &mut watch::Receiver<bool>,
+        only_kind: Option<&str>,
+        crash: &CrashPoints,
+    ) -> Result<Tally> {
+        let mut tally = Tally::default();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let now = self.now();
+            let lease_until = now + self.config.delivery.lease;
+            let claimed = {
+                let mut tx = self.store.write(now).await?;
+                let claimed = tx.claim(now, lease_until, CLAIM_BATCH, only_kind).await?;
+                tx.commit().await?;
+                claimed
+            };
+            if claimed.is_empty() {
+                break;
+            }
+            crash.reach(CRASH_AFTER_CLAIM, 1);
+            let (go, settled) = self.recheck(claimed, now).await?;
+            if !settled.is_empty() {
+                self.record(&settled).await?;
+                for completion in &settled {
+                    tally.count(completion);
+                }
+            }
+            let mut go = go.into_iter();
+            for claimed in go.by_ref() {
+                tokio::select! {
+                    sent = work_tx.send(claimed) => {
+                        if sent.is_err() { break; }
+                    }
+                    _ = stop.changed() => {
+                        break;
+                    }
+                }
+                if *stop.borrow() {
+                    break;
+                }
+            }
+            let rest: Vec<(i64, i64)> = go.map(|c| (c.id, c.lease_gen)).collect();
+            if !rest.is_empty() {
+                let mut tx = self.store.write(self.now()).await?;
+                tx.release(&rest).await?;
+                tx.commit().await?;
+                break;
+            }
+        }
+        Ok(tally)
+    }
+
+    /// The check at the instant: is the member still active, and can
+    /// their key (if it changed since sealing) still be used?
+    async fn recheck(
+        &self,
+        claimed: Vec<Claimed>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Claimed>, Vec<Completion>)> {
+        let mut go = Vec::with_capacity(claimed.len());
+        let mut settled = Vec::new();
+        let policy = self.cert_policy();
+        for copy in claimed {
+            let settle = |state, reply: String| Completion {
+                id: copy.id,
+                lease_gen: copy.lease_gen,
+                state,
+                next_attempt_at: None,
+                reply,
+                attempted: false,
+            };
+            match (&copy.member_status, copy.member_id) {
+                (Some(status), _) if status != "active" => {
+                    settled.push(settle(
+                        DeliveryState::Dropped,
+                        format!("not sent: the member is {status}"),
+                    ));
+                    continue;
+                }
+                (_, Some(member))
+                    if copy.cert_version_sealed.is_some()
+                        && copy.cert_version_now != copy.cert_version_sealed =>
+                {
+                    let cert = self.store.member_cert(member).await?;
+                    if let Err(reason) = crate::pgp::check_encryptable(&cert, &policy, now, now) {
+                        settled.push(settle(
+                            DeliveryState::Missed,
+                            format!("key unusable since sealing: {reason}"),
+                        ));
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            go.push(copy);
+        }
+        Ok((go, settled))
+    }
+
+    async fn record(&self, batch: &[Completion]) -> Result<()> {
+        let mut tx = self.store.write(self.now()).await?;
+        tx.complete(batch).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn settings() -> DeliverySettings {
+        crate::config::Config::parse(
+            "[list]\naddress = \"a@example.org\"\n",
+            std::path::Path::new("/x/embargo.toml"),
+        )
+        .expect("config")
+        .delivery
+    }
+
+    #[test]
+    fn retries_double_from_a_minute_up_to_an_hour_and_stop_after_three_days() {
+        let s = settings();
+        let due = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let delays: Vec<i64> = (1..=8)
+            .map(|attempts| {
+                (next_attempt(&s, attempts, due, due).expect("within lifetime") - due).num_minutes()
+            })
+            .collect();
+        assert_eq!(delays, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+        let late = due + chrono::Duration::days(3) - chrono::Duration::minutes(30);
+        assert_eq!(next_attempt(&s, 50, due, late), None);
+        assert!(next_attempt(&s, 50, due, late - chrono::Duration::hours(1)).is_some());
+    }
+}

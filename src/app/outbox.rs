@@ -1,0 +1,734 @@
+//! Filling the outbox: what is due to be sealed, for whom, and the
+//! advisory transitions that happen on their own (notified at the announce
+//! time, disclosed at the end of the embargo).
+//!
+//! [`App::prepare`] is one pass of the scheduler. `embargo serve` runs it
+//! every second and `embargo queue run` once; the CLI runs it right after
+//! an announcement is scheduled so the copies are sealed then. Every step
+//! reads the roster afresh and writes with `INSERT OR IGNORE` on (announcement,
+//! recipient), so two passes racing (the CLI and the daemon) seal twice at
+//! worst but never queue a copy twice.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use super::App;
+use super::seal::{Recipient, Sealed, Sealer, label};
+use crate::advisory::{Advisory, AdvisoryId, Status};
+use crate::audit::{Actor, Record};
+use crate::compose::{
+    Kind, MemberView, Rendered, advisory_context, member_context, report_context,
+};
+use crate::export;
+use crate::roster::{Email, MemberId, Role};
+use crate::store::{Addressee, DeliveryState, NewDelivery, StoredAdvisory};
+
+/// The kinds that carry an advisory's embargoed content to members.
+const TOLD_KINDS: [&str; 3] = ["notice", "update", "reminder"];
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Prepared {
+    /// Copies sealed and queued.
+    pub sealed: u64,
+    /// Members whose key could not be used.
+    pub missed: u64,
+    /// Advisories that became public.
+    pub disclosed: Vec<String>,
+}
+
+impl Prepared {
+    fn add(&mut self, other: Prepared) {
+        self.sealed += other.sealed;
+        self.missed += other.missed;
+        self.disclosed.extend(other.disclosed);
+    }
+}
+
+/// The sealer for a pass, made on first use.
+#[derive(Default)]
+pub(crate) struct SealerSlot(Option<Arc<Sealer>>);
+
+impl App {
+    fn sealer(&self, slot: &mut SealerSlot, now: DateTime<Utc>) -> Result<Arc<Sealer>> {
+        if let Some(sealer) = &slot.0 {
+            return Ok(sealer.clone());
+        }
+        let sealer = Arc::new(Sealer::from_config(&self.config, now)?);
+        slot.0 = Some(sealer.clone());
+        Ok(sealer)
+    }
+
+    /// One pass of the scheduler at the clock's now: advisories that move
+    /// on by themselves, copies to seal, maintainers' reports, recurring
+    /// jobs.
+    pub async fn prepare(&self) -> Result<Prepared> {
+        let now = self.now();
+        let mut slot = SealerSlot::default();
+        let mut done = Prepared::default();
+        for stored in self.store.open_advisories().await? {
+            done.add(self.prepare_advisory(&mut slot, stored, now).await?);
+        }
+        for planned in self.store.planned_announcements(now).await? {
+            done.add(self.seal_planned(&mut slot, &planned, now).await?);
+        }
+        self.report(&mut slot, now).await?;
+        self.run_jobs(&mut slot, now).await?;
+        Ok(done)
+    }
+
+    async fn prepare_advisory(
+        &self,
+        slot: &mut SealerSlot,
+        stored: StoredAdvisory,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared> {
+        let mut done = Prepared::default();
+        let advisory = &stored.advisory;
+        let disclose_at = effective_disclosure(&stored);
+        if now >= disclose_at {
+            self.publish(&stored, Actor::System, None).await?;
+            done.disclosed.push(advisory.id.to_string());
+            return Ok(done);
+        }
+        let Some(announce_at) = advisory.announce_at else {
+            return Ok(done);
+        };
+        // The notice, for everyone active who has not had it (all of them
+        // at first; later, members who joined since).
+        let untold = self.store.untold_members(stored.row, &TOLD_KINDS).await?;
+        if !untold.is_empty() {
+            done.add(
+                self.seal_advisory(slot, &stored, Kind::Notice, untold, announce_at, now)
+                    .await?,
+            );
+        }
+        if advisory.status == Status::Scheduled && announce_at <= now {
+            let mut tx = self.store.write(now).await?;
+            tx.set_advisory_status(&advisory.id, Status::Notified, None)
+                .await?;
+            tx.append_audit(
+                &Record::new(Actor::System, "advisory.notified", subject(&advisory.id))
+                    .detail("revision", advisory.revision.to_string()),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        // The reminder, sealed a little ahead of its time, to everyone who
+        // has (or is about to have) the advisory.
+        let before = self.config.delivery.reminder_before;
+        if before > chrono::Duration::zero() {
+            let remind_at = disclose_at - before;
+            if remind_at > announce_at
+                && remind_at - self.config.delivery.seal_ahead <= now
+                && !self.store.has_announcement(stored.row, "reminder").await?
+            {
+                let audience = self.store.informed_members(stored.row).await?;
+                done.add(
+                    self.seal_advisory(slot, &stored, Kind::Reminder, audience, remind_at, now)
+                        .await?,
+                );
+            }
+        }
+        Ok(done)
+    }
+
+    /// Makes an advisory public now: it is disclosed, copies of its
+    /// embargoed kinds that have not gone out stop, the public disclosure
+    /// is planned, and the OSV and CSAF documents are written.
+    pub(crate) async fn publish(
+        &self,
+        stored: &StoredAdvisory,
+        actor: Actor,
+        early: Option<&str>,
+    ) -> Result<Advisory> {
+        let now = self.now();
+        let advisory = &stored.advisory;
+        let mut tx = self.store.write(now).await?;
+        let current = tx
+            .advisory(&advisory.id)
+            .await?
+            .context("advisory vanished")?;
+        if !matches!(
+            current.advisory.status,
+            Status::Scheduled | Status::Notified
+        ) {
+            anyhow::bail!(
+                "advisory {} is {}; only a scheduled or notified advisory can be disclosed",
+                advisory.id,
+                current.advisory.status
+            );
+        }
+        tx.set_advisory_status(&advisory.id, Status::Disclosed, None)
+            .await?;
+        let stopped = tx
+            .drop_pending(stored.row, &TOLD_KINDS, "the advisory was disclosed")
+            .await?;
+        tx.plan_announcement("disclosure", stored.row, current.advisory.revision, now)
+            .await?;
+        let action = if early.is_some() {
+            "advisory.disclose-early"
+        } else {
+            "advisory.disclose"
+        };
+        tx.append_audit(
+            &Record::new(actor, action, subject(&advisory.id))
+                .reason(early)
+                .detail("revision", current.advisory.revision.to_string())
+                .detail("unsent_copies_stopped", stopped.to_string()),
+        )
+        .await?;
+        let mut published = current.advisory.clone();
+        published.status = Status::Disclosed;
+        // Written before the commit: if writing fails, the advisory stays
+        // open and the next pass publishes it again.
+        self.write_exports(&published, now)?;
+        tx.commit().await?;
+        Ok(published)
+    }
+
+    fn write_exports(&self, advisory: &Advisory, now: DateTime<Utc>) -> Result<()> {
+        let dir = &self.config.export.dir;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .create(dir)
+            .with_context(|| format!("create the export folder {}", dir.display()))?;
+        let publisher = export::Publisher {
+            name: self.config.list.name.clone(),
+            namespace: self.config.export.publisher_namespace.clone(),
+            contact: self.config.list.address.to_string(),
+        };
+        let documents = [
+            (export::osv_file_name(advisory), export::osv(advisory, now)),
+            (
+                export::csaf_file_name(advisory),
+                export::csaf(advisory, &publisher, now),
+            ),
+        ];
+        for (name, document) in documents {
+            let text = serde_json::to_vec_pretty(&document).context("serialise an export")?;
+            write_atomically(&dir.join(&name), &text)
+                .with_context(|| format!("write {}", dir.join(&name).display()))?;
+        }
+        Ok(())
+    }
+
+    async fn seal_planned(
+        &self,
+        slot: &mut SealerSlot,
+        planned: &crate::store::PlannedAnnouncement,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared> {
+        let Some(row) = planned.advisory_row else {
+            return Ok(Prepared::default());
+        };
+        let stored = self.store.advisory_by_row(row).await?;
+        let kind: Kind = planned
+            .kind
+            .parse()
+            .map_err(|err| anyhow::anyhow!("planned announcement {}: {err}", planned.id))?;
+        match kind {
+            Kind::Disclosure => self.seal_disclosure(slot, &stored, planned, now).await,
+            Kind::Update | Kind::Cancellation => {
+                let audience = self.store.told_members(row).await?;
+                self.seal_advisory(slot, &stored, kind, audience, planned.due_at, now)
+                    .await
+            }
+            _ => Ok(Prepared::default()),
+        }
+    }
+
+    /// Renders `kind` from the advisory's current revision, signs it once,
+    /// encrypts it to each of `audience` and queues the copies for `due`.
+    async fn seal_advisory(
+        &self,
+        slot: &mut SealerSlot,
+        stored: &StoredAdvisory,
+        kind: Kind,
+        audience: Vec<Addressee>,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared> {
+        let advisory = &stored.advisory;
+        let changes = if kind == Kind::Update {
+            self.store
+                .advisory_revision(stored.row, advisory.revision)
+                .await?
+                .1
+        } else {
+            Vec::new()
+        };
+        let hours = (advisory.content.disclose_at - due).num_hours().max(0);
+        let rendered = self.templates()?.render(
+            kind,
+            &advisory_context(&self.list_view(), advisory, &changes, hours),
+        )?;
+        let sealer = self.sealer(slot, now)?;
+        let label = label(advisory.id.as_str(), advisory.revision, kind);
+        let copies = seal_copies(
+            sealer,
+            rendered,
+            audience,
+            stored.message_key.clone(),
+            label,
+        )
+        .await?;
+        let mut tx = self.store.write(now).await?;
+        let current = tx
+            .advisory(&advisory.id)
+            .await?
+            .context("advisory vanished")?;
+        // The advisory moved on while we sealed (a new revision, a
+        // cancellation): these copies are stale; the next pass seals anew.
+        if current.advisory.revision != advisory.revision
+            || !(current.advisory.status.is_open() || kind == Kind::Cancellation)
+        {
+            return Ok(Prepared::default());
+        }
+        let announcement = tx
+            .advisory_announcement(kind.name(), stored.row, advisory.revision, due, "sealed")
+            .await?;
+        tx.mark_sealed(announcement).await?;
+        let missed = copies
+            .iter()
+            .filter(|c| c.state == DeliveryState::Missed)
+            .count() as u64;
+        let written = tx.insert_deliveries(announcement, due, &copies).await?;
+        tx.commit().await?;
+        Ok(Prepared {
+            sealed: written.saturating_sub(missed),
+            missed,
+            disclosed: Vec::new(),
+        })
+    }
+
+    async fn seal_disclosure(
+        &self,
+        slot: &mut SealerSlot,
+        stored: &StoredAdvisory,
+        planned: &crate::store::PlannedAnnouncement,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared> {
+        let advisory = &stored.advisory;
+        let rendered = self.templates()?.render(
+            Kind::Disclosure,
+            &advisory_context(&self.list_view(), advisory, &[], 0),
+        )?;
+        let sealer = self.sealer(slot, now)?;
+        let entity = sealer.sign(&rendered)?;
+        let label = label(advisory.id.as_str(), advisory.revision, Kind::Disclosure);
+        let mut targets: Vec<(Option<MemberId>, Email)> = self
+            .config
+            .mail
+            .public_addresses
+            .iter()
+            .map(|email| (None, email.clone()))
+            .collect();
+        for member in self.store.active_addressees().await? {
+            targets.push((Some(member.member_id), member.email));
+        }
+        let mut copies = Vec::with_capacity(targets.len());
+        for (member_id, to) in targets {
+            let (message_id, bytes) =
+                sealer.public(&entity, &rendered, &to, &stored.message_key, &label)?;
+            copies.push(NewDelivery {
+                member_id,
+                recipient: to.to_string(),
+                message_id,
+                message: Some(bytes),
+                cert_version: None,
+                state: DeliveryState::Queued,
+                reply: None,
+            });
+        }
+        let mut tx = self.store.write(now).await?;
+        if !tx.mark_sealed(planned.id).await? {
+            return Ok(Prepared::default());
+        }
+        let written = tx
+            .insert_deliveries(planned.id, planned.due_at, &copies)
+            .await?;
+        tx.commit().await?;
+        Ok(Prepared {
+            sealed: written,
+            ..Prepared::default()
+        })
+    }
+
+    /// Seals one piece of member mail (confirm, welcome, key-expiry) for
+    /// `member`, encrypted to their key. A key that cannot be used gives
+    /// `None`: member mail is never sent in clear text either.
+    pub(crate) fn seal_member_mail(
+        &self,
+        sealer: &Sealer,
+        kind: Kind,
+        member: &Addressee,
+        sponsor: &str,
+        extra: &[(&str, String)],
+    ) -> Result<Option<NewDelivery>> {
+        let view = MemberView {
+            name: member.name.clone(),
+            email: member.email.to_string(),
+            org: member.org.clone(),
+            fingerprint: member.fingerprint.clone(),
+            sponsor: sponsor.to_owned(),
+        };
+        let rendered = self
+            .templates()?
+            .render(kind, &member_context(&self.list_view(), &view, extra))?;
+        self.seal_one(sealer, &rendered, kind, member)
+    }
+
+    fn seal_one(
+        &self,
+        sealer: &Sealer,
+        rendered: &Rendered,
+        kind: Kind,
+        member: &Addressee,
+    ) -> Result<Option<NewDelivery>> {
+        let entity = sealer.sign(rendered)?;
+        let key = random_key()?;
+        let recipient = to_recipient(member);
+        match sealer.seal(&entity, &[recipient], &key, kind.name()).pop() {
+            Some(Sealed::Message { message_id, bytes }) => Ok(Some(NewDelivery {
+                member_id: Some(member.member_id),
+                recipient: member.email.to_string(),
+                message_id,
+                message: Some(bytes),
+                cert_version: Some(member.cert_version),
+                state: DeliveryState::Queued,
+                reply: None,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Queues member mail made by [`App::seal_member_mail`] inside `tx`.
+    pub(crate) async fn queue_member_mail(
+        tx: &mut crate::store::WriteTx,
+        kind: Kind,
+        copy: NewDelivery,
+    ) -> Result<()> {
+        let now = tx.now();
+        let announcement = tx.other_announcement(kind.name(), now).await?;
+        tx.insert_deliveries(announcement, now, &[copy]).await?;
+        Ok(())
+    }
+
+    /// Tells members whose copy was missed (signed, content-free) and
+    /// maintainers about every copy that failed, is uncertain or was
+    /// missed, once.
+    async fn report(&self, slot: &mut SealerSlot, now: DateTime<Utc>) -> Result<()> {
+        let unreported = self.store.unreported().await?;
+        if unreported.is_empty() {
+            return Ok(());
+        }
+        let sealer = self.sealer(slot, now)?;
+        let templates = self.templates()?;
+        let mut member_mail = Vec::new();
+        let mut told = std::collections::HashSet::new();
+        for copy in &unreported {
+            if copy.state != DeliveryState::Missed || copy.kind == "missed" {
+                continue;
+            }
+            let Some(member_id) = copy.member_id else {
+                continue;
+            };
+            if !told.insert(member_id.0) {
+                continue;
+            }
+            let Some(member) = self.store.addressee(member_id).await? else {
+                continue;
+            };
+            let view = MemberView {
+                name: member.name.clone(),
+                email: member.email.to_string(),
+                org: member.org.clone(),
+                fingerprint: member.fingerprint.clone(),
+                sponsor: String::new(),
+            };
+            let rendered =
+                templates.render(Kind::Missed, &member_context(&self.list_view(), &view, &[]))?;
+            // Content-free, so signed but not encrypted: the key is what
+            // cannot be used.
+            let entity = sealer.sign(&rendered)?;
+            let (message_id, bytes) =
+                sealer.public(&entity, &rendered, &member.email, &random_key()?, "missed")?;
+            member_mail.push(NewDelivery {
+                member_id: Some(member.member_id),
+                recipient: member.email.to_string(),
+                message_id,
+                message: Some(bytes),
+                cert_version: None,
+                state: DeliveryState::Queued,
+                reply: None,
+            });
+        }
+        let lines: Vec<String> = unreported
+            .iter()
+            .map(|copy| {
+                format!(
+                    "{}{} to {}: {}{}",
+                    copy.advisory
+                        .as_deref()
+                        .map(|id| format!("{id} "))
+                        .unwrap_or_default(),
+                    copy.kind,
+                    copy.recipient,
+                    copy.state,
+                    copy.reply
+                        .as_deref()
+                        .map(|reply| format!(" ({reply})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        let reports = self
+            .maintainer_report(&sealer, "copies that did not arrive", &lines)
+            .await?;
+        let mut tx = self.store.write(now).await?;
+        for copy in member_mail {
+            Self::queue_member_mail(&mut tx, Kind::Missed, copy).await?;
+        }
+        if !reports.is_empty() {
+            let announcement = tx.other_announcement("report", now).await?;
+            tx.insert_deliveries(announcement, now, &reports).await?;
+        }
+        let ids: Vec<i64> = unreported.iter().map(|copy| copy.id).collect();
+        tx.mark_reported(&ids).await?;
+        tx.commit().await?;
+        tracing::warn!(
+            copies = unreported.len(),
+            "copies failed, are uncertain or were missed; maintainers are told"
+        );
+        Ok(())
+    }
+
+    /// A report to every active maintainer and admin, encrypted to each.
+    pub(crate) async fn maintainer_report(
+        &self,
+        sealer: &Sealer,
+        title: &str,
+        lines: &[String],
+    ) -> Result<Vec<NewDelivery>> {
+        let rendered = self.templates()?.render(
+            Kind::Report,
+            &report_context(&self.list_view(), title, lines),
+        )?;
+        let maintainers = self
+            .store
+            .members_with_roles(&[Role::Maintainer, Role::Admin])
+            .await?;
+        let mut copies = Vec::new();
+        for maintainer in &maintainers {
+            if let Some(copy) = self.seal_one(sealer, &rendered, Kind::Report, maintainer)? {
+                copies.push(copy);
+            }
+        }
+        Ok(copies)
+    }
+
+    /// Queues a report to maintainers now (a clock that jumped).
+    pub async fn alert_maintainers(&self, title: &str, lines: &[String]) -> Result<()> {
+        let now = self.now();
+        let sealer = Sealer::from_config(&self.config, now)?;
+        let copies = self.maintainer_report(&sealer, title, lines).await?;
+        let mut tx = self.store.write(now).await?;
+        let announcement = tx.other_announcement("report", now).await?;
+        tx.insert_deliveries(announcement, now, &copies).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// When the advisory becomes public: its disclosure time, or the time a
+/// maintainer's hold moved it to.
+pub fn effective_disclosure(stored: &StoredAdvisory) -> DateTime<Utc> {
+    match &stored.hold {
+        Some((until, _)) => *until,
+        None => stored.advisory.content.disclose_at,
+    }
+}
+
+fn to_recipient(member: &Addressee) -> Recipient {
+    Recipient {
+        email: member.email.clone(),
+        fingerprint: member.fingerprint.clone(),
+        cert: member.cert.clone(),
+    }
+}
+
+/// Signs once and encrypts to every member on all cores, off the async
+/// runtime.
+async fn seal_copies(
+    sealer: Arc<Sealer>,
+    rendered: Rendered,
+    audience: Vec<Addressee>,
+    message_key: String,
+    label: String,
+) -> Result<Vec<NewDelivery>> {
+    tokio::task::spawn_blocking(move || -> Result<Vec<NewDelivery>> {
+        let entity = sealer.sign(&rendered)?;
+        let recipients: Vec<Recipient> = audience.iter().map(to_recipient).collect();
+        let sealed = sealer.seal(&entity, &recipients, &message_key, &label);
+        Ok(audience
+            .into_iter()
+            .zip(sealed)
+            .map(|(member, sealed)| match sealed {
+                Sealed::Message { message_id, bytes } => NewDelivery {
+                    member_id: Some(member.member_id),
+                    recipient: member.email.to_string(),
+                    message_id,
+                    message: Some(bytes),
+                    cert_version: Some(member.cert_version),
+                    state: DeliveryState::Queued,
+                    reply: None,
+                },
+                Sealed::Missed { reason } => NewDelivery {
+                    member_id: Some(member.member_id),
+                    recipient: member.email.to_string(),
+                    message_id: String::new(),
+                    message: None,
+                    cert_version: Some(member.cert_version),
+                    state: DeliveryState::Missed,
+                    reply: Some(format!("key unusable: {reason}")),
+                },
+            })
+            .collect())
+    })
+    .await
+    .context("sealing stopped")?
+}
+
+fn subject(id: &AdvisoryId) -> String {
+    format!("advisory:{}", id.normalized())
+}
+
+/// A fresh random key (hex) for Message-IDs of one-off mail.
+pub(crate) fn random_key() -> Result<String> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
+    Ok(hex::encode(random))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// The name the key-expiry job's runs are recorded under.
+const KEY_EXPIRY_JOB: &str = "key-expiry";
+
+impl App {
+    /// Runs recurring jobs whose cron time has come since they last ran.
+    /// The first pass only starts the schedule.
+    async fn run_jobs(&self, slot: &mut SealerSlot, now: DateTime<Utc>) -> Result<()> {
+        let schedule = crate::config::cron_schedule(
+            "[schedule] key_expiry_check",
+            &self.config.schedule.key_expiry_check,
+        )?;
+        let Some(last) = self.store.job_last_run(KEY_EXPIRY_JOB).await? else {
+            let mut tx = self.store.write(now).await?;
+            tx.set_job_run(KEY_EXPIRY_JOB, now).await?;
+            tx.commit().await?;
+            return Ok(());
+        };
+        let due = schedule.after(&last).next().is_some_and(|next| next <= now);
+        if due {
+            self.check_key_expiry(slot, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Warns members whose encryption subkeys expire within the warning
+    /// window or before an open embargo ends, and tells maintainers.
+    pub(crate) async fn check_key_expiry(
+        &self,
+        slot: &mut SealerSlot,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let policy = self.cert_policy();
+        let last_embargo = self
+            .store
+            .open_advisories()
+            .await?
+            .iter()
+            .map(effective_disclosure)
+            .max();
+        let horizon = (now + self.config.schedule.key_expiry_warn).max(last_embargo.unwrap_or(now));
+        let mut warned = Vec::new();
+        for member in self.store.active_addressees().await? {
+            let Ok(summary) = crate::pgp::summarize_member_cert(&member.cert, &policy, now) else {
+                continue;
+            };
+            if summary.problem.is_some() || summary.encryption_keys.is_empty() {
+                continue;
+            }
+            // The key lasts as long as its longest-lived encryption subkey.
+            let lasts = summary
+                .encryption_keys
+                .iter()
+                .map(|key| key.expires)
+                .max_by(|a, b| match (a, b) {
+                    (None, None) => std::cmp::Ordering::Equal,
+                    (None, _) => std::cmp::Ordering::Greater,
+                    (_, None) => std::cmp::Ordering::Less,
+                    (Some(a), Some(b)) => a.cmp(b),
+                })
+                .flatten();
+            if let Some(expires) = lasts
+                && expires <= horizon
+            {
+                warned.push((member, expires));
+            }
+        }
+        let mut tx_copies = Vec::new();
+        let mut lines = Vec::new();
+        if !warned.is_empty() {
+            let sealer = self.sealer(slot, now)?;
+            for (member, expires) in &warned {
+                let when = crate::advisory::time::format_utc(*expires);
+                lines.push(format!(
+                    "{}: encryption subkey of {} expires {when}",
+                    member.email, member.fingerprint
+                ));
+                if let Some(copy) = self.seal_member_mail(
+                    &sealer,
+                    Kind::KeyExpiry,
+                    member,
+                    "",
+                    &[("key_expires", when.clone())],
+                )? {
+                    tx_copies.push(copy);
+                }
+            }
+            let reports = self
+                .maintainer_report(&sealer, "member keys that expire soon", &lines)
+                .await?;
+            let mut tx = self.store.write(now).await?;
+            for copy in tx_copies {
+                Self::queue_member_mail(&mut tx, Kind::KeyExpiry, copy).await?;
+            }
+            if !reports.is_empty() {
+                let announcement = tx.other_announcement("report", now).await?;
+                tx.insert_deliveries(announcement, now, &reports).await?;
+            }
+            tx.set_job_run(KEY_EXPIRY_JOB, now).await?;
+            tx.commit().await?;
+        } else {
+            let mut tx = self.store.write(now).await?;
+            tx.set_job_run(KEY_EXPIRY_JOB, now).await?;
+            tx.commit().await?;
+        }
+        tracing::info!(members = warned.len(), "key-expiry check done");
+        Ok(warned.len() as u64)
+    }
+}

@@ -1,0 +1,115 @@
+//! `embargo queue …` and `embargo serve`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+
+use super::print_json;
+use crate::app::App;
+use crate::cli::{QueueCommand, ServeArgs};
+
+pub async fn dispatch(app: App, command: QueueCommand) -> Result<()> {
+    let app = Arc::new(app);
+    let result = run(&app, command).await;
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.finish();
+    }
+    result
+}
+
+async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
+    match command {
+        QueueCommand::List { all, json } => {
+            let rows = app.queue_rows(all).await?;
+            if json {
+                return print_json(&rows);
+            }
+            if rows.is_empty() {
+                println!("The outbox holds nothing that needs attention.");
+                return Ok(());
+            }
+            println!(
+                "{:>6}  {:<10} {:<16} {:<32} {:<9} {:>3}  {:<24} REPLY",
+                "ID", "KIND", "ADVISORY", "RECIPIENT", "STATE", "TRY", "NEXT"
+            );
+            for row in rows {
+                println!(
+                    "{:>6}  {:<10} {:<16} {:<32} {:<9} {:>3}  {:<24} {}",
+                    row.id,
+                    row.kind,
+                    row.advisory.as_deref().unwrap_or("-"),
+                    row.recipient,
+                    row.state.as_str(),
+                    row.attempts,
+                    row.next_attempt_at.as_deref().unwrap_or("-"),
+                    row.last_reply.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        QueueCommand::Run { json } => {
+            let (prepared, tally) = app.queue_run().await?;
+            if json {
+                return print_json(
+                    &serde_json::json!({ "prepared": prepared, "delivered": tally }),
+                );
+            }
+            println!(
+                "sealed {}, missed {}, disclosed {}; sent {}, to retry {}, failed {}, uncertain {}, dropped {}",
+                prepared.sealed,
+                prepared.missed + tally.missed,
+                prepared.disclosed.len(),
+                tally.sent,
+                tally.retry,
+                tally.failed,
+                tally.uncertain,
+                tally.dropped
+            );
+            Ok(())
+        }
+        QueueCommand::Retry { id } => {
+            let state = app.retry_delivery(id).await?;
+            println!("copy {id} ({state}) goes out on the next run, with the same Message-ID");
+            Ok(())
+        }
+        QueueCommand::Hold(args) => {
+            println!(
+                "{}",
+                app.hold(&args.target, args.until.as_deref(), &args.reason)
+                    .await?
+            );
+            Ok(())
+        }
+        QueueCommand::Release { target } => {
+            println!("{}", app.release(&target).await?);
+            Ok(())
+        }
+    }
+}
+
+/// `embargo serve`: takes the lock, then runs until SIGTERM or SIGINT.
+pub async fn serve(app: App, _args: ServeArgs) -> Result<()> {
+    let _lock = crate::store::lock_daemon(&app.config.storage.database)?;
+    let transport = app.transport()?;
+    let app = Arc::new(app);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listen for SIGTERM")?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listen for SIGINT")?;
+    let signals = tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("stopping: finishing the copies in flight");
+        let _ = stop_tx.send(true);
+    });
+    let result = app.clone().serve(transport, stop_rx).await;
+    signals.abort();
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.close().await;
+    }
+    result
+}
