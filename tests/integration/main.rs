@@ -12,3 +12,4 @@ mod init;
 mod roster;
 mod sealed;
 mod smtp;
+mod smtp_delivery;
