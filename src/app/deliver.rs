@@ -382,7 +382,9 @@ impl App {
                 attempted: false,
             };
             match (&copy.member_status, copy.member_id) {
-                (Some(status), _) if status != "active" => {
+                // A pending member only ever has their confirmation mail
+                // queued; a suspended or removed one gets nothing more.
+                (Some(status), _) if status == "suspended" || status == "removed" => {
                     settled.push(settle(
                         DeliveryState::Dropped,
                         format!("not sent: the member is {status}"),

@@ -6,6 +6,7 @@ mod audit;
 mod bad_input;
 mod certs;
 mod common;
+mod daemon;
 mod delivery;
 mod disclosure;
 mod init;
