@@ -19,3 +19,14 @@ install_missing() {
 # What building embargo needs: a C toolchain, and libclang plus OpenSSL
 # headers for sequoia's OpenSSL backend (its bindings come from bindgen).
 BUILD_PACKAGES=(build-essential pkg-config libssl-dev libclang-dev)
+
+# Postfix's smtp-sink, the SMTP server the fan-out benchmark sends to.
+# Preseeded so installing it does not set up a mail server.
+install_smtp_sink() {
+  if [ ! -x /usr/sbin/smtp-sink ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+      echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    fi
+    install_missing postfix
+  fi
+}
