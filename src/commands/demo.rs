@@ -16,6 +16,7 @@ use crate::app::roster::AddMember;
 use crate::cli::{DemoArgs, MemberCommand};
 use crate::clock;
 use crate::config::Config;
+use crate::mail;
 use crate::pgp;
 use crate::roster::{Email, Kind, Role};
 
@@ -43,7 +44,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let admin = Email::parse("alice@project.example")?;
     let member = Email::parse("security@distro.example")?;
     let (admin_cert, _admin_secret) = pgp::generate_member_key("Alice Admin", &admin, now)?;
-    let (member_cert, _member_secret) = pgp::generate_member_key("Sam Roe", &member, now)?;
+    let (member_cert, member_secret) = pgp::generate_member_key("Sam Roe", &member, now)?;
     println!(
         "Made OpenPGP keys for {admin} (the operator) and {member} (a distribution's security team)."
     );
@@ -165,6 +166,74 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         println!("  The title, CVE and product appear nowhere outside the encrypted part.");
     }
 
+    step("embargo queue run: everything due is sealed and delivered (no [smtp]: into a maildir)");
+    let app = std::sync::Arc::new(app);
+    let (_, tally) = app.queue_run().await?;
+    let maildir = app.config.delivery.maildir.join("new");
+    println!(
+        "{} messages written to {}: Sam's confirmation and welcome, and the notice to each member.",
+        tally.sent,
+        maildir.display()
+    );
+
+    step("Sam opens the notice: decrypt with Sam's key, verify the list's signature");
+    let notice_id = app
+        .queue_rows(true)
+        .await?
+        .into_iter()
+        .find(|row| row.kind == "notice" && row.recipient == member.as_str())
+        .map(|row| row.message_id)
+        .context("Sam's notice is in the outbox")?;
+    let copy = find_message(&maildir, &notice_id)?;
+    let payload = mail::encrypted_payload(&copy)?;
+    let entity = pgp::decrypt(&member_secret, &payload)?;
+    let parts = mail::signed_parts(&entity)?;
+    let list_key = std::fs::read(&app.config.list_key.path).context("read the list key")?;
+    let list_public = pgp::ListKey::read(&list_key)?.to_public_binary()?;
+    let signer = pgp::verify_detached(&list_public, &parts.signed, &parts.signature, now)?;
+    println!(
+        "Decrypted; the list key {signer} signed it. Inside, the real subject: {}",
+        parts.subject.as_deref().unwrap_or("(none)")
+    );
+    for line in parts.text.lines().take(4) {
+        println!("  | {line}");
+    }
+
+    step(
+        "The embargo ends: the advisory publishes itself (the clock moved to the disclosure time)",
+    );
+    let later = disclose + chrono::Duration::seconds(1);
+    let at_disclosure = std::sync::Arc::new(
+        App::open(
+            Config::load(Some(&config_path))?,
+            Box::new(clock::FixedClock(later)),
+        )
+        .await?,
+    );
+    let (prepared, tally) = at_disclosure.queue_run().await?;
+    println!(
+        "Disclosed {}: {} signed public copies sent; OSV and CSAF written to {}:",
+        prepared.disclosed.join(", "),
+        tally.sent,
+        at_disclosure.config.export.dir.display()
+    );
+    let mut exports: Vec<String> = std::fs::read_dir(&at_disclosure.config.export.dir)
+        .context("read the export folder")?
+        .filter_map(|entry| {
+            entry
+                .ok()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    exports.sort();
+    for name in exports {
+        println!("  {name}");
+    }
+    drop(at_disclosure);
+    let Ok(app) = std::sync::Arc::try_unwrap(app) else {
+        anyhow::bail!("the demo's list is still in use");
+    };
+
     step("embargo audit verify");
     let entries = app.store.audit_entries().await?;
     app.close().await;
@@ -184,6 +253,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The maildir file holding the message with this Message-ID.
+fn find_message(dir: &std::path::Path, message_id: &str) -> Result<Vec<u8>> {
+    let needle = format!("Message-ID: {message_id}");
+    for entry in std::fs::read_dir(dir).context("read the maildir")? {
+        let bytes = std::fs::read(entry.context("read the maildir")?.path())?;
+        if String::from_utf8_lossy(&bytes).contains(&needle) {
+            return Ok(bytes);
+        }
+    }
+    anyhow::bail!("no message {message_id} in {}", dir.display())
 }
 
 fn step(title: &str) {

@@ -16,6 +16,7 @@
 //! [`DetachedSigner`] trait, which the application wires up.
 
 mod qp;
+mod read;
 mod transport;
 
 use std::time::SystemTime;
@@ -30,6 +31,7 @@ use thiserror::Error;
 use crate::roster::Email;
 use crate::text::fold_line;
 
+pub use read::{SignedParts, encrypted_payload, signed_parts};
 pub use transport::{Connection, Envelope, Outcome, SmtpTarget, Transport};
 
 /// Something that makes an armored detached signature over bytes.

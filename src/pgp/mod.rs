@@ -22,7 +22,9 @@ pub use cert::{
     check_member_cert, fingerprint_of, generate_member_key, summarize_member_cert,
     update_member_cert,
 };
+mod open;
 pub use listkey::{ListKey, public_cert_armored};
+pub use open::{decrypt, verify_detached};
 pub use seal::{ListSigner, MICALG, check_encryptable, encrypt_for};
 
 /// Our additions to sequoia's standard policy.
