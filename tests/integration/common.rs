@@ -27,6 +27,8 @@ pub mod who {
     pub const RSA1024: &str = "rsa1024@vendor.example";
     pub const RSA1024_SUBKEY: &str = "rsa1024sub@vendor.example";
     pub const EXPIRED_SUBKEY: &str = "expired@vendor.example";
+    /// Encryption subkey valid until 2026-06-10, nine days after [`NOW`].
+    pub const EXPIRING_SUBKEY: &str = "expiring@vendor.example";
     pub const REVOKED_SUBKEY: &str = "revoked@vendor.example";
     pub const NO_ENCRYPTION: &str = "signonly@vendor.example";
     pub const SHA1_BINDINGS: &str = "sha1@vendor.example";
@@ -216,6 +218,24 @@ fn make_keys() -> Keys {
     let fpr = fingerprint(h, EXPIRED_SUBKEY);
     gpg(h, &["--quick-add-key", &fpr, "cv25519", "encr", "1m"], None);
 
+    gpg(
+        h,
+        &[
+            "--quick-gen-key",
+            &uid(EXPIRING_SUBKEY),
+            "ed25519",
+            "cert,sign",
+            "never",
+        ],
+        None,
+    );
+    let fpr = fingerprint(h, EXPIRING_SUBKEY);
+    gpg(
+        h,
+        &["--quick-add-key", &fpr, "cv25519", "encr", "2026-06-10"],
+        None,
+    );
+
     let fpr = standard(REVOKED_SUBKEY);
     gpg(
         h,
@@ -316,6 +336,7 @@ fn make_keys() -> Keys {
         RSA1024,
         RSA1024_SUBKEY,
         EXPIRED_SUBKEY,
+        EXPIRING_SUBKEY,
         REVOKED_SUBKEY,
         NO_ENCRYPTION,
         SHA1_BINDINGS,

@@ -335,3 +335,38 @@ fn an_update_reaches_only_members_already_told() {
     env.ok(&["queue", "run"]);
     assert!(of_kind(&env, "update").iter().all(|(_, s)| s == "sent"));
 }
+
+#[test]
+fn the_daily_key_expiry_check_warns_the_member_and_maintainers() {
+    let env = Env::new();
+    env.init();
+    env.add_active(who::DAVE, who::ALICE, &[]);
+    env.add_active(who::EXPIRING_SUBKEY, who::ALICE, &[]);
+    // The first run starts the schedule; the check runs at the next 06:00.
+    env.ok(&["queue", "run"]);
+    let early = env.run_at("2026-06-02T05:59:59Z", &["queue", "run"]);
+    assert_eq!(early.code, 0, "{}", early.stderr);
+    assert!(of_kind(&env, "key-expiry").is_empty());
+    let due = env.run_at("2026-06-02T06:00:01Z", &["queue", "run"]);
+    assert_eq!(due.code, 0, "{}", due.stderr);
+    assert_eq!(
+        of_kind(&env, "key-expiry"),
+        vec![(who::EXPIRING_SUBKEY.to_owned(), "sent".to_owned())]
+    );
+    assert_eq!(
+        of_kind(&env, "report"),
+        vec![(who::ALICE.to_owned(), "sent".to_owned())]
+    );
+    // Once a day, not on every run.
+    let again = env.run_at("2026-06-02T07:00:00Z", &["queue", "run"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(of_kind(&env, "key-expiry").len(), 1);
+    // Confirm, welcome and the warning, each encrypted to the member.
+    let mails = maildir_with(&env, &format!("To: {}", who::EXPIRING_SUBKEY));
+    assert_eq!(mails.len(), 3);
+    assert!(
+        mails
+            .iter()
+            .all(|eml| String::from_utf8_lossy(eml).contains("multipart/encrypted"))
+    );
+}

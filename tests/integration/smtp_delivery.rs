@@ -285,3 +285,56 @@ fn silence_after_data_is_held_for_an_operator_when_configured() {
         .collect();
     assert_eq!(outcomes, vec!["hung".to_owned(), "accepted".to_owned()]);
 }
+
+#[test]
+fn an_operator_retries_a_failed_copy_with_the_same_message_id() {
+    let env = announced();
+    let smtp = server(&env, &Rules::new().recipient(who::DAVE, &["550", "accept"]));
+    use_smtp(&env, smtp.port(), "");
+    run_at(&env, AT);
+    assert_eq!(notice_state(&env, who::DAVE), "failed");
+    let id = env
+        .sql(&format!(
+            "SELECT id FROM deliveries WHERE message_id = '{}'",
+            notice_id(&env, who::DAVE)
+        ))
+        .trim()
+        .to_owned();
+    let dump = env.dump();
+    env.run(&["queue", "retry", "999999"]).fails_with("no copy");
+    assert_eq!(env.run(&["queue", "retry", "x"]).code, 2, "a usage error");
+    assert_eq!(env.dump(), dump);
+    env.ok(&["queue", "retry", &id]);
+    run_at(&env, PLUS_30S);
+    assert_eq!(notice_state(&env, who::DAVE), "sent");
+    let received = smtp.accepted();
+    assert_eq!(with_id(&received, &notice_id(&env, who::DAVE)).len(), 1);
+    // A sent copy cannot be sent again.
+    env.run(&["queue", "retry", &id])
+        .fails_with("only a failed");
+}
+
+#[test]
+fn starttls_required_never_falls_back_to_plain_text() {
+    let env = announced();
+    // This server offers no STARTTLS.
+    let smtp = server(&env, &Rules::new());
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&env.config)
+        .expect("config");
+    write!(
+        file,
+        "\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\n",
+        smtp.port()
+    )
+    .expect("write config");
+    drop(file);
+    run_at(&env, AT);
+    for member in [who::ALICE, who::DAVE, who::ERIN] {
+        assert_eq!(notice_state(&env, member), "queued");
+    }
+    let reply = env.sql("SELECT DISTINCT last_reply FROM deliveries WHERE state = 'queued'");
+    assert!(reply.contains("STARTTLS"), "{reply}");
+    assert!(smtp.received().is_empty(), "a message went over plain text");
+}
