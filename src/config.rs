@@ -34,6 +34,23 @@ pub struct Config {
     pub delivery: DeliverySettings,
     pub export: ExportSettings,
     pub schedule: ScheduleSettings,
+    pub inbound: InboundSettings,
+}
+
+/// `[inbound]`: mail the list receives (`embargo ingest`).
+#[derive(Debug, Clone)]
+pub struct InboundSettings {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+    pub max_parts: usize,
+    /// Signatures older than this are refused.
+    pub signature_max_age: chrono::Duration,
+    /// Signatures from further in the future than this are refused.
+    pub future_skew: chrono::Duration,
+    /// Maintainers are told when a member's bounce score reaches this.
+    pub bounce_threshold: f64,
+    /// The key of the bounce-address tokens (else one the list makes).
+    pub bounce_secret: SecretSource,
 }
 
 /// `[delivery]`: how the outbox sends.
@@ -238,6 +255,34 @@ struct RawConfig {
     export: RawExport,
     #[serde(default)]
     schedule: RawSchedule,
+    #[serde(default)]
+    inbound: RawInbound,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawInbound {
+    max_bytes: usize,
+    max_depth: usize,
+    max_parts: usize,
+    signature_max_age: String,
+    future_skew: String,
+    bounce_threshold: f64,
+    bounce_secret: SecretSource,
+}
+
+impl Default for RawInbound {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            max_depth: 20,
+            max_parts: 500,
+            signature_max_age: "2d".to_owned(),
+            future_skew: "5m".to_owned(),
+            bounce_threshold: 3.0,
+            bounce_secret: SecretSource::default(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -587,6 +632,24 @@ impl Config {
             key_expiry_check: raw.schedule.key_expiry_check.clone(),
             key_expiry_warn: chrono::Duration::days(i64::from(raw.schedule.key_expiry_warn_days)),
         };
+        if raw.inbound.max_bytes < 1024 || raw.inbound.max_depth < 2 || raw.inbound.max_parts < 2 {
+            bail!("[inbound] max_bytes must be at least 1024, max_depth and max_parts at least 2");
+        }
+        if raw.inbound.bounce_threshold.is_nan() || raw.inbound.bounce_threshold <= 0.0 {
+            bail!("[inbound] bounce_threshold must be positive");
+        }
+        let inbound = InboundSettings {
+            max_bytes: raw.inbound.max_bytes,
+            max_depth: raw.inbound.max_depth,
+            max_parts: raw.inbound.max_parts,
+            signature_max_age: parse_duration(
+                "[inbound] signature_max_age",
+                &raw.inbound.signature_max_age,
+            )?,
+            future_skew: parse_duration("[inbound] future_skew", &raw.inbound.future_skew)?,
+            bounce_threshold: raw.inbound.bounce_threshold,
+            bounce_secret: resolve_secret(raw.inbound.bounce_secret, &base),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             list: ListSettings {
@@ -613,6 +676,7 @@ impl Config {
             delivery,
             export,
             schedule,
+            inbound,
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod commands;
 pub mod compose;
 pub mod config;
 pub mod export;
+pub mod inbound;
 pub mod mail;
 pub mod pgp;
 pub mod roster;

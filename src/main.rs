@@ -26,6 +26,13 @@ fn main() -> ExitCode {
     match runtime.block_on(embargo::commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if closed_pipe(&err) => ExitCode::from(141),
+        Err(err) if err.downcast_ref::<embargo::commands::Exit>().is_some() => {
+            let code = err
+                .downcast_ref::<embargo::commands::Exit>()
+                .map_or(1, |exit| exit.code);
+            eprintln!("error: {err}");
+            ExitCode::from(code)
+        }
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

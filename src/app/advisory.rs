@@ -253,6 +253,10 @@ impl App {
             Kind::Report,
             &report_context(&self.list_view(), "report", &["line".to_owned()]),
         )?;
+        templates.render(
+            Kind::Reply,
+            &crate::compose::reply_context(&self.list_view(), &sample, &["line".to_owned()]),
+        )?;
         Ok(templates)
     }
 
@@ -521,6 +525,12 @@ impl App {
                 "sealing is left to `embargo serve` or `embargo queue run`"
             );
         }
+    }
+
+    /// Every active member's answer (or none) about an advisory.
+    pub async fn advisory_acks(&self, id: &str) -> Result<Vec<crate::store::AckRow>> {
+        let stored = self.require_advisory(id).await?;
+        Ok(self.store.acks(stored.row).await?)
     }
 
     /// Every advisory, newest first.

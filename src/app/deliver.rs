@@ -181,14 +181,11 @@ impl App {
     }
 
     /// The envelope sender for one copy: the list's bounce address with
-    /// the delivery id, so a bounce names the copy it is about.
-    fn envelope_from(&self, delivery: i64) -> String {
+    /// the delivery id and its token, so a bounce names the copy it is
+    /// about and cannot be forged.
+    fn envelope_from(&self, secret: &[u8], delivery: i64) -> String {
         let address = &self.config.list.address;
-        format!(
-            "{}-bounces+{delivery}@{}",
-            address.local_part(),
-            address.domain()
-        )
+        crate::inbound::verp::address(address.local_part(), address.domain(), secret, delivery)
     }
 
     /// Sends every copy that is due now, until none is left or `stop`
@@ -202,6 +199,7 @@ impl App {
     ) -> Result<Tally> {
         transport.prepare().context("prepare the maildir")?;
         let crash = Arc::new(CrashPoints::from_env());
+        let secret = Arc::new(self.bounce_secret().await?);
         let concurrency = self.config.delivery.concurrency;
         let (work_tx, work_rx) = mpsc::channel::<Claimed>(concurrency * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
@@ -213,12 +211,13 @@ impl App {
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
             let crash = crash.clone();
+            let secret = secret.clone();
             let mut connection = transport.connection();
             workers.push(tokio::spawn(async move {
                 loop {
                     let next = work_rx.lock().await.recv().await;
                     let Some(claimed) = next else { break };
-                    let envelope_from = app.envelope_from(claimed.id);
+                    let envelope_from = app.envelope_from(&secret, claimed.id);
                     let key = format!("{}-{}", claimed.id, claimed.message_id);
                     let outcome = connection
                         .send(&Envelope {

@@ -120,6 +120,8 @@ pub async fn init(config: &Config, clock: &dyn Clock, request: InitRequest) -> R
                 confirm_token: None,
             })
             .await?;
+        tx.set_member_keys(admin.id, &crate::pgp::signing_keys(&cert.bytes)?)
+            .await?;
         tx.append_audit(
             &Record::new(
                 Actor::Operator,

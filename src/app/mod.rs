@@ -9,6 +9,7 @@
 pub mod advisory;
 pub mod daemon;
 pub mod deliver;
+pub mod inbound;
 pub mod init;
 pub mod outbox;
 pub mod queue;
@@ -30,6 +31,17 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     clock: Box<dyn Clock>,
+    /// A signed command's replay key, recorded by the first write
+    /// transaction of the command it authorises (see [`App::write`]).
+    replay: std::sync::Mutex<Option<Replay>>,
+}
+
+/// What makes a signed command unique: who signed, when, over what.
+#[derive(Debug, Clone)]
+pub(crate) struct Replay {
+    pub signer: String,
+    pub signed_at: DateTime<Utc>,
+    pub digest: String,
 }
 
 impl App {
@@ -42,12 +54,26 @@ impl App {
             config,
             store,
             clock,
+            replay: std::sync::Mutex::new(None),
         })
     }
 
     /// The current instant, from the injected clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Starts a write transaction. When a signed command is being carried
+    /// out, its replay key is written first, so the command's effect and
+    /// the record that its signature was used commit together.
+    pub(crate) async fn write(&self, now: DateTime<Utc>) -> Result<crate::store::WriteTx> {
+        let mut tx = self.store.write(now).await?;
+        let pending = self.replay.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(replay) = pending {
+            tx.record_signature(&replay.signer, replay.signed_at, &replay.digest)
+                .await?;
+        }
+        Ok(tx)
     }
 
     /// The certificate policy from the config.

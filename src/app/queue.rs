@@ -44,7 +44,7 @@ impl App {
     pub async fn queue_run(self: &Arc<Self>) -> Result<(Prepared, Tally)> {
         let _lock = crate::store::lock_daemon(&self.config.storage.database)?;
         {
-            let mut tx = self.store.write(self.now()).await?;
+            let mut tx = self.write(self.now()).await?;
             tx.sweep_leases(true).await?;
             tx.commit().await?;
         }
@@ -76,7 +76,7 @@ impl App {
     /// Message-ID.
     pub async fn retry_delivery(&self, id: i64) -> Result<DeliveryState> {
         let now = self.now();
-        let mut tx = self.store.write(now).await?;
+        let mut tx = self.write(now).await?;
         let Some(state) = tx.requeue(id).await? else {
             bail!("no copy {id} in the outbox (see `embargo queue list --all`)");
         };
@@ -97,6 +97,17 @@ impl App {
 
     /// Holds an advisory's disclosure until `until`, or one copy.
     pub async fn hold(&self, target: &str, until: Option<&str>, reason: &str) -> Result<String> {
+        self.hold_as(target, until, reason, Actor::Operator).await
+    }
+
+    /// [`App::hold`] on behalf of `actor` (a maintainer's signed HOLD).
+    pub(crate) async fn hold_as(
+        &self,
+        target: &str,
+        until: Option<&str>,
+        reason: &str,
+        actor: Actor,
+    ) -> Result<String> {
         let now = self.now();
         let reason = single_line("reason", reason, 1000)?;
         match Target::parse(target)? {
@@ -106,7 +117,7 @@ impl App {
                         "--until is for advisories; a held copy waits for `embargo queue release {id}`"
                     );
                 }
-                let mut tx = self.store.write(now).await?;
+                let mut tx = self.write(now).await?;
                 match tx.hold_delivery(id, &reason).await? {
                     None => bail!("no copy {id} in the outbox"),
                     Some(DeliveryState::Queued | DeliveryState::Uncertain) => {}
@@ -115,7 +126,7 @@ impl App {
                     }
                 }
                 tx.append_audit(
-                    &Record::new(Actor::Operator, "queue.hold", format!("delivery:{id}"))
+                    &Record::new(actor.clone(), "queue.hold", format!("delivery:{id}"))
                         .reason(Some(&reason)),
                 )
                 .await?;
@@ -132,7 +143,7 @@ impl App {
                 if until <= now {
                     bail!("--until must be in the future");
                 }
-                let mut tx = self.store.write(now).await?;
+                let mut tx = self.write(now).await?;
                 let Some(stored) = tx.advisory(&id).await? else {
                     bail!("no advisory {id}");
                 };
@@ -146,7 +157,7 @@ impl App {
                 tx.supersede_reminders(stored.row).await?;
                 tx.append_audit(
                     &Record::new(
-                        Actor::Operator,
+                        actor.clone(),
                         "advisory.hold",
                         format!("advisory:{}", id.normalized()),
                     )
@@ -173,7 +184,7 @@ impl App {
                 Ok(format!("copy {id} ({state}) goes out on the next run"))
             }
             Target::Advisory(id) => {
-                let mut tx = self.store.write(now).await?;
+                let mut tx = self.write(now).await?;
                 let Some(stored) = tx.advisory(&id).await? else {
                     bail!("no advisory {id}");
                 };

@@ -117,7 +117,7 @@ impl App {
             }
         };
 
-        let mut tx = self.store.write(now).await?;
+        let mut tx = self.write(now).await?;
         if let Some(existing) = tx.member(&email).await? {
             bail!(
                 "{email} is already on the roster (status {})",
@@ -153,6 +153,8 @@ impl App {
                 statement: statement.clone(),
                 confirm_token: Some((token::hash(&token), expires)),
             })
+            .await?;
+        tx.set_member_keys(member.id, &pgp::signing_keys(&cert.bytes)?)
             .await?;
         let actor = match actor {
             Actor::Operator => Actor::Member(sponsor.email.clone()),
@@ -221,7 +223,7 @@ impl App {
     /// Activates a pending member who returned their token.
     pub async fn confirm_member(&self, email: &str, presented: &str) -> Result<Member> {
         let email = parse_email(email, "member address")?;
-        let mut tx = self.store.write(self.now()).await?;
+        let mut tx = self.write(self.now()).await?;
         let member = require_member(&mut tx, &email).await?;
         let admins = tx.count_active_admins().await?;
         gate::check_transition(&member, Transition::Confirm, admins)?;
@@ -305,7 +307,7 @@ impl App {
         if matches!(transition, Transition::Remove) && reason.is_none() {
             bail!("removing a member needs --reason");
         }
-        let mut tx = self.store.write(self.now()).await?;
+        let mut tx = self.write(self.now()).await?;
         let (_, actor) = resolve_actor(&mut tx, by).await?;
         let member = require_member(&mut tx, &email).await?;
         let admins = tx.count_active_admins().await?;
@@ -353,7 +355,7 @@ impl App {
         by: Option<&str>,
     ) -> Result<(Member, Vec<String>)> {
         let now = self.now();
-        let mut tx = self.store.write(now).await?;
+        let mut tx = self.write(now).await?;
         let (_, actor) = resolve_actor(&mut tx, by).await?;
         let member = require_member(&mut tx, email).await?;
         if member.status == Status::Removed {
@@ -369,10 +371,12 @@ impl App {
             member.id,
             &MemberChange::Cert {
                 fingerprint: member.fingerprint.clone(),
-                cert: merged,
+                cert: merged.clone(),
             },
         )
         .await?;
+        tx.set_member_keys(member.id, &pgp::signing_keys(&merged)?)
+            .await?;
         tx.append_audit(
             &Record::new(actor, "member.update-key", subject(email))
                 .detail("fingerprint", member.fingerprint.clone())
@@ -407,7 +411,7 @@ impl App {
         }
         let checked = pgp::check_member_cert(cert, &email, &self.cert_policy(), now)
             .context("new certificate")?;
-        let mut tx = self.store.write(now).await?;
+        let mut tx = self.write(now).await?;
         let (_, actor) = resolve_actor(&mut tx, by).await?;
         let member = require_member(&mut tx, &email).await?;
         if member.status == Status::Removed {
@@ -430,6 +434,8 @@ impl App {
             },
         )
         .await?;
+        tx.set_member_keys(member.id, &pgp::signing_keys(&checked.bytes)?)
+            .await?;
         tx.append_audit(
             &Record::new(actor, "member.set-key", subject(&email))
                 .detail("old_fingerprint", member.fingerprint.clone())
@@ -450,7 +456,7 @@ impl App {
         by: Option<&str>,
     ) -> Result<Member> {
         let email = parse_email(email, "member address")?;
-        let mut tx = self.store.write(self.now()).await?;
+        let mut tx = self.write(self.now()).await?;
         let (by_member, actor) = resolve_actor(&mut tx, by).await?;
         let member = require_member(&mut tx, &email).await?;
         let roles = if grant {
@@ -492,7 +498,7 @@ impl App {
         let statement = statement
             .map(|text| crate::text::multi_line("statement", text, MAX_STATEMENT))
             .transpose()?;
-        let mut tx = self.store.write(self.now()).await?;
+        let mut tx = self.write(self.now()).await?;
         let member = require_member(&mut tx, &email).await?;
         if member.status == Status::Removed {
             bail!("{email} is removed");

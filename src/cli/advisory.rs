@@ -128,6 +128,14 @@ pub enum AdvisoryCommand {
     },
     /// Show the mail an advisory makes: the rendered text, or with --sealed
     /// the exact message one member would be sent.
+    /// Who has answered (signed ACK mail) and who has not.
+    #[command(after_help = "Example:\n  embargo advisory acks DF-2026-0001 --json")]
+    Acks {
+        id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     #[command(
         after_help = "Example:\n  embargo advisory preview DF-2026-0001 --kind notice --for sec@distro.example --sealed --out notice.eml"
     )]

@@ -23,7 +23,8 @@ pub use queue::{HoldArgs, QueueCommand, ServeArgs};
     name = "embargo",
     version,
     about = "Run a sponsor-gated, OpenPGP-encrypted pre-disclosure list.",
-    after_help = "Example:\n  embargo --config /etc/embargo/embargo.toml member list"
+    after_help = "Example:\n  embargo --config /etc/embargo/embargo.toml member list",
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     /// Read the configuration from FILE (default: config/embargo.toml).
@@ -59,6 +60,18 @@ pub enum Command {
         after_help = "Example:\n  EMBARGO_LOG=info embargo --config /etc/embargo/embargo.toml serve"
     )]
     Serve(ServeArgs),
+    /// Take one inbound message on stdin (for the MTA's pipe): signed
+    /// commands, bounces. Exits 0 when taken, 75 to make the MTA retry.
+    #[command(
+        after_help = "Example (Postfix master.cf):\n  embargo unix - n n - - pipe flags=Rq user=embargo argv=/usr/local/bin/embargo --config /etc/embargo/embargo.toml ingest"
+    )]
+    Ingest,
+    /// Help on a topic: `embargo help commands` lists the mail commands.
+    #[command(after_help = "Example:\n  embargo help commands")]
+    Help {
+        /// `commands`, or nothing for the command-line help.
+        topic: Option<String>,
+    },
     /// Read and check the hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),

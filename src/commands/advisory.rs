@@ -139,6 +139,31 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
                 println!("  {}", change.field);
             }
         }
+        AdvisoryCommand::Acks { id, json } => {
+            let rows = app.advisory_acks(&id).await?;
+            if json {
+                print_json(&rows)?;
+                return Ok(());
+            }
+            println!(
+                "{:<36}  {:<14}  {:<28}  NOTE",
+                "MEMBER", "ANSWER", "WHEN (UTC)"
+            );
+            let mut unanswered = 0;
+            for row in &rows {
+                if row.status.is_none() {
+                    unanswered += 1;
+                }
+                println!(
+                    "{:<36}  {:<14}  {:<28}  {}",
+                    row.email,
+                    row.status.as_deref().unwrap_or("-"),
+                    row.at.as_deref().unwrap_or("-"),
+                    row.note.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} answered, {unanswered} not yet", rows.len() - unanswered);
+        }
         AdvisoryCommand::List { json } => {
             let advisories = app.list_advisories().await?;
             if json {

@@ -42,6 +42,77 @@ pub async fn run(cli: Cli) -> Result<()> {
             queue::serve(app, args).await
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Ingest => ingest(cli.config.as_deref()).await,
+        Command::Help { topic } => help(topic.as_deref()),
+    }
+}
+
+/// An exit status other than 1, with the message to print (the MTA reads
+/// 75, EX_TEMPFAIL, as "try again later").
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// `embargo ingest`: one message on stdin. Anything that goes wrong on our
+/// side is a temporary failure, so the MTA keeps the message and retries;
+/// what the message itself is never makes us fail.
+async fn ingest(config: Option<&Path>) -> Result<()> {
+    let result = async {
+        let app = open(config).await?;
+        let limit = app.config.inbound.max_bytes;
+        let mut bytes = Vec::new();
+        {
+            use std::io::Read as _;
+            std::io::stdin()
+                .lock()
+                .take(limit as u64 + 1)
+                .read_to_end(&mut bytes)
+                .context("read the message from stdin")?;
+            // Drain the rest so the MTA's pipe does not fail; it is dropped.
+            std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink())
+                .context("read the message from stdin")?;
+        }
+        let outcome = app.ingest(&bytes).await;
+        app.finish();
+        outcome
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) => Err(Exit {
+            code: 75,
+            message: format!("temporary failure, the MTA should retry: {err:#}"),
+        }
+        .into()),
+    }
+}
+
+fn help(topic: Option<&str>) -> Result<()> {
+    match topic {
+        Some("commands") => {
+            print!("{}", crate::inbound::HELP);
+            Ok(())
+        }
+        Some(other) => {
+            anyhow::bail!("no help on {other:?}; try `embargo help commands` or `embargo --help`")
+        }
+        None => {
+            use clap::CommandFactory as _;
+            crate::cli::Cli::command()
+                .print_long_help()
+                .context("print help")?;
+            Ok(())
+        }
     }
 }
 

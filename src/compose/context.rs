@@ -123,3 +123,8 @@ pub fn member_context(list: &ListView, member: &MemberView, extra: &[(&str, Stri
 pub fn report_context(list: &ListView, title: &str, lines: &[String]) -> Value {
     json!({ "list": list, "title": title, "lines": lines })
 }
+
+/// The context of a reply to signed commands: `list`, `member`, `lines`.
+pub fn reply_context(list: &ListView, member: &MemberView, lines: &[String]) -> Value {
+    json!({ "list": list, "member": member, "lines": lines })
+}

@@ -20,7 +20,7 @@ use thiserror::Error;
 
 pub use context::{
     AdvisoryView, ChangeView, ListView, MemberView, advisory_context, member_context,
-    report_context,
+    reply_context, report_context,
 };
 
 /// Every kind of mail, and so every template.
@@ -39,11 +39,14 @@ pub enum Kind {
     /// To maintainers: copies that failed, are uncertain or were missed,
     /// keys about to expire, a clock that jumped.
     Report,
+    /// To a member who sent signed commands: what was done, or which rule
+    /// refused it.
+    Reply,
 }
 
 impl Kind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Notice,
         Kind::Update,
         Kind::Reminder,
@@ -54,6 +57,7 @@ impl Kind {
         Kind::Missed,
         Kind::KeyExpiry,
         Kind::Report,
+        Kind::Reply,
     ];
 
     /// The kinds rendered from an advisory.
@@ -78,6 +82,7 @@ impl Kind {
             Kind::Missed => "missed",
             Kind::KeyExpiry => "key-expiry",
             Kind::Report => "report",
+            Kind::Reply => "reply",
         }
     }
 
@@ -104,6 +109,7 @@ impl Kind {
             Kind::Missed => include_str!("../../templates/missed.txt"),
             Kind::KeyExpiry => include_str!("../../templates/key-expiry.txt"),
             Kind::Report => include_str!("../../templates/report.txt"),
+            Kind::Reply => include_str!("../../templates/reply.txt"),
         }
     }
 }
@@ -116,7 +122,7 @@ impl std::str::FromStr for Kind {
             &Kind::ALL,
             Kind::name,
             "mail kind",
-            "notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry, report",
+            "notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry, report, reply",
             text,
         )
     }

@@ -67,6 +67,12 @@ fn render(kind: Kind) -> String {
     }];
     let context = if Kind::ADVISORY.contains(&kind) {
         advisory_context(&list(), &advisory(), &changes, 24)
+    } else if kind == Kind::Reply {
+        reply_context(
+            &list(),
+            &member(),
+            &["ACK DF-2026-0001 not-affected: recorded".to_owned()],
+        )
     } else if kind == Kind::Report {
         report_context(
             &list(),

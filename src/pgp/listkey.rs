@@ -117,6 +117,45 @@ impl ListKey {
 
     /// The signing key valid at `now`, its secret decrypted with
     /// `passphrase` when it is protected.
+    /// The list's encryption keys, unlocked, for reading what members
+    /// encrypt to the list.
+    pub(super) fn unlocked_decryption_keys(
+        &self,
+        passphrase: Option<&Secret>,
+    ) -> Result<Vec<openpgp::crypto::KeyPair>, CertError> {
+        let policy = StandardPolicy::new();
+        let valid = self
+            .cert
+            .with_policy(&policy, None)
+            .map_err(|err| CertError::NoValidBinding(first_line(&err)))?;
+        let mut pairs = Vec::new();
+        for key in valid
+            .keys()
+            .for_transport_encryption()
+            .for_storage_encryption()
+            .secret()
+        {
+            let mut secret = key.key().clone().role_into_unspecified();
+            if !secret.has_unencrypted_secret() {
+                let Some(passphrase) = passphrase else {
+                    return Err(CertError::Locked(
+                        "it is protected by a passphrase and none is configured ([list_key] passphrase)"
+                            .to_owned(),
+                    ));
+                };
+                secret = secret
+                    .decrypt_secret(&Password::from(passphrase.expose()))
+                    .map_err(|_| CertError::Locked("wrong passphrase".to_owned()))?;
+            }
+            pairs.push(
+                secret
+                    .into_keypair()
+                    .map_err(|err| CertError::Locked(first_line(&err)))?,
+            );
+        }
+        Ok(pairs)
+    }
+
     pub(super) fn unlocked_signing_key(
         &self,
         passphrase: Option<&Secret>,

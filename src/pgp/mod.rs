@@ -23,9 +23,14 @@ pub use cert::{
     update_member_cert,
 };
 mod open;
+mod verify;
 pub use listkey::{ListKey, public_cert_armored};
 pub use open::{decrypt, verify_detached};
 pub use seal::{ListSigner, MICALG, check_encryptable, encrypt_for};
+pub use verify::{
+    Issuers, Opened, Verified, open_cleartext, open_encrypted, signature_issuers, signing_keys,
+    verify_signed,
+};
 
 /// Our additions to sequoia's standard policy.
 #[derive(Debug, Clone, Copy)]

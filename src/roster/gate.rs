@@ -40,6 +40,21 @@ pub enum Refusal {
     },
     #[error("{email} is the last active admin; grant admin to someone else first")]
     LastAdmin { email: String },
+    #[error("{action} needs an active maintainer or admin")]
+    NotMaintainer { action: &'static str },
+}
+
+/// Checks that `actor` may steer the list by signed mail: suspend and
+/// re-activate members, hold disclosures. Only an active maintainer or
+/// admin may.
+pub fn check_maintainer(actor: &Member, action: &'static str) -> Result<(), Refusal> {
+    let allowed = actor.status == Status::Active
+        && (actor.roles.contains(Role::Maintainer) || actor.roles.contains(Role::Admin));
+    if allowed {
+        Ok(())
+    } else {
+        Err(Refusal::NotMaintainer { action })
+    }
 }
 
 /// Checks that `sponsor` may vouch for a new member or a member who needs

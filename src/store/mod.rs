@@ -13,6 +13,7 @@
 
 mod advisories;
 mod audit;
+mod inbound;
 mod members;
 mod outbox;
 
@@ -25,6 +26,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use thiserror::Error;
 
 pub use advisories::StoredAdvisory;
+pub use inbound::{AckRow, BouncedCopy};
 pub use members::{MemberChange, NewMember};
 pub use outbox::{
     Addressee, Claimed, Completion, DeliveryState, NewDelivery, PlannedAnnouncement, QueueCounts,

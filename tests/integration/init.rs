@@ -271,6 +271,13 @@ fn the_example_config_is_valid_and_documents_every_section() {
         "publisher_namespace",
         "key_expiry_check",
         "key_expiry_warn_days",
+        "max_bytes",
+        "max_depth",
+        "max_parts",
+        "signature_max_age",
+        "future_skew",
+        "bounce_threshold",
+        "bounce_secret",
     ] {
         assert!(
             text.contains(&format!("{key} =")),

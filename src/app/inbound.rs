@@ -1,0 +1,603 @@
+//! `embargo ingest`: one inbound message, as an MTA hands it over.
+//!
+//! A command counts only when it is in the bytes a good, current signature
+//! by an active member's key covers (a pending member may only CONFIRM),
+//! names this list, and has not been used before. The signer's
+//! fingerprint, never a header, decides who acts. Strangers, bad
+//! signatures, replays and junk get no reply at all and change nothing;
+//! they are logged (without addresses) and the message is taken, so the MTA
+//! does not bounce it back. Bounces to our VERP addresses with a valid
+//! token mark the copy and raise the member's bounce score.
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use super::{App, Replay};
+use crate::audit::{Actor, Record};
+use crate::compose::{Kind, MemberView, reply_context};
+use crate::inbound::{self, Command, verp};
+use crate::mail::{self, Inbound, Limits, SignedContent};
+use crate::pgp::{self, Verified};
+use crate::roster::gate::{self, Transition};
+use crate::roster::{Member, Status};
+use crate::store::Addressee;
+
+/// What became of one inbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// Not read further (limits, unsigned, unverifiable, replayed, …).
+    Dropped(String),
+    /// Commands were carried out or refused; a reply is queued.
+    Commands { done: usize, refused: usize },
+    /// A bounce was recorded against one of our copies.
+    Bounce,
+}
+
+/// A verified signed message.
+struct Authenticated {
+    member: Member,
+    cert: Vec<u8>,
+    verified: Verified,
+    digest: String,
+    content: SignedContent,
+}
+
+const BOUNCE_SECRET: &str = "bounce";
+
+fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl App {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_bytes: self.config.inbound.max_bytes,
+            max_depth: self.config.inbound.max_depth,
+            max_parts: self.config.inbound.max_parts,
+        }
+    }
+
+    /// The key of bounce-address tokens: from the config, else one the
+    /// list made for itself.
+    pub(crate) async fn bounce_secret(&self) -> Result<Vec<u8>> {
+        if let Some(secret) = self
+            .config
+            .inbound
+            .bounce_secret
+            .load()
+            .context("read [inbound] bounce_secret")?
+        {
+            return Ok(secret.expose().as_bytes().to_vec());
+        }
+        if let Some(value) = self.store.secret(BOUNCE_SECRET).await? {
+            return Ok(value.into_bytes());
+        }
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
+        let mut tx = self.store.write(self.now()).await?;
+        let kept = tx.keep_secret(BOUNCE_SECRET, &hex::encode(random)).await?;
+        tx.commit().await?;
+        Ok(kept.into_bytes())
+    }
+
+    /// Takes one inbound message. An `Err` is only ever trouble on our
+    /// side (the database busy or broken): the MTA should try again.
+    pub async fn ingest(&self, bytes: &[u8]) -> Result<Ingested> {
+        let limits = self.limits();
+        let inbound = match mail::read_inbound(bytes, &limits) {
+            Ok(inbound) => inbound,
+            Err(dropped) => return Ok(self.drop_message(&format!("dropped unread: {dropped}"))),
+        };
+        let authenticated = match inbound {
+            Inbound::Unsigned => return Ok(self.drop_message("unsigned; ignored")),
+            Inbound::Bounce { recipients, status } => {
+                return self.bounce(&recipients, status.as_deref()).await;
+            }
+            other => match self.authenticate(other, &limits, 0).await? {
+                Ok(authenticated) => authenticated,
+                Err(reason) => return Ok(self.drop_message(&reason)),
+            },
+        };
+        self.run_commands(authenticated).await
+    }
+
+    fn drop_message(&self, reason: &str) -> Ingested {
+        tracing::warn!(reason, "inbound message dropped");
+        Ingested::Dropped(reason.to_owned())
+    }
+
+    /// Finds the signer by the issuer their signature names, verifies the
+    /// signature against that member's certificate alone, and reads the
+    /// command text from the verified bytes.
+    async fn authenticate(
+        &self,
+        inbound: Inbound,
+        limits: &Limits,
+        depth: u8,
+    ) -> Result<std::result::Result<Authenticated, String>> {
+        let now = self.now();
+        match inbound {
+            Inbound::Signed { signed, signature } => {
+                let Ok(issuers) = pgp::signature_issuers(&signature) else {
+                    return Ok(Err("unreadable signature".to_owned()));
+                };
+                let Some((member, cert)) = self.signer(&issuers.handles).await? else {
+                    return Ok(Err("signed by a key that is not on the roster".to_owned()));
+                };
+                let verified = match pgp::verify_signed(&cert, &signed, &signature, now) {
+                    Ok(verified) => verified,
+                    Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
+                };
+                let content = match mail::signed_content(&signed, limits) {
+                    Ok(content) => content,
+                    Err(dropped) => return Ok(Err(format!("signed part dropped: {dropped}"))),
+                };
+                Ok(Ok(Authenticated {
+                    member,
+                    cert,
+                    verified,
+                    digest: digest(&signed),
+                    content,
+                }))
+            }
+            Inbound::Encrypted { payload } => {
+                let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
+                    format!("read the list key {}", self.config.list_key.path.display())
+                })?;
+                let list_key = pgp::ListKey::read(&key_bytes).context("the list key")?;
+                let passphrase = self
+                    .config
+                    .list_key
+                    .passphrase
+                    .load()
+                    .context("read the list key passphrase")?;
+                let first = match pgp::open_encrypted(
+                    &list_key,
+                    passphrase.as_ref(),
+                    &payload,
+                    None,
+                    now,
+                ) {
+                    Ok(opened) => opened,
+                    Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
+                };
+                if first.issuers.handles.is_empty() {
+                    // Signed, then encrypted as two layers (RFC 3156 6.1):
+                    // the plaintext is itself a multipart/signed entity.
+                    if depth > 0 {
+                        return Ok(Err("encrypted without a signature".to_owned()));
+                    }
+                    return match mail::read_inbound(&first.content, limits) {
+                        Ok(inner @ Inbound::Signed { .. }) => {
+                            Box::pin(self.authenticate(inner, limits, depth + 1)).await
+                        }
+                        _ => Ok(Err("encrypted without a signature".to_owned())),
+                    };
+                }
+                let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
+                    return Ok(Err("signed by a key that is not on the roster".to_owned()));
+                };
+                let opened = match pgp::open_encrypted(
+                    &list_key,
+                    passphrase.as_ref(),
+                    &payload,
+                    Some(&cert),
+                    now,
+                ) {
+                    Ok(opened) => opened,
+                    Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
+                };
+                let Some(verified) = opened.verified else {
+                    return Ok(Err("the signature inside does not verify".to_owned()));
+                };
+                let content = match mail::signed_content(&opened.content, limits) {
+                    Ok(content) => content,
+                    Err(dropped) => return Ok(Err(format!("signed content dropped: {dropped}"))),
+                };
+                Ok(Ok(Authenticated {
+                    member,
+                    cert,
+                    verified,
+                    digest: digest(&opened.content),
+                    content,
+                }))
+            }
+            Inbound::Cleartext { armored } => {
+                let Ok(first) = pgp::open_cleartext(&armored, None, now) else {
+                    return Ok(Err("unreadable cleartext signature".to_owned()));
+                };
+                let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
+                    return Ok(Err("signed by a key that is not on the roster".to_owned()));
+                };
+                let opened = match pgp::open_cleartext(&armored, Some(&cert), now) {
+                    Ok(opened) => opened,
+                    Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
+                };
+                let Some(verified) = opened.verified else {
+                    return Ok(Err("signature does not verify".to_owned()));
+                };
+                Ok(Ok(Authenticated {
+                    member,
+                    cert,
+                    verified,
+                    digest: digest(&opened.content),
+                    content: SignedContent {
+                        text: String::from_utf8_lossy(&opened.content).into_owned(),
+                        keys: Vec::new(),
+                        to: Vec::new(),
+                    },
+                }))
+            }
+            Inbound::Unsigned | Inbound::Bounce { .. } => Ok(Err("unsigned; ignored".to_owned())),
+        }
+    }
+
+    async fn signer(&self, handles: &[String]) -> Result<Option<(Member, Vec<u8>)>> {
+        for handle in handles.iter().take(8) {
+            if let Some(found) = self.store.member_by_key(handle).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The checks every authenticated message passes, then its commands.
+    async fn run_commands(&self, auth: Authenticated) -> Result<Ingested> {
+        let now = self.now();
+        let signer = &auth.member;
+        if signer.fingerprint != auth.verified.signer {
+            return Ok(self.drop_message("the signing key's certificate is not the member's"));
+        }
+        if !matches!(signer.status, Status::Active | Status::Pending) {
+            return Ok(self.drop_message("signed by a member who is not active"));
+        }
+        let signed_at = auth.verified.signed_at;
+        if signed_at < now - self.config.inbound.signature_max_age {
+            return Ok(self.drop_message("the signature is too old"));
+        }
+        if signed_at > now + self.config.inbound.future_skew {
+            return Ok(self.drop_message("the signature is from the future"));
+        }
+        if self
+            .store
+            .signature_seen(&auth.verified.signer, signed_at, &auth.digest)
+            .await?
+        {
+            return Ok(self.drop_message("this signed message was already used"));
+        }
+        let parsed = inbound::parse(&auth.content.text);
+        let list = &self.config.list;
+        let names_list = |text: &str| {
+            let text = text.trim().trim_matches(['<', '>']);
+            text.eq_ignore_ascii_case(list.address.as_str())
+                || text.eq_ignore_ascii_case(list.request_address.as_str())
+        };
+        let bound = parsed.list.as_deref().is_some_and(names_list)
+            || auth.content.to.iter().any(|to| names_list(to));
+        if !bound {
+            return Ok(self.drop_message("the signed text does not name this list (List: line)"));
+        }
+        if parsed.commands.is_empty() && parsed.malformed.is_empty() {
+            return Ok(self.drop_message("no command in the signed text"));
+        }
+        tracing::info!(
+            signer = %auth.verified.signer,
+            commands = parsed.commands.len(),
+            "signed commands received"
+        );
+        let replay = Replay {
+            signer: auth.verified.signer.clone(),
+            signed_at,
+            digest: auth.digest.clone(),
+        };
+        let mut lines = Vec::new();
+        let (mut done, mut refused) = (0, 0);
+        for malformed in &parsed.malformed {
+            lines.push(format!("not understood: {malformed}"));
+            refused += 1;
+        }
+        for command in &parsed.commands {
+            // The first write transaction of the first command records the
+            // signature as used, with that command's effect.
+            if let Ok(mut slot) = self.replay.lock()
+                && done + refused == parsed.malformed.len()
+            {
+                *slot = Some(replay.clone());
+            }
+            match self.carry_out(command, &auth).await {
+                Ok(line) => {
+                    done += 1;
+                    lines.push(line);
+                }
+                Err(err) => {
+                    if let Some(crate::store::StoreError::Busy) = err.downcast_ref() {
+                        return Err(err);
+                    }
+                    refused += 1;
+                    lines.push(format!(
+                        "{} refused: {}",
+                        command.name(),
+                        refusal_text(command, &err)
+                    ));
+                }
+            }
+        }
+        // A refused command used no transaction of its own: record the
+        // signature now, so the same message cannot be tried again.
+        let leftover = self.replay.lock().ok().and_then(|mut slot| slot.take());
+        if leftover.is_some()
+            || !self
+                .store
+                .signature_seen(&replay.signer, replay.signed_at, &replay.digest)
+                .await?
+        {
+            let mut tx = self.store.write(now).await?;
+            tx.record_signature(&replay.signer, replay.signed_at, &replay.digest)
+                .await?;
+            tx.commit().await?;
+        }
+        self.reply(&auth, &lines).await?;
+        Ok(Ingested::Commands { done, refused })
+    }
+
+    async fn carry_out(&self, command: &Command, auth: &Authenticated) -> Result<String> {
+        let signer = &auth.member;
+        let by = signer.email.as_str();
+        if signer.status == Status::Pending && !matches!(command, Command::Confirm { .. }) {
+            anyhow::bail!("your membership is not confirmed yet; only CONFIRM works until it is");
+        }
+        match command {
+            Command::Sponsor {
+                email,
+                name,
+                org,
+                kind,
+                statement,
+            } => {
+                let cert = auth
+                    .content
+                    .keys
+                    .first()
+                    .context("attach the new member's certificate (application/pgp-keys)")?;
+                let kind = kind
+                    .as_deref()
+                    .context("a Kind: line is needed (vendor, distribution, user or individual)")?
+                    .parse()?;
+                self.add_member(super::roster::AddMember {
+                    email: email.clone(),
+                    name: name.clone().context("a Name: line is needed")?,
+                    org: org.clone().context("an Org: line is needed")?,
+                    kind,
+                    cert: cert.clone(),
+                    sponsor: by.to_owned(),
+                    statement: statement.clone(),
+                    roles: Vec::new(),
+                    by: None,
+                })
+                .await?;
+                Ok(format!(
+                    "SPONSOR {email}: added as pending; they were sent an encrypted confirmation"
+                ))
+            }
+            Command::Confirm { token } => {
+                self.confirm_member(by, token).await?;
+                Ok("CONFIRM: you are now an active member".to_owned())
+            }
+            Command::SetKey => {
+                let cert = auth
+                    .content
+                    .keys
+                    .first()
+                    .context("attach the new certificate (application/pgp-keys)")?;
+                let (member, _) = self.set_member_key(by, cert, Some(by)).await?;
+                Ok(format!(
+                    "SET-KEY: your certificate is now {}",
+                    member.fingerprint
+                ))
+            }
+            Command::Unsubscribe => {
+                self.change_status(
+                    by,
+                    Transition::Remove,
+                    Some("unsubscribed by signed mail"),
+                    Some(by),
+                )
+                .await?;
+                let line = format!(
+                    "{} ({}) unsubscribed by signed mail",
+                    signer.email, signer.fingerprint
+                );
+                if let Err(err) = self
+                    .alert_maintainers("a member left the list", &[line])
+                    .await
+                {
+                    tracing::warn!(error = %format!("{err:#}"), "could not tell maintainers");
+                }
+                Ok("UNSUBSCRIBE: you have left the list".to_owned())
+            }
+            Command::Ack {
+                advisory,
+                status,
+                note,
+            } => {
+                let id = crate::advisory::AdvisoryId::parse(advisory)?;
+                let stored = self
+                    .store
+                    .advisory(&id)
+                    .await?
+                    .with_context(|| format!("no advisory {id} was sent to you"))?;
+                if stored.advisory.status == crate::advisory::Status::Draft {
+                    anyhow::bail!("no advisory {id} was sent to you");
+                }
+                let note = note
+                    .as_deref()
+                    .map(|n| crate::text::single_line("note", n, 500))
+                    .transpose()?;
+                let mut tx = self.write(self.now()).await?;
+                tx.upsert_ack(stored.row, signer.id, status.as_str(), note.as_deref())
+                    .await?;
+                tx.append_audit(
+                    &Record::new(
+                        Actor::Member(signer.email.clone()),
+                        "advisory.ack",
+                        format!("advisory:{}", id.normalized()),
+                    )
+                    .detail("status", status.as_str()),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(format!("ACK {id} {}: recorded", status.as_str()))
+            }
+            Command::Approve { email } => {
+                gate::check_maintainer(signer, "APPROVE")?;
+                self.change_status(email, Transition::Resume, None, Some(by))
+                    .await?;
+                Ok(format!("APPROVE {email}: active again"))
+            }
+            Command::Suspend { email } => {
+                gate::check_maintainer(signer, "SUSPEND")?;
+                self.change_status(
+                    email,
+                    Transition::Suspend,
+                    Some("suspended by a maintainer's signed mail"),
+                    Some(by),
+                )
+                .await?;
+                Ok(format!("SUSPEND {email}: suspended"))
+            }
+            Command::Hold {
+                advisory,
+                until,
+                reason,
+            } => {
+                gate::check_maintainer(signer, "HOLD")?;
+                let said = self
+                    .hold_as(
+                        advisory,
+                        Some(until),
+                        reason,
+                        Actor::Member(signer.email.clone()),
+                    )
+                    .await?;
+                Ok(format!("HOLD: {said}"))
+            }
+        }
+    }
+
+    /// The answer to the signer: signed by the list, encrypted to them.
+    async fn reply(&self, auth: &Authenticated, lines: &[String]) -> Result<()> {
+        let now = self.now();
+        let member = &auth.member;
+        let sealer = super::seal::Sealer::from_config(&self.config, now)?;
+        let view = MemberView {
+            name: member.name.clone(),
+            email: member.email.to_string(),
+            org: member.org.clone(),
+            fingerprint: member.fingerprint.clone(),
+            sponsor: String::new(),
+        };
+        let rendered = self
+            .templates()?
+            .render(Kind::Reply, &reply_context(&self.list_view(), &view, lines))?;
+        let addressee = Addressee {
+            member_id: member.id,
+            email: member.email.clone(),
+            name: member.name.clone(),
+            org: member.org.clone(),
+            fingerprint: member.fingerprint.clone(),
+            cert: auth.cert.clone(),
+            cert_version: 0,
+        };
+        let entity = sealer.sign(&rendered)?;
+        let recipient = super::seal::Recipient {
+            email: addressee.email.clone(),
+            fingerprint: addressee.fingerprint.clone(),
+            cert: addressee.cert.clone(),
+        };
+        let key = super::outbox::random_key()?;
+        let Some(super::seal::Sealed::Message { message_id, bytes }) =
+            sealer.seal(&entity, &[recipient], &key, "reply").pop()
+        else {
+            tracing::warn!("no reply: the signer's key cannot be encrypted to");
+            return Ok(());
+        };
+        let mut tx = self.store.write(now).await?;
+        Self::queue_member_mail(
+            &mut tx,
+            Kind::Reply,
+            crate::store::NewDelivery {
+                member_id: Some(member.id),
+                recipient: member.email.to_string(),
+                message_id,
+                message: Some(bytes),
+                cert_version: None,
+                state: crate::store::DeliveryState::Queued,
+                reply: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A delivery status notification: counts only for one of our VERP
+    /// addresses with a valid token.
+    async fn bounce(&self, recipients: &[String], status: Option<&str>) -> Result<Ingested> {
+        let secret = self.bounce_secret().await?;
+        let address = &self.config.list.address;
+        let Some(delivery) = recipients
+            .iter()
+            .find_map(|to| verp::check(to, address.local_part(), address.domain(), &secret))
+        else {
+            return Ok(
+                self.drop_message("a bounce that names none of our copies (or a forged token)")
+            );
+        };
+        let hard = status.is_some_and(|code| code.trim().starts_with('5'));
+        let weight = if hard { 1.0 } else { 0.25 };
+        let mut tx = self.store.write(self.now()).await?;
+        let Some((member, score, reported)) = tx.record_bounce(delivery, hard, weight).await?
+        else {
+            return Ok(self.drop_message("a bounce for a copy already bounced, or not a member's"));
+        };
+        tx.append_audit(
+            &Record::new(
+                Actor::System,
+                "delivery.bounce",
+                format!("delivery:{delivery}"),
+            )
+            .detail("kind", if hard { "hard" } else { "soft" })
+            .detail("score", format!("{score:.2}")),
+        )
+        .await?;
+        let tell = score >= self.config.inbound.bounce_threshold && !reported;
+        if tell {
+            tx.mark_bounce_reported(member).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(delivery, hard, "bounce recorded");
+        if tell {
+            let copy = self.store.bounced_copy(delivery).await?;
+            let line = format!(
+                "{} has a bounce score of {score:.2} (threshold {}); nobody is removed automatically",
+                copy.map(|c| c.recipient).unwrap_or_default(),
+                self.config.inbound.bounce_threshold
+            );
+            self.alert_maintainers("a member's mail keeps bouncing", &[line])
+                .await?;
+        }
+        Ok(Ingested::Bounce)
+    }
+}
+
+/// What a refusal says. Refusals of SPONSOR never say whether the address
+/// is already on the roster.
+fn refusal_text(command: &Command, err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    match command {
+        Command::Sponsor { .. } if text.contains("already") => {
+            "the address cannot be added (ask a maintainer)".to_owned()
+        }
+        _ => text,
+    }
+}

@@ -1,0 +1,347 @@
+//! Inbound commands: what a member may write in a signed message, and how
+//! it is read. Domain code: no IO, no wall clock.
+//!
+//! One command per line, case-insensitive, in the signed text only (the
+//! caller hands over nothing else). Lines that are not commands — quoted
+//! text, greetings, signatures — are ignored. A message must name this list
+//! (a `List:` line, or the list's address in the signed headers), so a
+//! command signed for another instance cannot be replayed here.
+
+pub mod verp;
+
+use std::fmt;
+
+/// Most commands one message may carry.
+pub const MAX_COMMANDS: usize = 20;
+
+/// A member's answer about an advisory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckStatus {
+    Received,
+    Affected,
+    NotAffected,
+    Fixed,
+}
+
+impl AckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckStatus::Received => "received",
+            AckStatus::Affected => "affected",
+            AckStatus::NotAffected => "not-affected",
+            AckStatus::Fixed => "fixed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "received" => AckStatus::Received,
+            "affected" => AckStatus::Affected,
+            "not-affected" | "notaffected" | "not_affected" => AckStatus::NotAffected,
+            "fixed" => AckStatus::Fixed,
+            _ => return None,
+        })
+    }
+}
+
+/// One command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Vouch for a new member; their certificate is attached.
+    Sponsor {
+        email: String,
+        name: Option<String>,
+        org: Option<String>,
+        kind: Option<String>,
+        statement: Option<String>,
+    },
+    /// A pending member returns their token.
+    Confirm { token: String },
+    /// A member replaces their certificate with the attached one.
+    SetKey,
+    /// A member leaves.
+    Unsubscribe,
+    /// A member answers about an advisory.
+    Ack {
+        advisory: String,
+        status: AckStatus,
+        note: Option<String>,
+    },
+    /// A maintainer re-activates a suspended member.
+    Approve { email: String },
+    /// A maintainer suspends a member.
+    Suspend { email: String },
+    /// A maintainer holds an advisory's disclosure until a new time.
+    Hold {
+        advisory: String,
+        until: String,
+        reason: String,
+    },
+}
+
+impl Command {
+    /// The command's keyword, for replies and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Sponsor { .. } => "SPONSOR",
+            Command::Confirm { .. } => "CONFIRM",
+            Command::SetKey => "SET-KEY",
+            Command::Unsubscribe => "UNSUBSCRIBE",
+            Command::Ack { .. } => "ACK",
+            Command::Approve { .. } => "APPROVE",
+            Command::Suspend { .. } => "SUSPEND",
+            Command::Hold { .. } => "HOLD",
+        }
+    }
+}
+
+/// A line that looked like a command but could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub line: usize,
+    pub problem: String,
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.problem)
+    }
+}
+
+/// What a signed text says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub commands: Vec<Command>,
+    /// The value of the `List:` line, if any.
+    pub list: Option<String>,
+    pub malformed: Vec<Malformed>,
+}
+
+/// The documentation `embargo help commands` prints.
+pub const HELP: &str = "\
+Commands are sent by mail to the list's request address, one per line, in
+the text of a message signed with your OpenPGP key (PGP/MIME, signed and
+encrypted to the list key, or an inline cleartext signature). Only the
+signed text counts, and only a current signature by an active member's key.
+Every message must name the list it is for: a line `List: <list address>`.
+
+  SPONSOR <email>            vouch for a new member (committers, advisors);
+    Name: <name>             attach their certificate (application/pgp-keys)
+    Org: <organisation>
+    Kind: vendor|distribution|user|individual
+    Statement: <why you vouch>
+  CONFIRM <token>            become active (sign with the key you were added with)
+  SET-KEY                    replace your certificate with the attached one
+  UNSUBSCRIBE                leave the list
+  ACK <advisory> <received|affected|not-affected|fixed> [note]
+  APPROVE <email>            maintainers: re-activate a suspended member
+  SUSPEND <email>            maintainers: suspend a member
+  HOLD <advisory> <time> <reason>
+                             maintainers: move a disclosure to a new time
+                             (with Z or an offset, e.g. 2026-12-03T14:00:00Z)
+
+The list answers with a message signed by the list key and encrypted to
+you, saying what was done or which rule refused it. A signature older than
+two days, from the future, or used before is ignored.
+";
+
+/// Reads the commands in `text`.
+pub fn parse(text: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    for (index, raw) in text.lines().enumerate() {
+        let number = index + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('>') {
+            continue;
+        }
+        let (word, rest) = match line.split_once(char::is_whitespace) {
+            Some((word, rest)) => (word, rest.trim()),
+            None => (line, ""),
+        };
+        let keyword = word.to_ascii_uppercase();
+        // Fields of the SPONSOR above.
+        if let Some(field) = keyword.strip_suffix(':') {
+            if field == "LIST" {
+                if parsed.list.is_none() && !rest.is_empty() {
+                    parsed.list = Some(rest.to_owned());
+                }
+                continue;
+            }
+            if let Some(Command::Sponsor {
+                name,
+                org,
+                kind,
+                statement,
+                ..
+            }) = parsed.commands.last_mut()
+            {
+                let slot = match field {
+                    "NAME" => name,
+                    "ORG" | "ORGANISATION" | "ORGANIZATION" => org,
+                    "KIND" => kind,
+                    "STATEMENT" => statement,
+                    _ => continue,
+                };
+                if slot.is_none() && !rest.is_empty() {
+                    *slot = Some(rest.to_owned());
+                }
+            }
+            continue;
+        }
+        let mut args = rest.split_whitespace();
+        let command = match keyword.as_str() {
+            "SPONSOR" => match args.next() {
+                Some(email) => Command::Sponsor {
+                    email: email.to_owned(),
+                    name: None,
+                    org: None,
+                    kind: None,
+                    statement: None,
+                },
+                None => {
+                    parsed.malformed.push(Malformed {
+                        line: number,
+                        problem: "SPONSOR needs an address".to_owned(),
+                    });
+                    continue;
+                }
+            },
+            "CONFIRM" => match args.next() {
+                Some(token) => Command::Confirm {
+                    token: token.to_owned(),
+                },
+                None => {
+                    parsed.malformed.push(Malformed {
+                        line: number,
+                        problem: "CONFIRM needs the token".to_owned(),
+                    });
+                    continue;
+                }
+            },
+            "SET-KEY" | "SETKEY" => Command::SetKey,
+            "UNSUBSCRIBE" => Command::Unsubscribe,
+            "ACK" => {
+                let advisory = args.next();
+                let status = args.next().and_then(AckStatus::parse);
+                match (advisory, status) {
+                    (Some(advisory), Some(status)) => {
+                        let note: Vec<&str> = args.collect();
+                        Command::Ack {
+                            advisory: advisory.to_owned(),
+                            status,
+                            note: (!note.is_empty()).then(|| note.join(" ")),
+                        }
+                    }
+                    _ => {
+                        parsed.malformed.push(Malformed {
+                            line: number,
+                            problem: "ACK needs an advisory id and one of received, affected, not-affected, fixed".to_owned(),
+                        });
+                        continue;
+                    }
+                }
+            }
+            "APPROVE" | "SUSPEND" => match args.next() {
+                Some(email) if keyword == "APPROVE" => Command::Approve {
+                    email: email.to_owned(),
+                },
+                Some(email) => Command::Suspend {
+                    email: email.to_owned(),
+                },
+                None => {
+                    parsed.malformed.push(Malformed {
+                        line: number,
+                        problem: format!("{keyword} needs an address"),
+                    });
+                    continue;
+                }
+            },
+            "HOLD" => {
+                let advisory = args.next();
+                let until = args.next();
+                let reason: Vec<&str> = args.collect();
+                match (advisory, until) {
+                    (Some(advisory), Some(until)) if !reason.is_empty() => Command::Hold {
+                        advisory: advisory.to_owned(),
+                        until: until.to_owned(),
+                        reason: reason.join(" "),
+                    },
+                    _ => {
+                        parsed.malformed.push(Malformed {
+                            line: number,
+                            problem: "HOLD needs an advisory id, a new time and a reason"
+                                .to_owned(),
+                        });
+                        continue;
+                    }
+                }
+            }
+            _ => continue,
+        };
+        if parsed.commands.len() >= MAX_COMMANDS {
+            parsed.malformed.push(Malformed {
+                line: number,
+                problem: format!("more than {MAX_COMMANDS} commands; the rest are ignored"),
+            });
+            break;
+        }
+        parsed.commands.push(command);
+    }
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_read_one_per_line_whatever_the_case() {
+        let parsed = parse(
+            "Hello,\n\nList: security-announce@project.example\nsponsor sam@distro.example\nName: Sam Roe\norg: Distro\nKind: distribution\nStatement: runs security\n  ack DF-2026-0001 Not-Affected we ship 1.3\n> CONFIRM quoted-is-ignored\nUNSUBSCRIBE\n-- \nAlice\n",
+        );
+        assert_eq!(
+            parsed.list.as_deref(),
+            Some("security-announce@project.example")
+        );
+        assert_eq!(
+            parsed.commands,
+            vec![
+                Command::Sponsor {
+                    email: "sam@distro.example".to_owned(),
+                    name: Some("Sam Roe".to_owned()),
+                    org: Some("Distro".to_owned()),
+                    kind: Some("distribution".to_owned()),
+                    statement: Some("runs security".to_owned()),
+                },
+                Command::Ack {
+                    advisory: "DF-2026-0001".to_owned(),
+                    status: AckStatus::NotAffected,
+                    note: Some("we ship 1.3".to_owned()),
+                },
+                Command::Unsubscribe,
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_commands_are_named_and_nothing_is_guessed() {
+        let parsed = parse("ACK DF-1 maybe\nHOLD DF-1 2026-12-01T00:00:00Z\nSPONSOR\nCONFIRM\n");
+        assert!(parsed.commands.is_empty());
+        assert_eq!(parsed.malformed.len(), 4);
+        assert_eq!(parsed.malformed[0].line, 1);
+    }
+
+    #[test]
+    fn a_flood_of_commands_is_cut_off() {
+        let text = "UNSUBSCRIBE\n".repeat(1000);
+        let parsed = parse(&text);
+        assert_eq!(parsed.commands.len(), MAX_COMMANDS);
+        assert_eq!(parsed.malformed.len(), 1);
+    }
+
+    #[test]
+    fn field_lines_without_a_sponsor_do_nothing() {
+        let parsed = parse("Name: Eve\nStatement: trust me\n");
+        assert_eq!(parsed, Parsed::default());
+    }
+}

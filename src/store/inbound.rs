@@ -1,0 +1,226 @@
+//! Inbound mail: which member a signing key belongs to, the replay guard,
+//! acknowledgements, bounces, and the list's own secrets.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Store, StoreError, WriteTx};
+use crate::clock::format_instant;
+use crate::roster::{Email, Member, MemberId};
+
+/// email, org, status, note, at.
+type AckTuple = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// One row of the acknowledgement matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct AckRow {
+    pub email: String,
+    pub org: String,
+    /// `None`: no answer yet.
+    pub status: Option<String>,
+    pub note: Option<String>,
+    pub at: Option<String>,
+}
+
+/// A copy a bounce names.
+#[derive(Debug, Clone)]
+pub struct BouncedCopy {
+    pub member_id: Option<MemberId>,
+    pub recipient: String,
+}
+
+impl Store {
+    /// The member whose certificate holds the signing key `fingerprint`,
+    /// with that certificate.
+    pub async fn member_by_key(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<(Member, Vec<u8>)>, StoreError> {
+        let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT m.email, c.cert FROM member_keys k JOIN members m ON m.id = k.member_id \
+             JOIN member_certs c ON c.member_id = m.id \
+             WHERE k.fingerprint = ?1 OR (length(?1) = 16 AND substr(k.fingerprint, 25) = ?1)",
+        )
+        .bind(fingerprint.to_ascii_uppercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((email, cert)) = row else {
+            return Ok(None);
+        };
+        let email = Email::parse(&email)
+            .map_err(|err| StoreError::Corrupt(format!("member email: {err}")))?;
+        Ok(self.member(&email).await?.map(|member| (member, cert)))
+    }
+
+    /// Whether this signature was already used.
+    pub async fn signature_seen(
+        &self,
+        signer: &str,
+        signed_at: DateTime<Utc>,
+        digest: &str,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM inbound_signatures WHERE signer = ? AND signed_at = ? AND digest = ?",
+        )
+        .bind(signer)
+        .bind(format_instant(signed_at))
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Every active member and their answer about an advisory.
+    pub async fn acks(&self, advisory_row: i64) -> Result<Vec<AckRow>, StoreError> {
+        let rows: Vec<AckTuple> =
+            sqlx::query_as("SELECT member_id, recipient FROM deliveries WHERE id = ?")
+                .bind(delivery)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(member, recipient)| BouncedCopy {
+            member_id: member.map(MemberId),
+            recipient,
+        }))
+    }
+
+    /// A secret the list keeps for itself, if made.
+    pub async fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
+
+impl WriteTx {
+    /// Replaces the signing keys recorded for a member.
+    pub async fn set_member_keys(
+        &mut self,
+        member: MemberId,
+        fingerprints: &[String],
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM member_keys WHERE member_id = ?")
+            .bind(member.0)
+            .execute(&mut *self.tx)
+            .await?;
+        for fingerprint in fingerprints {
+            sqlx::query(
+                "INSERT OR REPLACE INTO member_keys (fingerprint, member_id) VALUES (?, ?)",
+            )
+            .bind(fingerprint.to_ascii_uppercase())
+            .bind(member.0)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Records a used signature; `Conflict` if it was used before.
+    pub async fn record_signature(
+        &mut self,
+        signer: &str,
+        signed_at: DateTime<Utc>,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO inbound_signatures (signer, signed_at, digest, received_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(signer)
+        .bind(format_instant(signed_at))
+        .bind(digest)
+        .bind(format_instant(self.now))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(StoreError::from)
+        .map_err(|err| match err {
+            StoreError::Conflict(_) => StoreError::Conflict("this signed command was already used".to_owned()),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    /// A member's answer about an advisory (the latest counts).
+    pub async fn upsert_ack(
+        &mut self,
+        advisory_row: i64,
+        member: MemberId,
+        status: &str,
+        note: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO acks (advisory_id, member_id, status, note, at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (advisory_id, member_id) DO UPDATE SET status = excluded.status, \
+             note = excluded.note, at = excluded.at",
+        )
+        .bind(advisory_row)
+        .bind(member.0)
+        .bind(status)
+        .bind(note)
+        .bind(format_instant(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a copy bounced and raises its member's score by `weight`;
+    /// answers the new score and whether maintainers were told before.
+    pub async fn record_bounce(
+        &mut self,
+        delivery: i64,
+        hard: bool,
+        weight: f64,
+    ) -> Result<Option<(MemberId, f64, bool)>, StoreError> {
+        let member: Option<Option<i64>> = sqlx::query_scalar(
+            "UPDATE deliveries SET bounce = ?, updated_at = ? WHERE id = ? AND bounce IS NULL RETURNING member_id",
+        )
+        .bind(if hard { "hard" } else { "soft" })
+        .bind(format_instant(self.now))
+        .bind(delivery)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(Some(member)) = member else {
+            return Ok(None);
+        };
+        let (score, reported): (f64, i64) = sqlx::query_as(
+            "UPDATE members SET bounce_score = bounce_score + ? WHERE id = ? RETURNING bounce_score, bounce_reported",
+        )
+        .bind(weight)
+        .bind(member)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(Some((MemberId(member), score, reported != 0)))
+    }
+
+    /// Remembers that maintainers were told about a member's bounces.
+    pub async fn mark_bounce_reported(&mut self, member: MemberId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE members SET bounce_reported = 1 WHERE id = ?")
+            .bind(member.0)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a secret the list made for itself (first writer wins);
+    /// answers the stored value.
+    pub async fn keep_secret(&mut self, name: &str, value: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+                .bind(name)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
+    }
+}
