@@ -78,7 +78,29 @@ impl Store {
 
     /// Every active member and their answer about an advisory.
     pub async fn acks(&self, advisory_row: i64) -> Result<Vec<AckRow>, StoreError> {
-        let rows: Vec<AckTuple> =
+        let rows: Vec<AckTuple> = sqlx::query_as(
+            "SELECT m.email, m.org, a.status, a.note, a.at FROM members m \
+             LEFT JOIN acks a ON a.member_id = m.id AND a.advisory_id = ? \
+             WHERE m.status = 'active' OR a.status IS NOT NULL ORDER BY m.email_norm",
+        )
+        .bind(advisory_row)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(email, org, status, note, at)| AckRow {
+                email,
+                org,
+                status,
+                note,
+                at,
+            })
+            .collect())
+    }
+
+    /// The copy with this id, if any.
+    pub async fn bounced_copy(&self, delivery: i64) -> Result<Option<BouncedCopy>, StoreError> {
+        let row: Option<(Option<i64>, String)> =
             sqlx::query_as("SELECT member_id, recipient FROM deliveries WHERE id = ?")
                 .bind(delivery)
                 .fetch_optional(&self.pool)
