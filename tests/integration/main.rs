@@ -9,6 +9,7 @@ mod common;
 mod daemon;
 mod delivery;
 mod disclosure;
+mod inbound;
 mod inbound_mail;
 mod init;
 mod roster;
