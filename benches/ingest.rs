@@ -1,0 +1,189 @@
+//! Ingest benchmark: `embargo ingest` on a typical 10 KiB signed command
+//! (PGP/MIME, an ACK with a quoted reply around it), timed as a whole
+//! process run of the release binary, the way an MTA's pipe runs it. Each
+//! run gets its own freshly signed message (a repeated one would be
+//! refused as a replay, which is cheaper). The run includes verifying the
+//! signature, recording the answer and sealing the encrypted reply.
+//!
+//!     cargo bench --bench ingest
+//!
+//! Under `cargo test --all-targets` it runs a 3-run smoke version.
+//! Target (issue 5): under 30 ms.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use embargo::advisory::Severity;
+use embargo::app::App;
+use embargo::app::advisory::{AdvisoryInput, Force};
+use embargo::app::init::{InitRequest, init};
+use embargo::app::roster::AddMember;
+use embargo::clock::{Clock, SystemClock};
+use embargo::config::Config;
+use embargo::pgp::{self, ListKey, ListSigner};
+use embargo::roster::{Email, Kind, Role};
+
+fn main() -> Result<()> {
+    let full = std::env::args().any(|arg| arg == "--bench");
+    let runs = if full { 30 } else { 3 };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(bench(runs, full))
+}
+
+async fn bench(runs: usize, full: bool) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config_path = dir.path().join("embargo.toml");
+    std::fs::write(
+        &config_path,
+        "[list]\naddress = \"security-announce@bench.example\"\n[storage]\ndata_dir = \"var\"\n",
+    )?;
+    let config = Config::load(Some(&config_path))?;
+    let now = SystemClock.now();
+    let admin = Email::parse("admin@bench.example")?;
+    let (admin_cert, _) = pgp::generate_member_key("Admin", &admin, now)?;
+    init(
+        &config,
+        &SystemClock,
+        InitRequest {
+            admin_email: admin.to_string(),
+            admin_name: "Admin".to_owned(),
+            admin_org: "Bench".to_owned(),
+            admin_kind: Kind::Individual,
+            admin_key: admin_cert,
+            extra_roles: vec![Role::Committer],
+            import_key: None,
+        },
+    )
+    .await?;
+    let member = Email::parse("security@distro.example")?;
+    let (member_cert, member_secret) = pgp::generate_member_key("Sam", &member, now)?;
+    let app = App::open(config, Box::new(SystemClock)).await?;
+    let added = app
+        .add_member(AddMember {
+            email: member.to_string(),
+            name: "Sam".to_owned(),
+            org: "Distro".to_owned(),
+            kind: Kind::Distribution,
+            cert: member_cert,
+            sponsor: admin.to_string(),
+            statement: None,
+            roles: Vec::new(),
+            by: None,
+        })
+        .await?;
+    app.confirm_member(member.as_str(), &added.token).await?;
+    let force = Force {
+        force: true,
+        reason: Some("benchmark".to_owned()),
+    };
+    app.new_advisory(
+        "BENCH-1",
+        &AdvisoryInput {
+            title: Some("Ingest benchmark".to_owned()),
+            severity: Some(Severity::High),
+            product: Some("bench".to_owned()),
+            body: Some(b"Body.\n".to_vec()),
+            disclose_at: Some(embargo::clock::format_instant(
+                now + chrono::Duration::days(7),
+            )),
+            ..AdvisoryInput::default()
+        },
+        &force,
+    )
+    .await?;
+    app.announce_advisory("BENCH-1", None, &force).await?;
+    app.close().await;
+
+    let key = ListKey::read(&member_secret)?;
+    let signer = ListSigner::new(&key, None, now)?;
+    let messages: Vec<Vec<u8>> = (0..runs)
+        .map(|run| signed_command(&signer, run, now))
+        .collect::<Result<_>>()?;
+    let size = messages[0].len();
+
+    let binary = env!("CARGO_BIN_EXE_embargo");
+    let mut times = Vec::with_capacity(runs);
+    for message in &messages {
+        let started = Instant::now();
+        let mut child = Command::new(binary)
+            .args(["--config"])
+            .arg(&config_path)
+            .arg("ingest")
+            .env_remove("EMBARGO_TEST_NOW")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("run embargo ingest")?;
+        child.stdin.take().context("stdin")?.write_all(message)?;
+        let out = child.wait_with_output()?;
+        times.push(started.elapsed());
+        if !out.status.success() {
+            bail!("ingest failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let replies = count(
+        dir.path(),
+        "SELECT count(*) FROM announcements WHERE kind = 'reply'",
+    )?;
+    if replies != runs as i64 {
+        bail!("{replies} replies for {runs} commands: not every command was carried out");
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "embargo ingest, {size}-byte signed ACK, {runs} runs: median {:.1} ms, min {:.1} ms, max {:.1} ms",
+        ms(median),
+        ms(times[0]),
+        ms(times[times.len() - 1])
+    );
+    if full && median > Duration::from_millis(30) {
+        println!("  MISSES the 30 ms target");
+    }
+    Ok(())
+}
+
+/// A PGP/MIME signed ACK padded with quoted text to about 10 KiB.
+fn signed_command(
+    signer: &ListSigner,
+    run: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<u8>> {
+    let mut text = format!(
+        "Hi,\r\n\r\nList: security-announce@bench.example\r\nACK BENCH-1 not-affected run {run}: we ship 2.x only\r\n\r\nThanks,\r\nSam\r\n\r\n"
+    );
+    while text.len() < 10_000 {
+        text.push_str("> On the notice you sent: this line quotes the embargoed advisory back, as mail clients do.\r\n");
+    }
+    let part = format!(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{text}"
+    );
+    let signed = part.trim_end_matches("\r\n").as_bytes().to_vec();
+    let signature = signer.sign_detached(&signed, now)?;
+    let mut message = b"From: Sam <security@distro.example>\r\nTo: security-announce-request@bench.example\r\nSubject: ack\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; boundary=\"sig\"; micalg=pgp-sha512; protocol=\"application/pgp-signature\"\r\n\r\n--sig\r\n".to_vec();
+    message.extend_from_slice(&signed);
+    message.extend_from_slice(b"\r\n--sig\r\nContent-Type: application/pgp-signature\r\n\r\n");
+    message.extend_from_slice(&signature);
+    message.extend_from_slice(b"\r\n--sig--\r\n");
+    Ok(message)
+}
+
+fn count(dir: &std::path::Path, sql: &str) -> Result<i64> {
+    let out = Command::new("sqlite3")
+        .arg(dir.join("var/embargo.sqlite"))
+        .arg(sql)
+        .output()
+        .context("run sqlite3")?;
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .context("a count")
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
