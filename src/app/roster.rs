@@ -258,6 +258,8 @@ impl App {
         }
         tx.commit().await?;
         tracing::info!(fingerprint = %member.fingerprint, "confirmed a member");
+        // Open embargoes reach the new member now: their notice is sealed.
+        self.prepare_now().await;
         Ok(member)
     }
 

@@ -370,3 +370,17 @@ fn the_daily_key_expiry_check_warns_the_member_and_maintainers() {
             .all(|eml| String::from_utf8_lossy(eml).contains("multipart/encrypted"))
     );
 }
+
+#[test]
+fn a_member_who_joins_during_an_embargo_gets_the_notice_when_confirmed() {
+    let env = announced();
+    env.ok(&["queue", "run"]);
+    let token = env.add(who::ERIN, who::ALICE, &[]);
+    assert!(!of_kind(&env, "notice").iter().any(|(r, _)| r == who::ERIN));
+    env.ok(&["member", "confirm", who::ERIN, "--token", &token]);
+    assert!(
+        of_kind(&env, "notice").contains(&(who::ERIN.to_owned(), "queued".to_owned())),
+        "{:?}",
+        copies(&env)
+    );
+}
