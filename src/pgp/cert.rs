@@ -23,7 +23,7 @@ use crate::roster::Email;
 /// Parses `bytes` (armored or binary), removes secret key material and
 /// third-party certifications, and checks the result against the policy at
 /// `now`. On success the returned bytes are what the roster stores.
-pub fn check_member_cert(
+fn check_member_cert_unguarded(
     bytes: &[u8],
     email: &Email,
     policy: &CertPolicy,
@@ -50,7 +50,7 @@ pub fn check_member_cert(
 }
 
 /// The primary fingerprint of a certificate, without any policy check.
-pub fn fingerprint_of(bytes: &[u8]) -> Result<String, CertError> {
+fn fingerprint_of_unguarded(bytes: &[u8]) -> Result<String, CertError> {
     Ok(parse_one(bytes)?.fingerprint().to_hex())
 }
 
@@ -58,7 +58,7 @@ pub fn fingerprint_of(bytes: &[u8]) -> Result<String, CertError> {
 /// key: a revocation, a new expiry, a new subkey) into the stored copy,
 /// cleaned as on import. The result is returned even when it no longer
 /// passes the policy — a revocation must be stored — with the reason.
-pub fn update_member_cert(
+fn update_member_cert_unguarded(
     stored: &[u8],
     update: &[u8],
     policy: &CertPolicy,
@@ -349,4 +349,36 @@ fn user_ids(cert: &Cert) -> Vec<String> {
 
 fn format_time(time: SystemTime) -> String {
     crate::clock::format_instant(DateTime::<Utc>::from(time))
+}
+
+/// Parses `bytes` (armored or binary), removes secret key material and
+/// third-party certifications, and checks the result against the policy at
+/// `now`. On success the returned bytes are what the roster stores.
+pub fn check_member_cert(
+    bytes: &[u8],
+    email: &Email,
+    policy: &CertPolicy,
+    now: DateTime<Utc>,
+) -> Result<CheckedCert, CertError> {
+    super::guarded("certificate", || {
+        check_member_cert_unguarded(bytes, email, policy, now)
+    })
+}
+
+/// Merges an update of a member's current certificate into the stored
+/// copy (see `update_member_cert_unguarded`).
+pub fn update_member_cert(
+    stored: &[u8],
+    update: &[u8],
+    policy: &CertPolicy,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, Option<String>), CertError> {
+    super::guarded("certificate", || {
+        update_member_cert_unguarded(stored, update, policy, now)
+    })
+}
+
+/// The primary fingerprint of a certificate, without any policy check.
+pub fn fingerprint_of(bytes: &[u8]) -> Result<String, CertError> {
+    super::guarded("certificate", || fingerprint_of_unguarded(bytes))
 }

@@ -123,3 +123,23 @@ fn first_line(err: &anyhow::Error) -> String {
     let text = format!("{err:#}");
     text.lines().next().unwrap_or_default().to_owned()
 }
+
+/// Runs sequoia on untrusted bytes, turning a panic inside it into a
+/// refusal. sequoia 2.4.2 panics on some truncated encrypted packets
+/// (found by `examples/fuzz_ingest.rs`; the inputs are in
+/// `tests/data/fuzz-corpus/crash-*.eml`): a stranger must not be able to
+/// crash `embargo ingest` with one.
+pub(crate) fn guarded<T>(
+    what: &str,
+    run: impl FnOnce() -> Result<T, CertError>,
+) -> Result<T, CertError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
+        tracing::warn!(
+            what,
+            "malformed OpenPGP data made the parser panic; refused"
+        );
+        Err(CertError::Unreadable(format!(
+            "malformed OpenPGP data ({what})"
+        )))
+    })
+}

@@ -56,7 +56,7 @@ fn issuers_of(sig: &Signature, into: &mut Vec<String>) {
 }
 
 /// The issuers a detached signature names (nothing is verified).
-pub fn signature_issuers(signature: &[u8]) -> Result<Issuers, CertError> {
+fn signature_issuers_unguarded(signature: &[u8]) -> Result<Issuers, CertError> {
     let mut handles = Vec::new();
     let mut ppr = PacketParser::from_bytes(signature)
         .map_err(|err| CertError::Unreadable(first_line(&err)))?;
@@ -185,7 +185,7 @@ fn parse_cert(bytes: &[u8]) -> Result<Cert, CertError> {
 }
 
 /// Verifies a detached signature by `cert` over exactly `data`, at `now`.
-pub fn verify_signed(
+fn verify_signed_unguarded(
     cert: &[u8],
     data: &[u8],
     signature: &[u8],
@@ -221,7 +221,7 @@ pub struct Opened {
 
 /// Reads a cleartext-signed block; verifies it when `cert` is given, else
 /// only says who it claims to be from.
-pub fn open_cleartext(
+fn open_cleartext_unguarded(
     armored: &[u8],
     cert: Option<&[u8]>,
     now: DateTime<Utc>,
@@ -253,7 +253,7 @@ pub fn open_cleartext(
 
 /// Decrypts a message sent to the list; verifies its signature when
 /// `cert` is given, else only says who it claims to be from.
-pub fn open_encrypted(
+fn open_encrypted_unguarded(
     list_key: &ListKey,
     passphrase: Option<&Secret>,
     ciphertext: &[u8],
@@ -301,4 +301,80 @@ pub fn signing_keys(cert: &[u8]) -> Result<Vec<String>, CertError> {
         }
     }
     Ok(keys)
+}
+
+/// The issuers a detached signature names (nothing is verified).
+pub fn signature_issuers(signature: &[u8]) -> Result<Issuers, CertError> {
+    super::guarded("signature", || signature_issuers_unguarded(signature))
+}
+
+/// Verifies a detached signature by `cert` over exactly `data`, at `now`.
+pub fn verify_signed(
+    cert: &[u8],
+    data: &[u8],
+    signature: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Verified, CertError> {
+    super::guarded("signature", || {
+        verify_signed_unguarded(cert, data, signature, now)
+    })
+}
+
+/// Reads a cleartext-signed block; verifies it when `cert` is given, else
+/// only says who it claims to be from.
+pub fn open_cleartext(
+    armored: &[u8],
+    cert: Option<&[u8]>,
+    now: DateTime<Utc>,
+) -> Result<Opened, CertError> {
+    super::guarded("cleartext signature", || {
+        open_cleartext_unguarded(armored, cert, now)
+    })
+}
+
+/// Decrypts a message sent to the list; verifies its signature when
+/// `cert` is given, else only says who it claims to be from.
+pub fn open_encrypted(
+    list_key: &ListKey,
+    passphrase: Option<&Secret>,
+    ciphertext: &[u8],
+    cert: Option<&[u8]>,
+    now: DateTime<Utc>,
+) -> Result<Opened, CertError> {
+    super::guarded("encrypted message", || {
+        open_encrypted_unguarded(list_key, passphrase, ciphertext, cert, now)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inputs the fuzzer found that made sequoia 2.4.2 panic: a
+    /// session key for the list key, then a SEIPDv1 packet shorter than
+    /// its length says. They must be refused, not crash.
+    #[test]
+    fn truncated_encrypted_packets_are_refused_not_a_panic() {
+        let key = ListKey::read(include_bytes!(
+            "../../tests/data/fuzz-corpus/keys/list-secret.asc"
+        ))
+        .expect("the fuzz list key");
+        let limits = crate::mail::Limits {
+            max_bytes: 1 << 20,
+            max_depth: 20,
+            max_parts: 500,
+        };
+        for message in [
+            &include_bytes!("../../tests/data/fuzz-corpus/crash-0dc060196d782a5f.eml")[..],
+            &include_bytes!("../../tests/data/fuzz-corpus/crash-94657e33934c2ad8.eml")[..],
+        ] {
+            let crate::mail::Inbound::Encrypted { payload } =
+                crate::mail::read_inbound(message, &limits).expect("reads")
+            else {
+                panic!("the crash input is multipart/encrypted");
+            };
+            let now = chrono::Utc::now();
+            assert!(open_encrypted(&key, None, &payload, None, now).is_err());
+        }
+    }
 }
