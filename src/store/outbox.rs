@@ -200,6 +200,30 @@ const ADDRESSEE: &str = "SELECT m.id, m.email, m.name, m.org, m.fingerprint, c.c
      FROM members m JOIN member_certs c ON c.member_id = m.id";
 
 impl Store {
+    /// Active members with (`with = true`) or without a copy of one of
+    /// `kinds` of this advisory in one of `states`: the audiences of the
+    /// advisory kinds.
+    async fn audience(
+        &self,
+        advisory_row: i64,
+        with: bool,
+        kinds: &[&str],
+        states: &str,
+    ) -> Result<Vec<Addressee>, StoreError> {
+        let kinds = sql_list(kinds);
+        let exists = if with { "EXISTS" } else { "NOT EXISTS" };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ADDRESSEE} WHERE m.status = 'active' AND {exists} ( \
+               SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+               WHERE d.member_id = m.id AND a.advisory_id = ? AND a.kind IN {kinds} \
+               AND d.state IN {states}) ORDER BY m.id"
+        )))
+        .bind(advisory_row)
+        .fetch_all(&self.pool)
+        .await?;
+        addressee_rows(rows)
+    }
+
     /// Active members with no live copy of any of `kinds` for this
     /// advisory: who still needs to hear about it.
     pub async fn untold_members(
@@ -207,48 +231,31 @@ impl Store {
         advisory_row: i64,
         kinds: &[&str],
     ) -> Result<Vec<Addressee>, StoreError> {
-        let kinds = sql_list(kinds);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ADDRESSEE} WHERE m.status = 'active' AND NOT EXISTS ( \
-               SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
-               WHERE d.member_id = m.id AND a.advisory_id = ? AND a.kind IN {kinds} \
-               AND d.state IN {STATES_LIVE}) ORDER BY m.id"
-        )))
-        .bind(advisory_row)
-        .fetch_all(&self.pool)
-        .await?;
-        addressee_rows(rows)
+        self.audience(advisory_row, false, kinds, STATES_LIVE).await
     }
 
     /// Active members who were told about this advisory (a copy sent, in
     /// flight, or perhaps sent).
     pub async fn told_members(&self, advisory_row: i64) -> Result<Vec<Addressee>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ADDRESSEE} WHERE m.status = 'active' AND EXISTS ( \
-               SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
-               WHERE d.member_id = m.id AND a.advisory_id = ? \
-               AND a.kind IN ('notice', 'update', 'reminder') \
-               AND d.state IN ('sending', 'sent', 'uncertain')) ORDER BY m.id"
-        )))
-        .bind(advisory_row)
-        .fetch_all(&self.pool)
-        .await?;
-        addressee_rows(rows)
+        self.audience(
+            advisory_row,
+            true,
+            &["notice", "update", "reminder"],
+            "('sending', 'sent', 'uncertain')",
+        )
+        .await
     }
 
     /// Active members who have, or are about to get, this advisory: a
     /// copy of a notice or update queued, in flight, sent or perhaps sent.
     pub async fn informed_members(&self, advisory_row: i64) -> Result<Vec<Addressee>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ADDRESSEE} WHERE m.status = 'active' AND EXISTS ( \
-               SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
-               WHERE d.member_id = m.id AND a.advisory_id = ? AND a.kind IN ('notice', 'update') \
-               AND d.state IN ('queued', 'sending', 'sent', 'uncertain')) ORDER BY m.id"
-        )))
-        .bind(advisory_row)
-        .fetch_all(&self.pool)
-        .await?;
-        addressee_rows(rows)
+        self.audience(
+            advisory_row,
+            true,
+            &["notice", "update"],
+            "('queued', 'sending', 'sent', 'uncertain')",
+        )
+        .await
     }
 
     /// Active members holding any of `roles` (stored as a comma-separated
