@@ -34,6 +34,16 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Adds what another run did.
+    pub fn add(&mut self, other: Tally) {
+        self.sent += other.sent;
+        self.retry += other.retry;
+        self.failed += other.failed;
+        self.uncertain += other.uncertain;
+        self.dropped += other.dropped;
+        self.missed += other.missed;
+    }
+
     fn count(&mut self, completion: &Completion) {
         match completion.state {
             DeliveryState::Sent => self.sent += 1,
@@ -297,9 +307,7 @@ impl App {
             tx.commit().await?;
         }
         let mut tally = recorder.await.context("the recorder stopped")??;
-        let pre = claimed_result?;
-        tally.dropped += pre.dropped;
-        tally.missed += pre.missed;
+        tally.add(claimed_result?);
         Ok(tally)
     }
 

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::{App, Replay};
 use crate::audit::{Actor, Record};
-use crate::compose::{Kind, MemberView, reply_context};
+use crate::compose::{Kind, reply_context};
 use crate::inbound::{self, Command, verp};
 use crate::mail::{self, Inbound, Limits, SignedContent};
 use crate::pgp::{self, Verified};
@@ -489,16 +489,6 @@ impl App {
         let now = self.now();
         let member = &auth.member;
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
-        let view = MemberView {
-            name: member.name.clone(),
-            email: member.email.to_string(),
-            org: member.org.clone(),
-            fingerprint: member.fingerprint.clone(),
-            sponsor: String::new(),
-        };
-        let rendered = self
-            .templates()?
-            .render(Kind::Reply, &reply_context(&self.list_view(), &view, lines))?;
         let addressee = Addressee {
             member_id: member.id,
             email: member.email.clone(),
@@ -508,34 +498,19 @@ impl App {
             cert: auth.cert.clone(),
             cert_version: 0,
         };
-        let entity = sealer.sign(&rendered)?;
-        let recipient = super::seal::Recipient {
-            email: addressee.email.clone(),
-            fingerprint: addressee.fingerprint.clone(),
-            cert: addressee.cert.clone(),
-        };
-        let key = super::outbox::random_key()?;
-        let Some(super::seal::Sealed::Message { message_id, bytes }) =
-            sealer.seal(&entity, &[recipient], &key, "reply").pop()
-        else {
+        let view = super::outbox::member_view(&addressee, "");
+        let rendered = self
+            .templates()?
+            .render(Kind::Reply, &reply_context(&self.list_view(), &view, lines))?;
+        let Some(mut copy) = self.seal_one(&sealer, &rendered, Kind::Reply, &addressee)? else {
             tracing::warn!("no reply: the signer's key cannot be encrypted to");
             return Ok(());
         };
+        // Sealed for the certificate that just verified, whatever its
+        // stored version: not checked again at send time.
+        copy.cert_version = None;
         let mut tx = self.store.write(now).await?;
-        Self::queue_member_mail(
-            &mut tx,
-            Kind::Reply,
-            crate::store::NewDelivery {
-                member_id: Some(member.id),
-                recipient: member.email.to_string(),
-                message_id,
-                message: Some(bytes),
-                cert_version: None,
-                state: crate::store::DeliveryState::Queued,
-                reply: None,
-            },
-        )
-        .await?;
+        Self::queue_member_mail(&mut tx, Kind::Reply, copy).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -40,7 +40,8 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    fn add(&mut self, other: Prepared) {
+    /// Adds what another pass did.
+    pub fn add(&mut self, other: Prepared) {
         self.sealed += other.sealed;
         self.missed += other.missed;
         self.disclosed.extend(other.disclosed);
@@ -368,20 +369,14 @@ impl App {
         sponsor: &str,
         extra: &[(&str, String)],
     ) -> Result<Option<NewDelivery>> {
-        let view = MemberView {
-            name: member.name.clone(),
-            email: member.email.to_string(),
-            org: member.org.clone(),
-            fingerprint: member.fingerprint.clone(),
-            sponsor: sponsor.to_owned(),
-        };
+        let view = member_view(member, sponsor);
         let rendered = self
             .templates()?
             .render(kind, &member_context(&self.list_view(), &view, extra))?;
         self.seal_one(sealer, &rendered, kind, member)
     }
 
-    fn seal_one(
+    pub(crate) fn seal_one(
         &self,
         sealer: &Sealer,
         rendered: &Rendered,
@@ -442,13 +437,7 @@ impl App {
             let Some(member) = self.store.addressee(member_id).await? else {
                 continue;
             };
-            let view = MemberView {
-                name: member.name.clone(),
-                email: member.email.to_string(),
-                org: member.org.clone(),
-                fingerprint: member.fingerprint.clone(),
-                sponsor: String::new(),
-            };
+            let view = member_view(&member, "");
             let rendered =
                 templates.render(Kind::Missed, &member_context(&self.list_view(), &view, &[]))?;
             // Content-free, so signed but not encrypted: the key is what
@@ -549,6 +538,17 @@ pub fn effective_disclosure(stored: &StoredAdvisory) -> DateTime<Utc> {
     match &stored.hold {
         Some((until, _)) => *until,
         None => stored.advisory.content.disclose_at,
+    }
+}
+
+/// A member as member mail shows them.
+pub(crate) fn member_view(member: &Addressee, sponsor: &str) -> MemberView {
+    MemberView {
+        name: member.name.clone(),
+        email: member.email.to_string(),
+        org: member.org.clone(),
+        fingerprint: member.fingerprint.clone(),
+        sponsor: sponsor.to_owned(),
     }
 }
 

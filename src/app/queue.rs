@@ -48,27 +48,15 @@ impl App {
             tx.sweep_leases(true).await?;
             tx.commit().await?;
         }
-        let prepared = self.prepare().await?;
+        let mut prepared = self.prepare().await?;
         let transport = self.transport()?;
         let (_keep, stop) = watch::channel(false);
-        let tally = self.deliver_due(&transport, stop, None).await?;
-        // Reports about what this run could not deliver go out with the
-        // next run (their copies are due now, but were sealed after the
-        // claim): send them too.
-        let prepared_again = self.prepare().await?;
+        let mut tally = self.deliver_due(&transport, stop, None).await?;
+        // Reports about what this run could not deliver are sealed by the
+        // next pass and due now: send them too.
+        prepared.add(self.prepare().await?);
         let (_keep, stop) = watch::channel(false);
-        let more = self.deliver_due(&transport, stop, None).await?;
-        let mut tally = tally;
-        tally.sent += more.sent;
-        tally.retry += more.retry;
-        tally.failed += more.failed;
-        tally.uncertain += more.uncertain;
-        tally.dropped += more.dropped;
-        tally.missed += more.missed;
-        let mut prepared = prepared;
-        prepared.sealed += prepared_again.sealed;
-        prepared.missed += prepared_again.missed;
-        prepared.disclosed.extend(prepared_again.disclosed);
+        tally.add(self.deliver_due(&transport, stop, None).await?);
         Ok((prepared, tally))
     }
 

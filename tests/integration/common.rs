@@ -512,6 +512,27 @@ impl Env {
         self.ok(&["member", "confirm", email, "--token", &token]);
     }
 
+    /// `advisory new ID` with product `p`, a one-line body and disclosure
+    /// at 2026-06-09 14:00 UTC (eight days after [`NOW`]).
+    pub fn draft(&self, id: &str, title: &str, severity: &str) {
+        let body = self.file("body.md", b"Details.\n");
+        self.ok(&[
+            "advisory",
+            "new",
+            id,
+            "--title",
+            title,
+            "--severity",
+            severity,
+            "--product",
+            "p",
+            "--body",
+            path(&body),
+            "--disclose-at",
+            "2026-06-09T14:00:00Z",
+        ]);
+    }
+
     /// Runs SQL with the `sqlite3` command-line shell on the database.
     pub fn sql(&self, statement: &str) -> String {
         let out = Command::new("sqlite3")

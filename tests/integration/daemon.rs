@@ -278,22 +278,7 @@ fn crash_at(point: &str) {
         config: dir.path().join("embargo.toml"),
         dir,
     };
-    let body = env.file("body.md", b"Crash test details.\n");
-    env.ok(&[
-        "advisory",
-        "new",
-        "DF-2026-0900",
-        "--title",
-        CRASH_TITLE,
-        "--severity",
-        "high",
-        "--product",
-        "p",
-        "--body",
-        path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    env.draft("DF-2026-0900", CRASH_TITLE, "high");
     env.ok(&["advisory", "announce", "DF-2026-0900"]);
     let notices = MEMBERS as u64 + 1;
     assert_eq!(

@@ -132,22 +132,7 @@ fn nothing_goes_one_second_before_the_instant_and_everything_right_after() {
     env.add_active(who::DAVE, who::ALICE, &[]);
     env.add_active(who::ERIN, who::ALICE, &[]);
     env.ok(&["queue", "run"]);
-    let body = env.file("body.md", b"Details.\n");
-    env.ok(&[
-        "advisory",
-        "new",
-        "DF-2026-0002",
-        "--title",
-        "Timing",
-        "--severity",
-        "low",
-        "--product",
-        "p",
-        "--body",
-        path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    env.draft("DF-2026-0002", "Timing", "low");
     env.ok(&[
         "advisory",
         "announce",
@@ -184,22 +169,7 @@ fn scheduled_for_one_pm() -> Env {
     env.add_active(who::DAVE, who::ALICE, &[]);
     env.add_active(who::ERIN, who::ALICE, &[]);
     env.ok(&["queue", "run"]);
-    let body = env.file("body.md", b"Details.\n");
-    env.ok(&[
-        "advisory",
-        "new",
-        "DF-2026-0003",
-        "--title",
-        "Scheduled",
-        "--severity",
-        "high",
-        "--product",
-        "p",
-        "--body",
-        path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    env.draft("DF-2026-0003", "Scheduled", "high");
     env.ok(&[
         "advisory",
         "announce",
@@ -300,22 +270,7 @@ fn an_update_reaches_only_members_already_told() {
     let env = Env::new();
     env.init();
     env.add_active(who::DAVE, who::ALICE, &[]);
-    let body = env.file("body.md", b"Details.\n");
-    env.ok(&[
-        "advisory",
-        "new",
-        "DF-2026-0004",
-        "--title",
-        "Updated",
-        "--severity",
-        "high",
-        "--product",
-        "p",
-        "--body",
-        path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    env.draft("DF-2026-0004", "Updated", "high");
     env.ok(&["advisory", "announce", "DF-2026-0004"]);
     env.ok(&["queue", "run"]);
     // Erin joins after the notice went out, and has not been told yet.

@@ -150,22 +150,7 @@ fn a_pending_member_can_do_nothing_but_confirm() {
 fn set_key_unsubscribe_and_acks_by_signed_mail() {
     let env = list();
     // ACK, signed and encrypted to the list key, as Thunderbird sends it.
-    let body = env.file("body.md", b"Details.\n");
-    env.ok(&[
-        "advisory",
-        "new",
-        "DF-2026-0030",
-        "--title",
-        "Acked",
-        "--severity",
-        "low",
-        "--product",
-        "p",
-        "--body",
-        crate::common::path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    env.draft("DF-2026-0030", "Acked", "low");
     env.ok(&["advisory", "announce", "DF-2026-0030"]);
     let list_cert = env.ok(&["key", "export"]).stdout.into_bytes();
     let ack = signed_encrypted_mime(
@@ -284,22 +269,7 @@ fn maintainers_suspend_approve_and_hold_and_others_are_refused() {
     );
 
     // HOLD by Alice.
-    let body = env.file("body.md", b"Details.\n");
-    env.ok(&[
-        "advisory",
-        "new",
-        "DF-2026-0031",
-        "--title",
-        "Held",
-        "--severity",
-        "low",
-        "--product",
-        "p",
-        "--body",
-        crate::common::path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    env.draft("DF-2026-0031", "Held", "low");
     env.ok(&["advisory", "announce", "DF-2026-0031"]);
     let hold = signed_mime(
         who::ALICE,
@@ -551,22 +521,7 @@ fn revoked_and_expired_keys_do_not_count() {
 fn a_bounce_with_a_valid_token_raises_the_bounce_score() {
     use crate::smtp::{Rules, SmtpServer};
     let env = list();
-    let body = env.file("body.md", b"Details.\n");
-    env.ok(&[
-        "advisory",
-        "new",
-        "DF-2026-0032",
-        "--title",
-        "Bounced",
-        "--severity",
-        "low",
-        "--product",
-        "p",
-        "--body",
-        crate::common::path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    env.draft("DF-2026-0032", "Bounced", "low");
     env.ok(&["advisory", "announce", "DF-2026-0032"]);
     let smtp = SmtpServer::start(&env.dir.path().join("smtp"), &Rules::new());
     let mut config = std::fs::OpenOptions::new()

@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 
-use crate::common::{Env, path, who};
+use crate::common::{Env, who};
 use crate::delivery::of_kind;
 use crate::smtp::{Received, Rules, SmtpServer};
 
@@ -19,22 +19,7 @@ fn announced() -> Env {
     env.add_active(who::DAVE, who::ALICE, &[]);
     env.add_active(who::ERIN, who::ALICE, &[]);
     env.ok(&["queue", "run"]);
-    let body = env.file("body.md", b"Details.\n");
-    env.ok(&[
-        "advisory",
-        "new",
-        "DF-2026-0020",
-        "--title",
-        "Over SMTP",
-        "--severity",
-        "high",
-        "--product",
-        "p",
-        "--body",
-        path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    env.draft("DF-2026-0020", "Over SMTP", "high");
     env.ok(&["advisory", "announce", "DF-2026-0020"]);
     assert_eq!(of_kind(&env, "notice").len(), 3);
     env
