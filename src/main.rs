@@ -72,11 +72,14 @@ fn quiet_on_closed_pipe() {
 }
 
 /// Logs go to stderr; the level comes from `EMBARGO_LOG` (default `warn`).
+/// Colour only on a terminal: cron mail and journald get plain text.
 fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("EMBARGO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

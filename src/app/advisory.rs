@@ -45,11 +45,43 @@ pub struct Force {
     pub reason: Option<String>,
 }
 
-/// A member who will get `missed` instead of the announcement, and why.
+/// A member some of whose mail about an advisory will be the
+/// content-free `missed` notice instead, which mail, and why.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Unreachable {
     pub email: Email,
     pub reason: String,
+    pub misses: Misses,
+}
+
+/// Which of an advisory's encrypted mail a member will miss. The public
+/// disclosure is signed, not encrypted, so every member gets it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Misses {
+    /// No mail can be encrypted to the key now: the notice, every update,
+    /// the reminder and a cancellation.
+    Everything,
+    /// The key expires at `from`, before disclosure: the notice arrives,
+    /// and encrypted mail sent from then on (updates, a cancellation, and
+    /// the reminder when `reminder` is true) does not.
+    From { from: DateTime<Utc>, reminder: bool },
+}
+
+impl std::fmt::Display for Misses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Misses::Everything => f.write_str(
+                "gets `missed` instead of the notice, any update, the reminder and a cancellation",
+            ),
+            Misses::From { from, reminder } => write!(
+                f,
+                "gets the notice; from {} on, updates{} and a cancellation arrive as `missed`",
+                format_utc(*from),
+                if *reminder { ", the reminder" } else { "" }
+            ),
+        }
+    }
 }
 
 /// What `preview` produces.
@@ -554,15 +586,33 @@ impl App {
         let now = self.now();
         let policy = self.cert_policy();
         let until = advisory.content.disclose_at;
+        let before = self.config.delivery.reminder_before;
+        let reminder_at = (!before.is_zero()).then(|| until - before);
         Ok(self
             .store
             .member_certs(MemberStatus::Active)
             .await?
             .into_iter()
             .filter_map(|(email, cert)| {
-                crate::pgp::check_encryptable(&cert, &policy, now, until)
-                    .err()
-                    .map(|reason| Unreachable { email, reason })
+                let (reason, misses) = match crate::pgp::encryptable_until(&cert, &policy, now) {
+                    Err(reason) => (reason, Misses::Everything),
+                    Ok(Some(expires)) if expires <= until => (
+                        format!(
+                            "the encryption subkey expires on {}, before the disclosure time",
+                            format_utc(expires)
+                        ),
+                        Misses::From {
+                            from: expires,
+                            reminder: reminder_at.is_some_and(|at| at >= expires),
+                        },
+                    ),
+                    Ok(_) => return None,
+                };
+                Some(Unreachable {
+                    email,
+                    reason,
+                    misses,
+                })
             })
             .collect())
     }

@@ -229,12 +229,15 @@ impl App {
                     let Some(claimed) = next else { break };
                     let envelope_from = app.envelope_from(&secret, claimed.id);
                     let key = format!("{}-{}", claimed.id, claimed.message_id);
+                    // Sealed hours ago, perhaps: the outer Date says when
+                    // it is sent.
+                    let message = crate::mail::with_date(&claimed.message, app.now());
                     let outcome = connection
                         .send(&Envelope {
                             from: &envelope_from,
                             to: &claimed.recipient,
                             key: &key,
-                            message: &claimed.message,
+                            message: &message,
                         })
                         .await;
                     if matches!(outcome, Outcome::Sent(_)) {

@@ -101,10 +101,10 @@ fn report_unreachable(unreachable: &[Unreachable]) {
         return;
     }
     println!(
-        "These members cannot be sent the notice and will get the content-free `missed` message instead:"
+        "These members' keys cannot take all of this advisory's encrypted mail; what they miss arrives as the content-free `missed` notice:"
     );
     for member in unreachable {
-        println!("  {}: {}", member.email, member.reason);
+        println!("  {}: {} ({})", member.email, member.misses, member.reason);
     }
 }
 

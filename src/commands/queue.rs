@@ -55,16 +55,18 @@ async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
                     &serde_json::json!({ "prepared": prepared, "delivered": tally }),
                 );
             }
+            // Copies are sealed when their mail is scheduled (at announce,
+            // or by an earlier pass) and wait in the outbox as ciphertext,
+            // so "sealed" here counts only this run's own sealing.
             println!(
-                "sealed {}, missed {}, disclosed {}; sent {}, to retry {}, failed {}, uncertain {}, dropped {}",
+                "scheduler: sealed {} new copies in this run (the rest were sealed when scheduled), missed {}, disclosed {}",
                 prepared.sealed,
                 prepared.missed + tally.missed,
                 prepared.disclosed.len(),
-                tally.sent,
-                tally.retry,
-                tally.failed,
-                tally.uncertain,
-                tally.dropped
+            );
+            println!(
+                "outbox: sent {}, to retry {}, failed {}, uncertain {}, dropped {}",
+                tally.sent, tally.retry, tally.failed, tally.uncertain, tally.dropped
             );
             Ok(())
         }

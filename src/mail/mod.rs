@@ -15,6 +15,7 @@
 //! Signing needs the OpenPGP module; it is reached through the
 //! [`DetachedSigner`] trait, which the application wires up.
 
+mod date;
 mod inbound;
 mod qp;
 mod read;
@@ -32,6 +33,7 @@ use thiserror::Error;
 use crate::roster::Email;
 use crate::text::fold_line;
 
+pub use date::with_date;
 pub use inbound::{Dropped, Inbound, Limits, SignedContent, crlf, read_inbound, signed_content};
 pub use read::{SignedParts, encrypted_payload, signed_parts};
 pub use transport::{Connection, Envelope, Outcome, SmtpTarget, Transport};

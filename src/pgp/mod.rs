@@ -26,7 +26,7 @@ mod open;
 mod verify;
 pub use listkey::{ListKey, public_cert_armored};
 pub use open::{decrypt, verify_detached};
-pub use seal::{ListSigner, MICALG, check_encryptable, encrypt_for};
+pub use seal::{ListSigner, MICALG, check_encryptable, encrypt_for, encryptable_until};
 pub use verify::{
     Issuers, Opened, Verified, open_cleartext, open_encrypted, signature_issuers, signing_keys,
     verify_signed,

@@ -136,6 +136,35 @@ pub fn encrypt_for(
     Ok(sink)
 }
 
+/// Until when mail can be encrypted to `cert`, as of `now`: `Ok(None)`
+/// when its usable encryption keys do not expire, `Ok(Some(instant))` for
+/// the last one's expiry, or why no mail can be encrypted to it now.
+pub fn encryptable_until(
+    cert: &[u8],
+    policy: &CertPolicy,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, String> {
+    let summary = super::summarize_member_cert(cert, policy, now).map_err(|err| err.to_string())?;
+    if let Some(problem) = summary.problem {
+        return Err(problem);
+    }
+    if summary.encryption_keys.is_empty() {
+        return Err("no usable encryption key".to_owned());
+    }
+    if summary
+        .encryption_keys
+        .iter()
+        .any(|key| key.expires.is_none())
+    {
+        return Ok(None);
+    }
+    Ok(summary
+        .encryption_keys
+        .iter()
+        .filter_map(|key| key.expires)
+        .max())
+}
+
 /// Checks that mail can be encrypted to `cert` now and until `until`
 /// (the disclosure time): answers why not, if it cannot.
 pub fn check_encryptable(
@@ -144,28 +173,11 @@ pub fn check_encryptable(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<(), String> {
-    let summary = super::summarize_member_cert(cert, policy, now).map_err(|err| err.to_string())?;
-    if let Some(problem) = summary.problem {
-        return Err(problem);
-    }
-    let lasts = summary
-        .encryption_keys
-        .iter()
-        .any(|key| key.expires.is_none_or(|expires| expires > until));
-    if lasts {
-        Ok(())
-    } else {
-        let last = summary
-            .encryption_keys
-            .iter()
-            .filter_map(|key| key.expires)
-            .max();
-        Err(format!(
+    match encryptable_until(cert, policy, now)? {
+        Some(expires) if expires <= until => Err(format!(
             "the encryption subkey expires on {}, before the disclosure time",
-            last.map_or_else(
-                || "an unknown date".to_owned(),
-                crate::clock::format_instant
-            )
-        ))
+            crate::clock::format_instant(expires)
+        )),
+        _ => Ok(()),
     }
 }

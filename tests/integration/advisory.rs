@@ -3,7 +3,7 @@
 
 use rstest::rstest;
 
-use crate::common::{Env, path};
+use crate::common::{Env, path, who};
 
 /// The clock is 2026-06-01T12:00:00Z, a Monday.
 fn new_args<'a>(id: &'a str, body: &'a str, disclose: &'a str) -> Vec<&'a str> {
@@ -328,5 +328,43 @@ fn the_lifecycle_moves_through_scheduled_disclosed_and_cancelled() {
     assert!(
         states.contains(&"disclosed") && states.contains(&"cancelled"),
         "{states:?}"
+    );
+}
+
+/// Regression: `advisory announce` said members whose key expires before
+/// disclosure "will get `missed` instead", although they do get the notice
+/// and only the encrypted mail sent after the expiry is missed. It now says
+/// which mail each of them will miss.
+#[test]
+fn announce_says_which_mail_a_member_with_an_expiring_key_will_miss() {
+    let env = Env::new();
+    env.init();
+    env.add_active(who::EXPIRING_SUBKEY, who::ALICE, &[]);
+    env.draft("DF-2026-0009", "Expiry", "low");
+    // The subkey expires at 2026-06-10 12:00; the reminder goes 24 h before a
+    // disclosure on the 11th, after the expiry.
+    env.ok(&[
+        "advisory",
+        "edit",
+        "DF-2026-0009",
+        "--disclose-at",
+        "2026-06-11T14:00:00Z",
+    ]);
+    let out = env.ok(&["advisory", "announce", "DF-2026-0009"]).stdout;
+    let line = out
+        .lines()
+        .find(|line| line.contains(who::EXPIRING_SUBKEY))
+        .unwrap_or_else(|| panic!("no line for the expiring member in {out}"));
+    assert!(line.contains("gets the notice; from 2026-06-10"), "{line}");
+    assert!(line.contains("the reminder"), "{line}");
+    assert!(!out.contains("instead of the notice"), "{out}");
+    // And they did get the notice.
+    assert_eq!(
+        env.sql(
+            "SELECT COUNT(*) FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+             WHERE a.kind = 'notice' AND d.recipient = 'expiring@vendor.example' AND d.state = 'queued'"
+        )
+        .trim(),
+        "1"
     );
 }

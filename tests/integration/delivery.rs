@@ -161,6 +161,33 @@ fn nothing_goes_one_second_before_the_instant_and_everything_right_after() {
     let _ = NOW;
 }
 
+/// Regression: the outer `Date:` of a copy sealed at announce time was the
+/// sealing time, hours before the copy was sent. It is the send time.
+#[test]
+fn the_outer_date_of_a_pre_sealed_copy_is_the_send_time() {
+    let env = scheduled_for_one_pm();
+    let files_before = maildir(&env).len();
+    let run = env.run_at("2026-06-01T13:00:07Z", &["queue", "run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sent: Vec<String> = maildir(&env)[files_before..]
+        .iter()
+        .map(|file| String::from_utf8_lossy(&std::fs::read(file).expect("read mail")).into_owned())
+        .collect();
+    assert_eq!(sent.len(), 3, "the notices to Alice, Dave and Erin");
+    for mail in &sent {
+        let headers = mail.split("\r\n\r\n").next().unwrap_or_default();
+        let dates: Vec<&str> = headers
+            .lines()
+            .filter(|line| line.to_ascii_lowercase().starts_with("date:"))
+            .collect();
+        assert_eq!(
+            dates,
+            vec!["Date: Mon, 01 Jun 2026 13:00:07 +0000"],
+            "{headers}"
+        );
+    }
+}
+
 /// A list with Alice (admin) and Dave and Erin active, nothing queued, and
 /// an advisory announced for 13:00 on the test day.
 fn scheduled_for_one_pm() -> Env {
