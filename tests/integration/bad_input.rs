@@ -210,3 +210,21 @@ fn unknown_members_are_named() {
         .fails_with("no member with address");
     assert_eq!(env.dump(), before);
 }
+
+/// Regression: logs carried ANSI colour codes when stderr was not a
+/// terminal (cron mail, journald). Off a terminal they are plain text.
+#[test]
+fn logs_off_a_terminal_carry_no_colour_codes() {
+    let env = Env::new();
+    env.init();
+    let out = env
+        .command()
+        .arg("ingest")
+        .env("EMBARGO_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run embargo ingest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dropped"), "a warning was logged: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "colour codes in {stderr:?}");
+}
