@@ -53,7 +53,8 @@ pub enum QueueCommand {
 pub struct HoldArgs {
     /// An advisory id, or a copy's id from `embargo queue list`.
     pub target: String,
-    /// The new disclosure time for an advisory (with Z or an offset).
+    /// The new disclosure time for an advisory (with Z or an offset),
+    /// later than the one in force.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// Why (recorded in the audit log).
