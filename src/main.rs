@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     quiet_on_closed_pipe();
     let cli = embargo::cli::Cli::parse();
     init_tracing();
+    warn_about_ignored_test_hooks();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -69,6 +70,23 @@ fn quiet_on_closed_pipe() {
         }
         default(info);
     }));
+}
+
+/// A release build has no test hooks: a hook variable left in the
+/// environment (a copied test script, a unit file) changes nothing, and
+/// the operator is told so rather than left believing the clock is pinned.
+fn warn_about_ignored_test_hooks() {
+    for name in embargo::clock::ignored_test_hooks(&|name| std::env::var_os(name)) {
+        let instead = if name == embargo::clock::CRASH_AT_ENV {
+            "no crash point is armed"
+        } else {
+            "the system clock is used"
+        };
+        tracing::warn!(
+            variable = name,
+            "{name} is set but ignored: this build has no test hooks (the `test-hooks` cargo feature); {instead}"
+        );
+    }
 }
 
 /// Logs go to stderr; the level comes from `EMBARGO_LOG` (default `warn`).

@@ -186,7 +186,7 @@ fn build_content(base: Option<&Content>, input: &AdvisoryInput) -> Result<Conten
 }
 
 /// Refuses a verdict with refusals unless forced; answers the audit detail.
-fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>> {
+pub(super) fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>> {
     if verdict.refusals.is_empty() {
         return Ok(None);
     }
@@ -210,7 +210,7 @@ fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>> {
 
 /// Adds to an audit record the reason given with `--force` and the names of
 /// the policy rules it overrode, when it overrode any.
-fn with_override(record: Record, forced: Option<&str>, verdict: &Verdict) -> Record {
+pub(super) fn with_override(record: Record, forced: Option<&str>, verdict: &Verdict) -> Record {
     match forced {
         Some(reason) => record
             .reason(Some(reason))
@@ -485,13 +485,16 @@ impl App {
                 advisory.status
             );
         }
-        let before = now < advisory.content.disclose_at;
+        // A maintainer's hold moved the disclosure later and members were
+        // told so: publishing before the hold's time is early too.
+        let due = super::outbox::effective_disclosure(&stored);
+        let before = now < due;
         let reason = reason.map(|r| single_line("reason", r, 1000)).transpose()?;
         if before && !early {
             bail!(
                 "the embargo on {} holds until {}; to break it now, pass --now with --reason",
                 advisory.id,
-                format_utc(advisory.content.disclose_at)
+                format_utc(due)
             );
         }
         if before && reason.is_none() {

@@ -5,7 +5,9 @@
 //! ([`App::deliver_due`]), then wait until the next copy is due, at most a
 //! second (so work the CLI adds is noticed within a second), or until
 //! SIGTERM/SIGINT. A wall clock that jumps holds all sending but the
-//! maintainers' alert until it agrees again.
+//! maintainers' alert until it agrees again; so does a clock that starts
+//! behind the newest instant the database has recorded, until it passes
+//! that instant.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,12 +80,13 @@ impl App {
                 );
             }
         }
+        let mut behind = self.check_clock_at_start().await?;
         let guard = ClockGuard::new(
             self.now(),
             Instant::now(),
             self.config.delivery.clock_tolerance,
         );
-        let mut held = false;
+        let mut held = behind.is_some();
         let mut stop_wait = stop.clone();
         tracing::info!(
             transport = transport_name(&transport),
@@ -93,7 +96,7 @@ impl App {
             if *stop.borrow() {
                 break;
             }
-            match guard.check(self.now(), Instant::now()) {
+            match self.clock_check(&guard, &mut behind) {
                 ClockCheck::Jumped(seconds) => {
                     if !held {
                         held = true;
@@ -123,9 +126,7 @@ impl App {
                 ClockCheck::Consistent => {
                     if held {
                         held = false;
-                        tracing::warn!(
-                            "the wall clock agrees with the monotonic clock again; sending resumes"
-                        );
+                        tracing::warn!("the wall clock is consistent again; sending resumes");
                     }
                     if let Err(err) = self.turn(&transport, &stop).await {
                         tracing::error!(error = %format!("{err:#}"), "scheduler pass failed; trying again");
@@ -140,6 +141,59 @@ impl App {
         }
         tracing::info!("embargo serve stopped");
         Ok(())
+    }
+
+    /// At start the wall clock is taken on trust by nothing else: compare
+    /// it with the newest instant the database has recorded, which was
+    /// "now" when it was written. A clock behind it went backwards (a
+    /// reset RTC, a restored VM) and cannot be trusted with embargo
+    /// times, signature ages or key expiry; the daemon then sends only
+    /// maintainers' alerts (one goes out now) and answers that instant.
+    async fn check_clock_at_start(&self) -> Result<Option<DateTime<Utc>>> {
+        let now = self.now();
+        let Some(newest) = self.store.newest_instant().await? else {
+            return Ok(None);
+        };
+        let Some(by) = behind_record(now, newest, self.config.delivery.clock_tolerance) else {
+            return Ok(None);
+        };
+        let newest_text = crate::clock::format_instant(newest);
+        tracing::error!(
+            behind_seconds = by.num_seconds(),
+            newest_recorded = %newest_text,
+            "the wall clock is behind the newest instant the database has recorded: sending is held until the clock passes it (or restart embargo serve once the clock is right)"
+        );
+        let line = format!(
+            "at start, the server's wall clock read {} — {} s behind the newest instant this list's database has recorded ({newest_text}); \
+             embargo serve sends nothing but these alerts until the clock passes that instant, or until it is restarted with the clock put right",
+            crate::clock::format_instant(now),
+            by.num_seconds()
+        );
+        if let Err(err) = self
+            .alert_maintainers("sending held: the clock is behind the database", &[line])
+            .await
+        {
+            tracing::error!(error = %format!("{err:#}"), "could not queue the alert");
+        }
+        Ok(Some(newest))
+    }
+
+    /// The clock check of one turn: behind the recorded instant at start
+    /// (until the clock passes it), else the wall-against-monotonic guard.
+    fn clock_check(&self, guard: &ClockGuard, behind: &mut Option<DateTime<Utc>>) -> ClockCheck {
+        let now = self.now();
+        if let Some(newest) = *behind {
+            match behind_record(now, newest, self.config.delivery.clock_tolerance) {
+                Some(by) => return ClockCheck::Jumped(-by.num_seconds()),
+                None => {
+                    *behind = None;
+                    tracing::warn!(
+                        "the wall clock has passed the newest instant the database recorded"
+                    );
+                }
+            }
+        }
+        guard.check(now, Instant::now())
     }
 
     async fn turn(
@@ -186,6 +240,16 @@ impl App {
     }
 }
 
+/// How far `now` is behind `newest`, when that is more than `tolerance`.
+pub fn behind_record(
+    now: DateTime<Utc>,
+    newest: DateTime<Utc>,
+    tolerance: chrono::Duration,
+) -> Option<chrono::Duration> {
+    let by = newest - now;
+    (by > tolerance).then_some(by)
+}
+
 fn transport_name(transport: &Transport) -> &'static str {
     match transport {
         Transport::Smtp(_) => "smtp",
@@ -220,5 +284,23 @@ mod tests {
         );
         // Time consistent again after the jump is undone.
         assert_eq!(guard.check(on_time, later), ClockCheck::Consistent);
+    }
+
+    // At start the daemon took the wall clock on trust: a clock an hour
+    // behind what the database had recorded sent and published by it.
+    #[test]
+    fn a_clock_behind_the_record_beyond_the_tolerance_is_caught_and_ahead_is_fine() {
+        let newest = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let tolerance = chrono::Duration::seconds(5);
+        let hour = chrono::Duration::hours(1);
+        assert_eq!(behind_record(newest - hour, newest, tolerance), Some(hour));
+        let six = chrono::Duration::seconds(6);
+        assert_eq!(behind_record(newest - six, newest, tolerance), Some(six));
+        assert_eq!(
+            behind_record(newest - chrono::Duration::seconds(5), newest, tolerance),
+            None
+        );
+        assert_eq!(behind_record(newest, newest, tolerance), None);
+        assert_eq!(behind_record(newest + hour, newest, tolerance), None);
     }
 }

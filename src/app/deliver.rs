@@ -122,7 +122,9 @@ fn complete(
 
 /// Stops the process the hard way at a named point, when the crash test
 /// asks for it with `EMBARGO_CRASH_AT=<point>:<n>` (the n-th time the
-/// point is reached). Costs one relaxed atomic add otherwise.
+/// point is reached). Costs one relaxed atomic add otherwise. Only a
+/// build with the `test-hooks` feature reads the variable: a release
+/// build never kills itself, whatever its environment says.
 pub(crate) struct CrashPoints {
     point: Option<(String, u64)>,
     counts: [AtomicU64; 3],
@@ -135,10 +137,20 @@ const CRASH_NAMES: [&str; 3] = ["claimed", "data", "recorded"];
 
 impl CrashPoints {
     fn from_env() -> Self {
-        let point = std::env::var("EMBARGO_CRASH_AT").ok().and_then(|text| {
-            let (name, n) = text.split_once(':')?;
+        Self::from(&|name| std::env::var_os(name))
+    }
+
+    fn from(env: crate::clock::Lookup<'_>) -> Self {
+        #[cfg(feature = "test-hooks")]
+        let point = env(crate::clock::CRASH_AT_ENV).and_then(|text| {
+            let (name, n) = text.to_str()?.split_once(':')?;
             Some((name.to_owned(), n.parse().ok()?))
         });
+        #[cfg(not(feature = "test-hooks"))]
+        let point = {
+            let _ = env;
+            None
+        };
         Self {
             point,
             counts: Default::default(),
@@ -456,5 +468,19 @@ mod tests {
         let late = due + chrono::Duration::days(3) - chrono::Duration::minutes(30);
         assert_eq!(next_attempt(&s, 50, due, late), None);
         assert!(next_attempt(&s, 50, due, late - chrono::Duration::hours(1)).is_some());
+    }
+
+    // Test hooks shipped in the release binary: `EMBARGO_CRASH_AT` killed
+    // the production daemon. Without the `test-hooks` feature the crash
+    // point is never armed, whatever the environment says.
+    #[test]
+    fn a_crash_point_is_armed_only_in_a_build_with_test_hooks() {
+        let env = |name: &str| (name == crate::clock::CRASH_AT_ENV).then(|| "claimed:3".into());
+        let armed = CrashPoints::from(&env).point;
+        if cfg!(feature = "test-hooks") {
+            assert_eq!(armed, Some(("claimed".to_owned(), 3)));
+        } else {
+            assert_eq!(armed, None);
+        }
     }
 }

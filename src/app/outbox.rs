@@ -152,6 +152,15 @@ impl App {
             .advisory(&advisory.id)
             .await?
             .context("advisory vanished")?;
+        // A hold may have landed since this pass read the advisory: only
+        // an early disclosure (which says so) publishes before its time.
+        if early.is_none() && now < effective_disclosure(&current) {
+            anyhow::bail!(
+                "advisory {} is not due until {}; not disclosed",
+                advisory.id,
+                crate::advisory::time::format_utc(effective_disclosure(&current))
+            );
+        }
         if !matches!(
             current.advisory.status,
             Status::Scheduled | Status::Notified
@@ -261,10 +270,13 @@ impl App {
         } else {
             Vec::new()
         };
-        let hours = (advisory.content.disclose_at - due).num_hours().max(0);
+        // Members read the disclosure time in force: a hold's, if any.
+        let mut shown = advisory.clone();
+        shown.content.disclose_at = effective_disclosure(stored);
+        let hours = (shown.content.disclose_at - due).num_hours().max(0);
         let rendered = self.templates()?.render(
             kind,
-            &advisory_context(&self.list_view(), advisory, &changes, hours),
+            &advisory_context(&self.list_view(), &shown, &changes, hours),
         )?;
         let sealer = self.sealer(slot, now)?;
         let label = label(advisory.id.as_str(), advisory.revision, kind);

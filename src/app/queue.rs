@@ -4,15 +4,18 @@
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::App;
+use super::advisory::{Force, enforce, with_override};
 use super::deliver::Tally;
-use super::outbox::Prepared;
-use crate::advisory::time::parse_instant;
-use crate::advisory::{AdvisoryId, Status};
+use super::outbox::{Prepared, effective_disclosure};
+use crate::advisory::policy;
+use crate::advisory::time::{format_utc, parse_instant};
+use crate::advisory::{AdvisoryId, Change, Status};
 use crate::audit::{Actor, Record};
-use crate::store::{DeliveryState, QueueRow};
+use crate::store::{DeliveryState, QueueRow, StoredAdvisory};
 use crate::text::single_line;
 
 /// What `queue hold` and `queue release` act on.
@@ -83,18 +86,43 @@ impl App {
         Ok(state)
     }
 
-    /// Holds an advisory's disclosure until `until`, or one copy.
-    pub async fn hold(&self, target: &str, until: Option<&str>, reason: &str) -> Result<String> {
-        self.hold_as(target, until, reason, Actor::Operator).await
+    /// Holds an advisory's disclosure until `until`, or one copy. With
+    /// `force`, a hold may take the embargo past the policy's limits
+    /// (`reason` says why, in the audit log).
+    pub async fn hold(
+        &self,
+        target: &str,
+        until: Option<&str>,
+        reason: &str,
+        force: bool,
+    ) -> Result<String> {
+        let said = self
+            .hold_with(target, until, reason, Actor::Operator, force)
+            .await?;
+        // Sealed now, while the operator watches, like an edit.
+        self.prepare_now().await;
+        Ok(said)
     }
 
-    /// [`App::hold`] on behalf of `actor` (a maintainer's signed HOLD).
+    /// [`App::hold`] on behalf of `actor` (a maintainer's signed HOLD),
+    /// which cannot override the embargo policy.
     pub(crate) async fn hold_as(
         &self,
         target: &str,
         until: Option<&str>,
         reason: &str,
         actor: Actor,
+    ) -> Result<String> {
+        self.hold_with(target, until, reason, actor, false).await
+    }
+
+    async fn hold_with(
+        &self,
+        target: &str,
+        until: Option<&str>,
+        reason: &str,
+        actor: Actor,
+        force: bool,
     ) -> Result<String> {
         let now = self.now();
         let reason = single_line("reason", reason, 1000)?;
@@ -131,35 +159,133 @@ impl App {
                 if until <= now {
                     bail!("--until must be in the future");
                 }
-                let mut tx = self.write(now).await?;
-                let Some(stored) = tx.advisory(&id).await? else {
-                    bail!("no advisory {id}");
-                };
-                if !matches!(stored.advisory.status, Status::Scheduled | Status::Notified) {
-                    bail!(
-                        "advisory {id} is {}; only a scheduled or notified advisory's disclosure can be held",
-                        stored.advisory.status
-                    );
-                }
-                tx.set_hold(stored.row, Some((until, &reason))).await?;
-                tx.supersede_reminders(stored.row).await?;
-                tx.append_audit(
-                    &Record::new(
-                        actor.clone(),
-                        "advisory.hold",
-                        format!("advisory:{}", id.normalized()),
-                    )
-                    .reason(Some(&reason))
-                    .detail("until", crate::clock::format_instant(until)),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(format!(
-                    "the disclosure of {id} is held until {}",
-                    super::advisory::both_times(until)
-                ))
+                self.hold_advisory(&id, until, &reason, actor, force).await
             }
         }
+    }
+
+    /// Moves an advisory's disclosure later. A hold never brings it
+    /// forward: that would be an early disclosure, which only
+    /// `advisory disclose --now --reason` makes (audited as one). Past the
+    /// policy's limits it needs `force`, like any other date change. The
+    /// hold is a new revision whose one change is the disclosure time, so
+    /// copies sealed with the old time stop, and members already told get
+    /// an update saying the date moved.
+    async fn hold_advisory(
+        &self,
+        id: &AdvisoryId,
+        until: DateTime<Utc>,
+        reason: &str,
+        actor: Actor,
+        force: bool,
+    ) -> Result<String> {
+        let now = self.now();
+        let mut tx = self.write(now).await?;
+        let Some(stored) = tx.advisory(id).await? else {
+            bail!("no advisory {id}");
+        };
+        let advisory = &stored.advisory;
+        if !matches!(advisory.status, Status::Scheduled | Status::Notified) {
+            bail!(
+                "advisory {id} is {}; only a scheduled or notified advisory's disclosure can be held",
+                advisory.status
+            );
+        }
+        let current = effective_disclosure(&stored);
+        if until <= current {
+            bail!(
+                "a hold only moves a disclosure later, and {id} is due at {}: {} is not later. \
+                 To publish earlier, break the embargo with `embargo advisory disclose {id} --now --reason TEXT`{}",
+                format_utc(current),
+                format_utc(until),
+                if stored.hold.is_some() {
+                    format!(", or return to the original time with `embargo queue release {id}`")
+                } else {
+                    format!(
+                        ", or move the date with `embargo advisory edit {id} --disclose-at TIME` (checked against the embargo policy)"
+                    )
+                }
+            );
+        }
+        let mut moved = advisory.content.clone();
+        moved.disclose_at = until;
+        let first_notice = advisory.announce_at.unwrap_or(now);
+        let verdict = policy::check(&self.config.embargo, &moved, first_notice, now);
+        if !verdict.refusals.is_empty() && !matches!(actor, Actor::Operator) {
+            let reasons: Vec<String> = verdict
+                .refusals
+                .iter()
+                .map(|b| format!("{} ({})", b.message, b.rule))
+                .collect();
+            bail!(
+                "refused by the embargo policy: {}; a signed HOLD cannot override the policy, \
+                 an operator can (`embargo queue hold {id} --until TIME --force --reason TEXT`)",
+                reasons.join("; ")
+            );
+        }
+        let forced = enforce(
+            &verdict,
+            &Force {
+                force,
+                reason: Some(reason.to_owned()),
+            },
+        )?;
+        let revision = self
+            .move_disclosure(&mut tx, &stored, current, until, "held")
+            .await?;
+        tx.set_hold(stored.row, Some((until, reason))).await?;
+        let record = Record::new(actor, "advisory.hold", subject(id))
+            .reason(Some(reason))
+            .detail("from", crate::clock::format_instant(current))
+            .detail("until", crate::clock::format_instant(until))
+            .detail("revision", revision.to_string());
+        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+            .await?;
+        tx.commit().await?;
+        Ok(format!(
+            "the disclosure of {id} is held until {}",
+            super::advisory::both_times(until)
+        ))
+    }
+
+    /// Records a new disclosure time as a revision of its own: copies of
+    /// the advisory's embargoed kinds that have not gone out stop (the
+    /// next pass seals them again with the new time), and those already
+    /// told get an update.
+    async fn move_disclosure(
+        &self,
+        tx: &mut crate::store::WriteTx,
+        stored: &StoredAdvisory,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        why: &str,
+    ) -> Result<u32> {
+        let change = Change {
+            field: "disclose_at".to_owned(),
+            old: format_utc(from),
+            new: format_utc(to),
+        };
+        let advisory = &stored.advisory;
+        let revision = tx
+            .revise_advisory(&advisory.id, &advisory.content, &[change])
+            .await?;
+        tx.drop_pending(
+            stored.row,
+            &["notice", "update", "reminder"],
+            &format!("superseded by revision {revision} (disclosure {why})"),
+        )
+        .await?;
+        tx.supersede_reminders(stored.row).await?;
+        // Copies may have gone out before the status says so (the pass
+        // that marks it notified runs after sealing): the update's
+        // audience, read when it is sealed, decides who hears.
+        let told_maybe = advisory.status == Status::Notified
+            || advisory.announce_at.is_some_and(|at| at <= tx.now());
+        if told_maybe {
+            tx.plan_announcement("update", stored.row, revision, tx.now())
+                .await?;
+        }
+        Ok(revision)
     }
 
     /// Releases a hold on an advisory's disclosure, or sends a held or
@@ -172,27 +298,63 @@ impl App {
                 Ok(format!("copy {id} ({state}) goes out on the next run"))
             }
             Target::Advisory(id) => {
-                let mut tx = self.write(now).await?;
-                let Some(stored) = tx.advisory(&id).await? else {
-                    bail!("no advisory {id}");
-                };
-                if stored.hold.is_none() {
-                    bail!("the disclosure of {id} is not held");
-                }
-                tx.set_hold(stored.row, None).await?;
-                tx.supersede_reminders(stored.row).await?;
-                tx.append_audit(&Record::new(
-                    Actor::Operator,
-                    "advisory.release",
-                    format!("advisory:{}", id.normalized()),
-                ))
-                .await?;
-                tx.commit().await?;
-                Ok(format!(
-                    "the disclosure of {id} is back at {}",
-                    super::advisory::both_times(stored.advisory.content.disclose_at)
-                ))
+                let said = self.release_advisory(&id, now).await?;
+                self.prepare_now().await;
+                Ok(said)
             }
         }
     }
+}
+
+impl App {
+    /// Takes a hold off: the disclosure goes back to the advisory's own
+    /// time, which members were first told and the policy accepted. That
+    /// is earlier than the hold, so it is allowed only while that time is
+    /// still ahead; once it has passed, a release would publish at once,
+    /// which is a decision to break the embargo and is refused (with the
+    /// commands that do it knowingly).
+    async fn release_advisory(&self, id: &AdvisoryId, now: DateTime<Utc>) -> Result<String> {
+        let mut tx = self.write(now).await?;
+        let Some(stored) = tx.advisory(id).await? else {
+            bail!("no advisory {id}");
+        };
+        let Some((held_until, _)) = stored.hold.clone() else {
+            bail!("the disclosure of {id} is not held");
+        };
+        if !matches!(stored.advisory.status, Status::Scheduled | Status::Notified) {
+            bail!(
+                "advisory {id} is {}; there is no disclosure left to release",
+                stored.advisory.status
+            );
+        }
+        let original = stored.advisory.content.disclose_at;
+        if original <= now {
+            bail!(
+                "the disclosure of {id} was first due at {}, which has passed: releasing the hold \
+                 would publish it at once. To publish now, run `embargo advisory disclose {id} --now --reason TEXT`; \
+                 to move the date, `embargo queue hold {id} --until TIME`",
+                format_utc(original)
+            );
+        }
+        let revision = self
+            .move_disclosure(&mut tx, &stored, held_until, original, "released")
+            .await?;
+        tx.set_hold(stored.row, None).await?;
+        tx.append_audit(
+            &Record::new(Actor::Operator, "advisory.release", subject(id))
+                .detail("from", crate::clock::format_instant(held_until))
+                .detail("until", crate::clock::format_instant(original))
+                .detail("revision", revision.to_string()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(format!(
+            "the disclosure of {id} is back at {}",
+            super::advisory::both_times(original)
+        ))
+    }
+}
+
+fn subject(id: &AdvisoryId) -> String {
+    format!("advisory:{}", id.normalized())
 }

@@ -28,13 +28,16 @@ pub enum QueueCommand {
         /// The copy's id, from `embargo queue list`.
         id: i64,
     },
-    /// Hold an advisory's automatic disclosure until a new time, or hold
-    /// one queued copy for an operator.
+    /// Hold an advisory's automatic disclosure until a later time, or hold
+    /// one queued copy for an operator. A hold never brings a disclosure
+    /// forward (that is `advisory disclose --now`); members already told
+    /// get an update with the new time.
     #[command(
         after_help = "Examples:\n  embargo queue hold DF-2026-0001 --until 2026-12-03T14:00:00Z --reason 'patch slipped'\n  embargo queue hold 42 --reason 'check the address first'"
     )]
     Hold(HoldArgs),
-    /// Release a hold: an advisory's disclosure goes back to its own time,
+    /// Release a hold: an advisory's disclosure goes back to its own time
+    /// (only while that time is still ahead; members told get an update),
     /// a held or uncertain copy is sent now.
     #[command(
         after_help = "Examples:\n  embargo queue release DF-2026-0001\n  embargo queue release 42"
@@ -50,12 +53,17 @@ pub enum QueueCommand {
 pub struct HoldArgs {
     /// An advisory id, or a copy's id from `embargo queue list`.
     pub target: String,
-    /// The new disclosure time for an advisory (with Z or an offset).
+    /// The new disclosure time for an advisory (with Z or an offset),
+    /// later than the one in force.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// Why (recorded in the audit log).
     #[arg(long)]
     pub reason: String,
+    /// Hold past the embargo policy's limits (the maximum embargo); the
+    /// reason and the overridden rule are recorded.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `embargo serve`.

@@ -78,8 +78,13 @@ async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
         QueueCommand::Hold(args) => {
             println!(
                 "{}",
-                app.hold(&args.target, args.until.as_deref(), &args.reason)
-                    .await?
+                app.hold(
+                    &args.target,
+                    args.until.as_deref(),
+                    &args.reason,
+                    args.force
+                )
+                .await?
             );
             Ok(())
         }

@@ -14,6 +14,7 @@
 mod advisories;
 mod audit;
 mod inbound;
+mod instants;
 mod members;
 mod outbox;
 
