@@ -2,9 +2,12 @@
 //! it is read. Domain code: no IO, no wall clock.
 //!
 //! One command per line, case-insensitive, in the signed text only (the
-//! caller hands over nothing else). Lines that are not commands — quoted
-//! text, greetings, signatures — are ignored. A message must name this list
-//! (a `List:` line, or the list's address in the signed headers), so a
+//! caller hands over nothing else), and only in the member's own text:
+//! quoted lines are skipped and an unquoted copy of earlier mail ends it
+//! (see [`own_text_ends`]), so a line of our notice quoted back the way
+//! Outlook quotes cannot speak for the member. Lines that are not commands
+//! — greetings, prose — are ignored. A message must name this list (a
+//! `List:` line, or the list's address in the signed headers), so a
 //! command signed for another instance cannot be replayed here.
 
 pub mod verp;
@@ -54,11 +57,15 @@ pub enum Command {
         org: Option<String>,
         kind: Option<String>,
         statement: Option<String>,
+        /// The attached certificate meant, by fingerprint (`Key:` line).
+        key: Option<String>,
     },
     /// A pending member returns their token.
     Confirm { token: String },
-    /// A member replaces their certificate with the attached one.
-    SetKey,
+    /// A member replaces their certificate with an attached one, named by
+    /// fingerprint (`SET-KEY <fingerprint>` or a `Key:` line) or the only
+    /// one that fits.
+    SetKey { key: Option<String> },
     /// A member leaves.
     Unsubscribe,
     /// A member answers about an advisory.
@@ -85,12 +92,27 @@ impl Command {
         match self {
             Command::Sponsor { .. } => "SPONSOR",
             Command::Confirm { .. } => "CONFIRM",
-            Command::SetKey => "SET-KEY",
+            Command::SetKey { .. } => "SET-KEY",
             Command::Unsubscribe => "UNSUBSCRIBE",
             Command::Ack { .. } => "ACK",
             Command::Approve { .. } => "APPROVE",
             Command::Suspend { .. } => "SUSPEND",
             Command::Hold { .. } => "HOLD",
+        }
+    }
+}
+
+impl Command {
+    /// Whether this command takes an attached certificate.
+    pub fn takes_key(&self) -> bool {
+        matches!(self, Command::Sponsor { .. } | Command::SetKey { .. })
+    }
+
+    /// The fingerprint the command names for its certificate, if any.
+    pub fn named_key(&self) -> Option<&str> {
+        match self {
+            Command::Sponsor { key, .. } | Command::SetKey { key } => key.as_deref(),
+            _ => None,
         }
     }
 }
@@ -130,8 +152,9 @@ Every message must name the list it is for: a line `List: <list address>`.
     Org: <organisation>
     Kind: vendor|distribution|user|individual
     Statement: <why you vouch>
+    Key: <fingerprint>       which attached certificate is theirs
   CONFIRM <token>            become active (sign with the key you were added with)
-  SET-KEY                    replace your certificate with the attached one
+  SET-KEY [<fingerprint>]    replace your certificate with the attached one
   UNSUBSCRIBE                leave the list
   ACK <advisory> <received|affected|not-affected|fixed> [note]
   APPROVE <email>            maintainers: re-activate a suspended member
@@ -140,19 +163,86 @@ Every message must name the list it is for: a line `List: <list address>`.
                              maintainers: move a disclosure to a new time
                              (with Z or an offset, e.g. 2026-12-03T14:00:00Z)
 
+Each command that takes a certificate uses exactly one: the attached
+certificate with the fingerprint it names (a `Key:` line, or after
+SET-KEY), else the one attached certificate whose user IDs name the
+address (the new member's for SPONSOR, yours for SET-KEY), else the only
+certificate attached when the message has only one such command. When
+that is not clear the command is refused; nothing is guessed.
+
+Only your own text counts. Lines starting with `>` are quoted and
+skipped wherever they are, so commands below a quote still count. Your
+text ends, and nothing after it is read, at the first of:
+  - the signature separator `-- `;
+  - an unquoted copy of earlier mail: a line `-----Original Message-----`
+    (or another rule of dashes or underscores), a `From:` header line, or
+    an attribution line ending in `wrote:` that is not followed by `>`;
+  - the first line of the list's own notice, update, reminder or
+    cancellation (\"This is an embargoed pre-disclosure notice from\",
+    \"The embargoed advisory\", \"A reminder from\").
+Write your commands above any copy of the list's mail.
+
 The list answers with a message signed by the list key and encrypted to
-you, saying what was done or which rule refused it. A signature older than
-two days, from the future, or used before is ignored.
+you, saying what was done to whom (addresses and fingerprints) or which
+rule refused it. A signature older than two days, from the future, or used
+before is ignored.
 ";
+
+/// The first lines of the list's own mail that quote commands back: a
+/// copy of one of these, pasted without `>`, is not the member's text.
+pub const OUR_OPENING_LINES: &[&str] = &[
+    "this is an embargoed pre-disclosure notice from",
+    "the embargoed advisory",
+    "a reminder from",
+];
+
+/// Whether `line` (with `next`, the next non-empty line) starts something
+/// that is not the member's own text, after which no command is read.
+pub fn own_text_ends(line: &str, next: Option<&str>) -> bool {
+    if line.trim_end() == "--" {
+        return true;
+    }
+    let trimmed = line.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let rule = |c: char| trimmed.len() >= 5 && trimmed.starts_with(&*c.to_string().repeat(5));
+    if rule('-') || rule('_') || lower.starts_with("from:") {
+        return true;
+    }
+    if lower.ends_with("wrote:") && !next.is_some_and(|next| next.trim_start().starts_with('>')) {
+        return true;
+    }
+    OUR_OPENING_LINES
+        .iter()
+        .any(|opening| lower.starts_with(opening))
+}
+
+/// A fingerprint as typed (`0x` prefix, spaces, any case) in the form the
+/// roster stores: upper-case hex without spaces.
+fn fingerprint_text(text: &str) -> String {
+    let joined: String = text.split_whitespace().collect();
+    let bare = joined
+        .strip_prefix("0x")
+        .or_else(|| joined.strip_prefix("0X"))
+        .unwrap_or(&joined);
+    bare.to_ascii_uppercase()
+}
 
 /// Reads the commands in `text`.
 pub fn parse(text: &str) -> Parsed {
     let mut parsed = Parsed::default();
-    for (index, raw) in text.lines().enumerate() {
+    let lines: Vec<&str> = text.lines().collect();
+    for (index, raw) in lines.iter().enumerate() {
         let number = index + 1;
         let line = raw.trim();
         if line.is_empty() || line.starts_with('>') {
             continue;
+        }
+        let next = lines[index + 1..]
+            .iter()
+            .find(|next| !next.trim().is_empty())
+            .copied();
+        if own_text_ends(raw, next) {
+            break;
         }
         let (word, rest) = match line.split_once(char::is_whitespace) {
             Some((word, rest)) => (word, rest.trim()),
@@ -167,24 +257,35 @@ pub fn parse(text: &str) -> Parsed {
                 }
                 continue;
             }
-            if let Some(Command::Sponsor {
-                name,
-                org,
-                kind,
-                statement,
-                ..
-            }) = parsed.commands.last_mut()
-            {
-                let slot = match field {
-                    "NAME" => name,
-                    "ORG" | "ORGANISATION" | "ORGANIZATION" => org,
-                    "KIND" => kind,
-                    "STATEMENT" => statement,
-                    _ => continue,
-                };
-                if slot.is_none() && !rest.is_empty() {
-                    *slot = Some(rest.to_owned());
+            match parsed.commands.last_mut() {
+                Some(Command::Sponsor {
+                    name,
+                    org,
+                    kind,
+                    statement,
+                    key,
+                    ..
+                }) => {
+                    let (slot, value) = match field {
+                        "NAME" => (name, rest.to_owned()),
+                        "ORG" | "ORGANISATION" | "ORGANIZATION" => (org, rest.to_owned()),
+                        "KIND" => (kind, rest.to_owned()),
+                        "STATEMENT" => (statement, rest.to_owned()),
+                        "KEY" | "FINGERPRINT" => (key, fingerprint_text(rest)),
+                        _ => continue,
+                    };
+                    if slot.is_none() && !value.is_empty() {
+                        *slot = Some(value);
+                    }
                 }
+                Some(Command::SetKey { key })
+                    if matches!(field, "KEY" | "FINGERPRINT")
+                        && key.is_none()
+                        && !rest.is_empty() =>
+                {
+                    *key = Some(fingerprint_text(rest));
+                }
+                _ => {}
             }
             continue;
         }
@@ -197,6 +298,7 @@ pub fn parse(text: &str) -> Parsed {
                     org: None,
                     kind: None,
                     statement: None,
+                    key: None,
                 },
                 None => {
                     parsed.malformed.push(Malformed {
@@ -218,7 +320,9 @@ pub fn parse(text: &str) -> Parsed {
                     continue;
                 }
             },
-            "SET-KEY" | "SETKEY" => Command::SetKey,
+            "SET-KEY" | "SETKEY" => Command::SetKey {
+                key: (!rest.is_empty()).then(|| fingerprint_text(rest)),
+            },
             "UNSUBSCRIBE" => Command::Unsubscribe,
             "ACK" => {
                 let advisory = args.next();
@@ -312,6 +416,7 @@ mod tests {
                     org: Some("Distro".to_owned()),
                     kind: Some("distribution".to_owned()),
                     statement: Some("runs security".to_owned()),
+                    key: None,
                 },
                 Command::Ack {
                     advisory: "DF-2026-0001".to_owned(),
@@ -337,6 +442,87 @@ mod tests {
         let parsed = parse(&text);
         assert_eq!(parsed.commands.len(), MAX_COMMANDS);
         assert_eq!(parsed.malformed.len(), 1);
+    }
+
+    /// The notice as our template renders it, pasted below a reply
+    /// without `>` (as Outlook quotes).
+    const NOTICE_COPY: &str = "This is an embargoed pre-disclosure notice from Project Security.\nKeep it within your security team until 2026-06-09 14:00 UTC.\n\nAdvisory:    DF-2026-0001 (revision 1)\n\nPlease acknowledge with a signed reply to security-announce-request@project.example:\n  ACK DF-2026-0001 received\n\n-- \nProject Security <security-announce@project.example>\n";
+
+    fn acks(parsed: &Parsed) -> Vec<AckStatus> {
+        parsed
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Ack { status, .. } => Some(*status),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A line of the notice quoted back without `>` overrode the member's
+    /// own answer: `ACK … received` from the copy came after (and so won
+    /// over) the member's `ACK … affected`.
+    #[test]
+    fn an_unquoted_copy_of_the_notice_does_not_override_the_members_answer() {
+        let own = "List: security-announce@project.example\nACK DF-2026-0001 affected\n\n";
+        // The copy straight below, below an Outlook header block, below an
+        // "Original Message" rule, below an underscore rule, and below an
+        // attribution line with no `>` after it.
+        for separator in [
+            "",
+            "From: Project Security <security-announce@project.example>\nSent: Monday, June 1, 2026 12:00 PM\nTo: dave@vendor.example\nSubject: [DF-2026-0001] EMBARGOED\n\n",
+            "-----Original Message-----\n",
+            "________________________________\n",
+            "On Mon, 1 Jun 2026 at 12:00, Project Security wrote:\n",
+        ] {
+            let parsed = parse(&format!("{own}{separator}{NOTICE_COPY}"));
+            assert_eq!(acks(&parsed), vec![AckStatus::Affected], "{separator:?}");
+            assert_eq!(
+                parsed.list.as_deref(),
+                Some("security-announce@project.example")
+            );
+        }
+        // Each of the list's advisory mails starts a copy.
+        for opening in [
+            "The embargoed advisory DF-2026-0001 changed. It is still embargoed",
+            "A reminder from Project Security: the embargo on DF-2026-0001",
+        ] {
+            let parsed = parse(&format!("{own}{opening}\n  ACK DF-2026-0001 fixed\n"));
+            assert_eq!(acks(&parsed), vec![AckStatus::Affected], "{opening}");
+        }
+    }
+
+    #[test]
+    fn commands_below_a_copy_are_ignored_and_commands_below_a_quote_count() {
+        // Nothing of the member's own above the copy: nothing counts.
+        let parsed = parse(&format!("Thanks!\n{NOTICE_COPY}ACK DF-2026-0001 fixed\n"));
+        assert!(parsed.commands.is_empty(), "{parsed:?}");
+        // Bottom-posting below `>` quoting keeps working, attribution
+        // line and all.
+        let parsed = parse(
+            "On Mon, 1 Jun 2026, Project Security wrote:\n> This is an embargoed pre-disclosure notice from X.\n>   ACK DF-2026-0001 received\n\nACK DF-2026-0001 not-affected\n",
+        );
+        assert_eq!(acks(&parsed), vec![AckStatus::NotAffected]);
+        // The signature separator ends the own text too.
+        let parsed = parse("UNSUBSCRIBE\n-- \nACK DF-2026-0001 fixed\n");
+        assert_eq!(parsed.commands, vec![Command::Unsubscribe]);
+    }
+
+    #[test]
+    fn key_lines_name_certificates_in_the_stored_form() {
+        let parsed = parse(
+            "SPONSOR sam@x.example\nKey: 0xabcd 1234 ABCD 1234 abcd  1234 ABCD 1234 abcd 1234\nSET-KEY 0011 2233 4455 6677 8899 aabb ccdd eeff 0011 2233\nSET-KEY\nkey: ffff\n",
+        );
+        assert_eq!(
+            parsed.commands[0].named_key(),
+            Some("ABCD1234ABCD1234ABCD1234ABCD1234ABCD1234")
+        );
+        assert_eq!(
+            parsed.commands[1].named_key(),
+            Some("00112233445566778899AABBCCDDEEFF00112233")
+        );
+        assert_eq!(parsed.commands[2].named_key(), Some("FFFF"));
+        assert!(parsed.commands.iter().all(Command::takes_key));
     }
 
     #[test]

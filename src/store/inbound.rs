@@ -1,5 +1,6 @@
-//! Inbound mail: which member a signing key belongs to, the replay guard,
-//! acknowledgements, bounces, and the list's own secrets.
+//! Inbound mail: which member a signing key belongs to, the replay guard
+//! (complete messages, and the commands of a message already carried out
+//! or refused), acknowledgements, bounces, and the list's own secrets.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -26,6 +27,24 @@ pub struct AckRow {
     pub status: Option<String>,
     pub note: Option<String>,
     pub at: Option<String>,
+}
+
+/// What a signed message is, for the replay guard: who signed, when, over
+/// what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedKey<'a> {
+    pub signer: &'a str,
+    pub signed_at: DateTime<Utc>,
+    pub digest: &'a str,
+}
+
+/// A command of a message already dealt with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub index: usize,
+    pub refused: bool,
+    /// What the reply says about it.
+    pub line: String,
 }
 
 /// A copy a bounce names.
@@ -74,6 +93,33 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
+    }
+
+    /// The commands of this signed message already carried out or refused
+    /// (by an earlier attempt that did not finish), by index.
+    pub async fn commands_recorded(
+        &self,
+        key: &SignedKey<'_>,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT idx, outcome, line FROM inbound_commands \
+             WHERE signer = ? AND signed_at = ? AND digest = ? ORDER BY idx",
+        )
+        .bind(key.signer)
+        .bind(format_instant(key.signed_at))
+        .bind(key.digest)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(index, outcome, line)| {
+                Ok(CommandRecord {
+                    index: usize::try_from(index)
+                        .map_err(|_| StoreError::Corrupt(format!("command index {index}")))?,
+                    refused: outcome == "refused",
+                    line,
+                })
+            })
+            .collect()
     }
 
     /// Every active member and their answer about an advisory.
@@ -167,6 +213,76 @@ impl WriteTx {
             other => other,
         })?;
         Ok(())
+    }
+
+    /// Records that command `index` of a signed message was carried out
+    /// (in the transaction of its effect) or refused; `Conflict` if it was
+    /// recorded before (another attempt of the same message got there
+    /// first).
+    pub async fn record_command(
+        &mut self,
+        key: &SignedKey<'_>,
+        index: usize,
+        refused: bool,
+        line: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO inbound_commands (signer, signed_at, digest, idx, outcome, line, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.signer)
+        .bind(format_instant(key.signed_at))
+        .bind(key.digest)
+        .bind(i64::try_from(index).unwrap_or(i64::MAX))
+        .bind(if refused { "refused" } else { "done" })
+        .bind(line)
+        .bind(format_instant(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the reply line of a command recorded as done, once the
+    /// use case said exactly what it did.
+    pub async fn set_command_line(
+        &mut self,
+        key: &SignedKey<'_>,
+        index: usize,
+        line: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE inbound_commands SET line = ? \
+             WHERE signer = ? AND signed_at = ? AND digest = ? AND idx = ?",
+        )
+        .bind(line)
+        .bind(key.signer)
+        .bind(format_instant(key.signed_at))
+        .bind(key.digest)
+        .bind(i64::try_from(index).unwrap_or(i64::MAX))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether a copy of the advisory (its notice, an update or a
+    /// reminder) reached the member: sent, or possibly sent (being sent,
+    /// or uncertain). A draft, a copy still queued, or copies sent only
+    /// to others do not count.
+    pub async fn advisory_reached(
+        &mut self,
+        advisory_row: i64,
+        member: MemberId,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+             WHERE a.advisory_id = ? AND a.kind IN ('notice', 'update', 'reminder') \
+             AND d.member_id = ? AND d.state IN ('sent', 'sending', 'uncertain') LIMIT 1",
+        )
+        .bind(advisory_row)
+        .bind(member.0)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(found.is_some())
     }
 
     /// A member's answer about an advisory (the latest counts).
