@@ -105,7 +105,7 @@ fn ingest_locked_at_key_read(env: &Env, message: &[u8]) -> std::process::Output 
         panic!("ingest never read the list key");
     }
     let mut writer = opener.join().expect("opener").expect("open the FIFO");
-    let lock = WriteLock::take(&env);
+    let lock = WriteLock::take(env);
     writer.write_all(&saved).expect("hand over the key");
     drop(writer);
     let out = child.wait_with_output().expect("ingest");
