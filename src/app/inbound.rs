@@ -2,7 +2,8 @@
 //!
 //! A command counts only when it is in the bytes a good, current signature
 //! by an active member's key covers (a pending member may only CONFIRM),
-//! names this list, and has not been used before. The signer's
+//! names this list, and was not answered before (a message an earlier
+//! attempt left half done is finished, see `commands.rs`). The signer's
 //! fingerprint, never a header, decides who acts. Strangers, bad
 //! signatures, replays and junk get no reply at all and change nothing;
 //! they are logged (without addresses) and the message is taken, so the MTA

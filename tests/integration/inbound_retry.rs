@@ -316,3 +316,57 @@ fn concurrent_two_command_messages_under_contention_each_command_done_once() {
     );
     assert_eq!(of_kind(&env, "reply").len(), MESSAGES);
 }
+
+/// The same message delivered eight times at once (an MTA retrying while
+/// the first attempt still runs): each command is done once, one reply.
+#[test]
+fn the_same_message_ingested_concurrently_is_done_once_and_answered_once() {
+    let env = list();
+    env.draft("DF-2026-0062", "Twice", "low");
+    env.ok(&["advisory", "announce", "DF-2026-0062"]);
+    env.ok(&["queue", "run"]);
+    busy_timeout(&env, 5000);
+    let message = command(
+        who::ALICE,
+        &format!(
+            "ACK DF-2026-0062 received\nSUSPEND {}\nAPPROVE {}",
+            who::DAVE,
+            who::DAVE
+        ),
+        &[],
+    );
+    let children: Vec<Child> = (0..8)
+        .map(|_| {
+            let mut child = env
+                .command()
+                .arg("ingest")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ingest");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(&message)
+                .expect("message");
+            child
+        })
+        .collect();
+    for mut child in children {
+        assert_eq!(child.wait().expect("wait").code(), Some(0));
+    }
+    for action in ["advisory.ack", "member.suspend", "member.resume"] {
+        assert_eq!(
+            count(
+                &env,
+                &format!("SELECT count(*) FROM audit_log WHERE action = '{action}'")
+            ),
+            1,
+            "{action}"
+        );
+    }
+    assert_eq!(env.show(who::DAVE)["status"], "active");
+    assert_eq!(of_kind(&env, "reply").len(), 1);
+}
