@@ -13,7 +13,7 @@
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::{App, commands};
+use super::{App, binding};
 use crate::audit::{Actor, Channel, Record};
 use crate::compose::{Kind, reply_context};
 use crate::inbound::{self, verp};
@@ -299,8 +299,8 @@ impl App {
             .iter()
             .map(|malformed| format!("not understood: {malformed}"))
             .collect();
-        let (certs, unreadable) = commands::attached_certs(&auth.content.keys);
-        let (bindings, unused) = commands::bind_certs(&parsed.commands, &signer.email, &certs);
+        let (certs, unreadable) = binding::attached_certs(&auth.content.keys);
+        let (bindings, unused) = binding::bind_certs(&parsed.commands, &signer.email, &certs);
         self.set_channel(Channel::Mail {
             fingerprint: auth.verified.signer.clone(),
         });

@@ -7,6 +7,7 @@
 //! an explicit [`Actor`](crate::audit::Actor), never in the CLI.
 
 pub mod advisory;
+mod binding;
 mod commands;
 pub mod daemon;
 pub mod deliver;
