@@ -110,18 +110,25 @@ impl App {
         let result = self.carry_out(key, index, command, signer, binding).await;
         // A use case that refused before its transaction leaves the slot
         // armed; the next command must not inherit it.
-        let leftover = self.replay.lock().ok().and_then(|mut slot| slot.take());
+        let armed = self.replay.lock().ok().and_then(|mut slot| slot.take());
         match result {
             Ok(line) => {
-                if let Some(replay) = leftover {
-                    // Done without a write of its own: record it now.
-                    let mut tx = self.store.write(self.now()).await?;
-                    record_or_conflict(&mut tx, key, index, false, &replay.line).await?;
-                    tx.commit().await?;
-                } else if let Err(err) = self.set_line(key, index, &line).await {
-                    // The record holds the line said before the use case
-                    // ran; the exact one is only a nicety.
-                    tracing::warn!(error = %format!("{err:#}"), "could not refine a command's reply line");
+                let state = armed.map(|replay| (replay.recorded, replay.line == line));
+                match state {
+                    None | Some((false, _)) => {
+                        // Done without a write of its own: record it now.
+                        let mut tx = self.store.write(self.now()).await?;
+                        record_or_conflict(&mut tx, key, index, false, &line).await?;
+                        tx.commit().await?;
+                    }
+                    Some((true, false)) => {
+                        // The record holds the line said before the use
+                        // case ran; the exact one is only a nicety.
+                        if let Err(err) = self.set_line(key, index, &line).await {
+                            tracing::warn!(error = %format!("{err:#}"), "could not refine a command's reply line");
+                        }
+                    }
+                    Some((true, true)) => {}
                 }
                 Ok(CommandRecord {
                     index,
@@ -174,6 +181,7 @@ impl App {
                 digest: key.digest.to_owned(),
                 index,
                 line,
+                recorded: false,
             });
         }
     }

@@ -52,6 +52,8 @@ pub(crate) struct Replay {
     pub digest: String,
     pub index: usize,
     pub line: String,
+    /// Whether a transaction of the use case recorded it already.
+    pub recorded: bool,
 }
 
 impl Replay {
@@ -98,7 +100,16 @@ impl App {
         if channel != Channel::Cli {
             tx.set_via(channel);
         }
-        let pending = self.replay.lock().ok().and_then(|mut slot| slot.take());
+        // Only the first transaction records it: the slot stays, marked,
+        // so the caller can tell whether the use case wrote at all.
+        let pending = self.replay.lock().ok().and_then(|mut slot| {
+            slot.as_mut()
+                .filter(|replay| !replay.recorded)
+                .map(|replay| {
+                    replay.recorded = true;
+                    replay.clone()
+                })
+        });
         if let Some(replay) = pending {
             commands::record_or_conflict(&mut tx, &replay.key(), replay.index, false, &replay.line)
                 .await?;
