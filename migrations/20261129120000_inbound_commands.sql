@@ -16,3 +16,14 @@ CREATE TABLE inbound_commands (
     at         TEXT NOT NULL,
     PRIMARY KEY (signer, signed_at, digest, idx)
 );
+
+-- The signing keys of a certificate a member replaced (SET-KEY), with that
+-- certificate: they authenticate nothing new, only the retry of a message
+-- they signed whose commands were already started (the SET-KEY in it
+-- committed before the process stopped), so that message can finish.
+CREATE TABLE retired_member_keys (
+    fingerprint  TEXT PRIMARY KEY,
+    member_id    INTEGER NOT NULL REFERENCES members (id),
+    cert         BLOB NOT NULL,
+    retired_at   TEXT NOT NULL
+);

@@ -50,8 +50,8 @@ impl App {
         let mut recorded = self.store.commands_recorded(key).await?;
         let mut records: Vec<Option<CommandRecord>> = vec![None; commands.len()];
         // SET-KEY goes last: once it commits, the key that signed this
-        // message is no longer the member's, and a retry could not be
-        // authenticated to finish the commands after it.
+        // message is retired, and the other commands should not depend on
+        // a retry being authenticated by a retired key.
         let mut order: Vec<usize> = (0..commands.len()).collect();
         order.sort_by_key(|&index| matches!(commands[index], Command::SetKey { .. }));
         for index in order {

@@ -245,18 +245,20 @@ impl App {
     async fn run_commands(&self, auth: Authenticated) -> Result<Ingested> {
         let now = self.now();
         let signer = &auth.member;
-        if signer.fingerprint != auth.verified.signer {
-            return Ok(self.drop_message("the signing key's certificate is not the member's"));
-        }
         let key = SignedKey {
             signer: &auth.verified.signer,
             signed_at: auth.verified.signed_at,
             digest: &auth.digest,
         };
         // A message an earlier attempt started is finished even when one
-        // of its commands (UNSUBSCRIBE) ended the membership: the rest are
-        // refused and the reply goes out.
+        // of its commands ended the membership (UNSUBSCRIBE) or replaced
+        // the key that signed it (SET-KEY): the rest are carried out or
+        // refused and the reply goes out. Its commands were recorded under
+        // this very signature, made while the key was the member's.
         let started = !self.store.commands_recorded(&key).await?.is_empty();
+        if !started && signer.fingerprint != auth.verified.signer {
+            return Ok(self.drop_message("the signing key's certificate is not the member's"));
+        }
         if !started && !matches!(signer.status, Status::Active | Status::Pending) {
             return Ok(self.drop_message("signed by a member who is not active"));
         }

@@ -455,6 +455,10 @@ impl App {
             }
             .into());
         }
+        // The old keys may still finish a signed message already started
+        // (one whose SET-KEY this is); nothing new.
+        let old_cert = tx.member_cert(member.id).await?;
+        tx.retire_member_keys(member.id, &old_cert).await?;
         tx.update_member(
             member.id,
             &MemberChange::Cert {

@@ -56,20 +56,28 @@ pub struct BouncedCopy {
 
 impl Store {
     /// The member whose certificate holds the signing key `fingerprint`,
-    /// with that certificate.
+    /// with that certificate; else the member who retired a certificate
+    /// holding it, with the retired certificate. A retired key verifies a
+    /// signature, but the caller lets it finish only a message whose
+    /// commands were started while the key was the member's.
     pub async fn member_by_key(
         &self,
         fingerprint: &str,
     ) -> Result<Option<(Member, Vec<u8>)>, StoreError> {
-        let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT m.email, c.cert FROM member_keys k JOIN members m ON m.id = k.member_id \
-             JOIN member_certs c ON c.member_id = m.id \
-             WHERE k.fingerprint = ?1 OR (length(?1) = 16 AND substr(k.fingerprint, 25) = ?1)",
+        let row: Option<(i64, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT 0 AS retired, m.email, c.cert FROM member_keys k \
+             JOIN members m ON m.id = k.member_id JOIN member_certs c ON c.member_id = m.id \
+             WHERE k.fingerprint = ?1 OR (length(?1) = 16 AND substr(k.fingerprint, 25) = ?1) \
+             UNION ALL \
+             SELECT 1 AS retired, m.email, r.cert FROM retired_member_keys r \
+             JOIN members m ON m.id = r.member_id \
+             WHERE r.fingerprint = ?1 OR (length(?1) = 16 AND substr(r.fingerprint, 25) = ?1) \
+             ORDER BY retired LIMIT 1",
         )
         .bind(fingerprint.to_ascii_uppercase())
         .fetch_optional(&self.pool)
         .await?;
-        let Some((email, cert)) = row else {
+        let Some((_, email, cert)) = row else {
             return Ok(None);
         };
         let email = Email::parse(&email)
@@ -180,6 +188,11 @@ impl WriteTx {
             .execute(&mut *self.tx)
             .await?;
         for fingerprint in fingerprints {
+            // A key in use again is no longer retired.
+            sqlx::query("DELETE FROM retired_member_keys WHERE fingerprint = ?")
+                .bind(fingerprint.to_ascii_uppercase())
+                .execute(&mut *self.tx)
+                .await?;
             sqlx::query(
                 "INSERT OR REPLACE INTO member_keys (fingerprint, member_id) VALUES (?, ?)",
             )
@@ -188,6 +201,25 @@ impl WriteTx {
             .execute(&mut *self.tx)
             .await?;
         }
+        Ok(())
+    }
+
+    /// Keeps the member's current signing keys, with `cert` (the
+    /// certificate being replaced), as retired (see `member_by_key`).
+    pub async fn retire_member_keys(
+        &mut self,
+        member: MemberId,
+        cert: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO retired_member_keys (fingerprint, member_id, cert, retired_at) \
+             SELECT fingerprint, member_id, ?, ? FROM member_keys WHERE member_id = ?",
+        )
+        .bind(cert)
+        .bind(format_instant(self.now))
+        .bind(member.0)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::common::{Env, who};
 use crate::delivery::of_kind;
-use crate::inbound_commands::{cert, command, ingest, list};
+use crate::inbound_commands::{cert, command, fingerprint, ingest, list};
 
 /// Appends `busy_timeout_ms` to the config's `[storage]` table (its last).
 fn busy_timeout(env: &Env, millis: u64) {
@@ -214,6 +214,50 @@ fn a_message_that_unsubscribed_is_still_answered_after_a_retry() {
         env.sql("SELECT outcome FROM inbound_commands ORDER BY idx"),
         "done\nrefused\n"
     );
+}
+
+/// The class: SET-KEY replaced the key that signed the message, then the
+/// reply met the busy database. The retry is authenticated by the retired
+/// key only because the message was already started: it finishes with one
+/// reply, while a new message signed by the retired key is dropped.
+#[test]
+fn a_message_whose_set_key_committed_is_finished_on_retry_with_the_retired_key() {
+    let env = list();
+    env.draft("DF-2026-0063", "Rotated", "low");
+    env.ok(&["advisory", "announce", "DF-2026-0063"]);
+    env.ok(&["queue", "run"]);
+    busy_timeout(&env, 200);
+    let certified = fingerprint(&env, who::CERTIFIED);
+    let message = command(
+        who::DAVE,
+        &format!("SET-KEY {certified}\nACK DF-2026-0063 received"),
+        &[cert(who::CERTIFIED)],
+    );
+    let out = ingest_locked_at_key_read(&env, &message);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.show(who::DAVE)["fingerprint"], certified.as_str());
+    assert!(of_kind(&env, "reply").is_empty());
+    assert_eq!(ingest(&env, &message), 0);
+    assert_eq!(of_kind(&env, "reply").len(), 1);
+    for action in ["advisory.ack", "member.set-key"] {
+        assert_eq!(
+            count(
+                &env,
+                &format!("SELECT count(*) FROM audit_log WHERE action = '{action}'")
+            ),
+            1,
+            "{action}"
+        );
+    }
+    let before = env.dump();
+    let fresh = command(who::DAVE, "ACK DF-2026-0063 fixed", &[]);
+    assert_eq!(ingest(&env, &fresh), 0);
+    assert_eq!(env.dump(), before, "the retired key started something new");
 }
 
 /// The class under real contention: 24 two-command messages ingested at
