@@ -171,7 +171,10 @@ certificate with the fingerprint it names (a `Key:` line, or after
 SET-KEY), else the one attached certificate whose user IDs name the
 address (the new member's for SPONSOR, yours for SET-KEY), else the only
 certificate attached when the message has only one such command. When
-that is not clear the command is refused; nothing is guessed.
+that is not clear the command is refused; nothing is guessed. SET-KEY
+takes effect after the message's other commands. An ACK counts only for
+an advisory the list sent you; any other id gets the same answer as an
+unknown one.
 
 Only your own text counts. Lines starting with `>` are quoted and
 skipped wherever they are, so commands below a quote still count. Your
