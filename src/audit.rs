@@ -42,6 +42,40 @@ impl fmt::Display for Actor {
     }
 }
 
+/// The way a change reached the list. Every entry names it in its `via`
+/// detail, so a maintainer reading the log can tell an operator's command
+/// line from a member's signed mail (and which key signed it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    /// The `embargo` command line on the server.
+    Cli,
+    /// A signed mail command; the signing key's full fingerprint.
+    Mail { fingerprint: String },
+    /// The program itself (the daemon's scheduler, a sweep, a bounce).
+    System,
+}
+
+impl Channel {
+    /// The channel of a change made with no channel named: the program's
+    /// own changes are the system's, everything else came from the CLI.
+    pub fn default_for(actor: &Actor) -> Self {
+        match actor {
+            Actor::System => Channel::System,
+            Actor::Operator | Actor::Member(_) => Channel::Cli,
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Channel::Cli => f.write_str("cli"),
+            Channel::Mail { fingerprint } => write!(f, "signed mail, key {fingerprint}"),
+            Channel::System => f.write_str("system"),
+        }
+    }
+}
+
 /// A change to record, before the store gives it a place in the chain.
 #[derive(Debug, Clone)]
 pub struct Record {

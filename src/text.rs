@@ -13,9 +13,15 @@ pub enum TextError {
     /// The value was empty after trimming.
     #[error("{field} must not be empty")]
     Empty { field: &'static str },
-    /// The value holds a control character such as CR, LF or NUL.
+    /// A one-line value holds a control character such as CR, LF or NUL.
     #[error("{field} must be one line without control characters (found {found})")]
     ControlCharacter { field: &'static str, found: String },
+    /// A multi-line value holds a control character other than a line
+    /// break or a tab (NUL, BEL, ESC…).
+    #[error(
+        "{field} contains the control character {found}; only line breaks and tabs are allowed"
+    )]
+    ForbiddenControl { field: &'static str, found: String },
     /// The value is longer than the field allows.
     #[error("{field} is longer than {max} characters")]
     TooLong { field: &'static str, max: usize },
@@ -52,7 +58,7 @@ pub fn multi_line(field: &'static str, value: &str, max: usize) -> Result<String
         .chars()
         .find(|c| c.is_control() && *c != '\n' && *c != '\t')
     {
-        return Err(TextError::ControlCharacter {
+        return Err(TextError::ForbiddenControl {
             field,
             found: describe(found),
         });
@@ -78,7 +84,8 @@ fn describe(c: char) -> String {
     match c {
         '\r' => "CR".to_owned(),
         '\n' => "LF".to_owned(),
-        '\0' => "NUL".to_owned(),
+        '\0' => "NUL (U+0000)".to_owned(),
+        '\u{1b}' => "ESC (U+001B)".to_owned(),
         other => format!("U+{:04X}", u32::from(other)),
     }
 }
@@ -115,6 +122,24 @@ mod tests {
             Ok("one\ntwo")
         );
         assert!(multi_line("statement", "one\u{7}two", 100).is_err());
+    }
+
+    /// A NUL byte in a statement was reported as "must be one line",
+    /// which a multi-line field is not asked to be.
+    #[test]
+    fn a_control_character_in_a_multi_line_field_is_named_as_such() {
+        for (bad, named) in [
+            ("one\0two", "NUL"),
+            ("one\ntwo\u{7}", "U+0007"),
+            ("x\u{1b}[31m", "ESC"),
+            ("a\rb", "CR"),
+        ] {
+            let err = multi_line("statement", bad, 100).expect_err(bad);
+            let text = err.to_string();
+            assert!(text.contains(named), "{bad:?}: {text}");
+            assert!(text.contains("control character"), "{text}");
+            assert!(!text.contains("one line"), "{text}");
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! A command counts only when it is in the bytes a good, current signature
 //! by an active member's key covers (a pending member may only CONFIRM),
-//! names this list, and has not been used before. The signer's
+//! names this list, and was not answered before (a message an earlier
+//! attempt left half done is finished, see `commands.rs`). The signer's
 //! fingerprint, never a header, decides who acts. Strangers, bad
 //! signatures, replays and junk get no reply at all and change nothing;
 //! they are logged (without addresses) and the message is taken, so the MTA
@@ -12,15 +13,14 @@
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::{App, Replay};
-use crate::audit::{Actor, Record};
+use super::{App, binding};
+use crate::audit::{Actor, Channel, Record};
 use crate::compose::{Kind, reply_context};
-use crate::inbound::{self, Command, verp};
+use crate::inbound::{self, verp};
 use crate::mail::{self, Inbound, Limits, SignedContent};
 use crate::pgp::{self, Verified};
-use crate::roster::gate::{self, Transition};
 use crate::roster::{Member, Status};
-use crate::store::Addressee;
+use crate::store::{Addressee, SignedKey};
 
 /// What became of one inbound message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,10 +245,21 @@ impl App {
     async fn run_commands(&self, auth: Authenticated) -> Result<Ingested> {
         let now = self.now();
         let signer = &auth.member;
-        if signer.fingerprint != auth.verified.signer {
+        let key = SignedKey {
+            signer: &auth.verified.signer,
+            signed_at: auth.verified.signed_at,
+            digest: &auth.digest,
+        };
+        // A message an earlier attempt started is finished even when one
+        // of its commands ended the membership (UNSUBSCRIBE) or replaced
+        // the key that signed it (SET-KEY): the rest are carried out or
+        // refused and the reply goes out. Its commands were recorded under
+        // this very signature, made while the key was the member's.
+        let started = !self.store.commands_recorded(&key).await?.is_empty();
+        if !started && signer.fingerprint != auth.verified.signer {
             return Ok(self.drop_message("the signing key's certificate is not the member's"));
         }
-        if !matches!(signer.status, Status::Active | Status::Pending) {
+        if !started && !matches!(signer.status, Status::Active | Status::Pending) {
             return Ok(self.drop_message("signed by a member who is not active"));
         }
         let signed_at = auth.verified.signed_at;
@@ -285,207 +296,47 @@ impl App {
             commands = parsed.commands.len(),
             "signed commands received"
         );
-        let replay = Replay {
-            signer: auth.verified.signer.clone(),
-            signed_at,
-            digest: auth.digest.clone(),
-        };
-        let mut lines = Vec::new();
-        let (mut done, mut refused) = (0, 0);
-        for malformed in &parsed.malformed {
-            lines.push(format!("not understood: {malformed}"));
-            refused += 1;
+        let mut lines: Vec<String> = parsed
+            .malformed
+            .iter()
+            .map(|malformed| format!("not understood: {malformed}"))
+            .collect();
+        let (certs, unreadable) = binding::attached_certs(&auth.content.keys);
+        let (bindings, unused) = binding::bind_certs(&parsed.commands, &signer.email, &certs);
+        self.set_channel(Channel::Mail {
+            fingerprint: auth.verified.signer.clone(),
+        });
+        let outcome = self
+            .carry_out_all(&key, signer, &parsed.commands, &bindings)
+            .await;
+        self.set_channel(Channel::Cli);
+        let outcome = outcome?;
+        lines.extend(outcome.lines);
+        lines.extend(unreadable);
+        lines.extend(
+            unused
+                .iter()
+                .map(|fingerprint| format!("attached certificate {fingerprint} was not used")),
+        );
+        if !self.reply(&auth, &key, &lines).await? {
+            return Ok(self.drop_message("this signed message was already answered"));
         }
-        for command in &parsed.commands {
-            // The first write transaction of the first command records the
-            // signature as used, with that command's effect.
-            if let Ok(mut slot) = self.replay.lock()
-                && done + refused == parsed.malformed.len()
-            {
-                *slot = Some(replay.clone());
-            }
-            match self.carry_out(command, &auth).await {
-                Ok(line) => {
-                    done += 1;
-                    lines.push(line);
-                }
-                Err(err) => {
-                    if let Some(crate::store::StoreError::Busy) = err.downcast_ref() {
-                        return Err(err);
-                    }
-                    refused += 1;
-                    lines.push(format!(
-                        "{} refused: {}",
-                        command.name(),
-                        refusal_text(command, &err)
-                    ));
-                }
-            }
-        }
-        // A refused command used no transaction of its own: record the
-        // signature now, so the same message cannot be tried again.
-        let leftover = self.replay.lock().ok().and_then(|mut slot| slot.take());
-        if leftover.is_some()
-            || !self
-                .store
-                .signature_seen(&replay.signer, replay.signed_at, &replay.digest)
-                .await?
-        {
-            let mut tx = self.store.write(now).await?;
-            tx.record_signature(&replay.signer, replay.signed_at, &replay.digest)
-                .await?;
-            tx.commit().await?;
-        }
-        self.reply(&auth, &lines).await?;
-        Ok(Ingested::Commands { done, refused })
+        Ok(Ingested::Commands {
+            done: outcome.done,
+            refused: outcome.refused + parsed.malformed.len(),
+        })
     }
 
-    async fn carry_out(&self, command: &Command, auth: &Authenticated) -> Result<String> {
-        let signer = &auth.member;
-        let by = signer.email.as_str();
-        if signer.status == Status::Pending && !matches!(command, Command::Confirm { .. }) {
-            anyhow::bail!("your membership is not confirmed yet; only CONFIRM works until it is");
-        }
-        match command {
-            Command::Sponsor {
-                email,
-                name,
-                org,
-                kind,
-                statement,
-            } => {
-                let cert = auth
-                    .content
-                    .keys
-                    .first()
-                    .context("attach the new member's certificate (application/pgp-keys)")?;
-                let kind = kind
-                    .as_deref()
-                    .context("a Kind: line is needed (vendor, distribution, user or individual)")?
-                    .parse()?;
-                self.add_member(super::roster::AddMember {
-                    email: email.clone(),
-                    name: name.clone().context("a Name: line is needed")?,
-                    org: org.clone().context("an Org: line is needed")?,
-                    kind,
-                    cert: cert.clone(),
-                    sponsor: by.to_owned(),
-                    statement: statement.clone(),
-                    roles: Vec::new(),
-                    by: None,
-                })
-                .await?;
-                Ok(format!(
-                    "SPONSOR {email}: added as pending; they were sent an encrypted confirmation"
-                ))
-            }
-            Command::Confirm { token } => {
-                self.confirm_member(by, token).await?;
-                Ok("CONFIRM: you are now an active member".to_owned())
-            }
-            Command::SetKey => {
-                let cert = auth
-                    .content
-                    .keys
-                    .first()
-                    .context("attach the new certificate (application/pgp-keys)")?;
-                let (member, _) = self.set_member_key(by, cert, Some(by)).await?;
-                Ok(format!(
-                    "SET-KEY: your certificate is now {}",
-                    member.fingerprint
-                ))
-            }
-            Command::Unsubscribe => {
-                self.change_status(
-                    by,
-                    Transition::Remove,
-                    Some("unsubscribed by signed mail"),
-                    Some(by),
-                )
-                .await?;
-                let line = format!(
-                    "{} ({}) unsubscribed by signed mail",
-                    signer.email, signer.fingerprint
-                );
-                if let Err(err) = self
-                    .alert_maintainers("a member left the list", &[line])
-                    .await
-                {
-                    tracing::warn!(error = %format!("{err:#}"), "could not tell maintainers");
-                }
-                Ok("UNSUBSCRIBE: you have left the list".to_owned())
-            }
-            Command::Ack {
-                advisory,
-                status,
-                note,
-            } => {
-                let id = crate::advisory::AdvisoryId::parse(advisory)?;
-                let stored = self
-                    .store
-                    .advisory(&id)
-                    .await?
-                    .with_context(|| format!("no advisory {id} was sent to you"))?;
-                if stored.advisory.status == crate::advisory::Status::Draft {
-                    anyhow::bail!("no advisory {id} was sent to you");
-                }
-                let note = note
-                    .as_deref()
-                    .map(|n| crate::text::single_line("note", n, 500))
-                    .transpose()?;
-                let mut tx = self.write(self.now()).await?;
-                tx.upsert_ack(stored.row, signer.id, status.as_str(), note.as_deref())
-                    .await?;
-                tx.append_audit(
-                    &Record::new(
-                        Actor::Member(signer.email.clone()),
-                        "advisory.ack",
-                        format!("advisory:{}", id.normalized()),
-                    )
-                    .detail("status", status.as_str()),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(format!("ACK {id} {}: recorded", status.as_str()))
-            }
-            Command::Approve { email } => {
-                gate::check_maintainer(signer, "APPROVE")?;
-                self.change_status(email, Transition::Resume, None, Some(by))
-                    .await?;
-                Ok(format!("APPROVE {email}: active again"))
-            }
-            Command::Suspend { email } => {
-                gate::check_maintainer(signer, "SUSPEND")?;
-                self.change_status(
-                    email,
-                    Transition::Suspend,
-                    Some("suspended by a maintainer's signed mail"),
-                    Some(by),
-                )
-                .await?;
-                Ok(format!("SUSPEND {email}: suspended"))
-            }
-            Command::Hold {
-                advisory,
-                until,
-                reason,
-            } => {
-                gate::check_maintainer(signer, "HOLD")?;
-                let said = self
-                    .hold_as(
-                        advisory,
-                        Some(until),
-                        reason,
-                        Actor::Member(signer.email.clone()),
-                    )
-                    .await?;
-                Ok(format!("HOLD: {said}"))
-            }
-        }
-    }
-
-    /// The answer to the signer: signed by the list, encrypted to them.
-    async fn reply(&self, auth: &Authenticated, lines: &[String]) -> Result<()> {
+    /// The answer to the signer: signed by the list, encrypted to them,
+    /// queued in the transaction that marks the message complete (so a
+    /// retry after this point is a replay). `false` if another attempt of
+    /// the same message completed it first.
+    async fn reply(
+        &self,
+        auth: &Authenticated,
+        key: &SignedKey<'_>,
+        lines: &[String],
+    ) -> Result<bool> {
         let now = self.now();
         let member = &auth.member;
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
@@ -502,17 +353,25 @@ impl App {
         let rendered = self
             .templates()?
             .render(Kind::Reply, &reply_context(&self.list_view(), &view, lines))?;
-        let Some(mut copy) = self.seal_one(&sealer, &rendered, Kind::Reply, &addressee)? else {
-            tracing::warn!("no reply: the signer's key cannot be encrypted to");
-            return Ok(());
-        };
-        // Sealed for the certificate that just verified, whatever its
-        // stored version: not checked again at send time.
-        copy.cert_version = None;
+        let copy = self.seal_one(&sealer, &rendered, Kind::Reply, &addressee)?;
         let mut tx = self.store.write(now).await?;
-        Self::queue_member_mail(&mut tx, Kind::Reply, copy).await?;
+        match tx
+            .record_signature(key.signer, key.signed_at, key.digest)
+            .await
+        {
+            Err(crate::store::StoreError::Conflict(_)) => return Ok(false),
+            other => other?,
+        }
+        if let Some(mut copy) = copy {
+            // Sealed for the certificate that just verified, whatever its
+            // stored version: not checked again at send time.
+            copy.cert_version = None;
+            Self::queue_member_mail(&mut tx, Kind::Reply, copy).await?;
+        } else {
+            tracing::warn!("no reply: the signer's key cannot be encrypted to");
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// A delivery status notification: counts only for one of our VERP
@@ -562,17 +421,5 @@ impl App {
                 .await?;
         }
         Ok(Ingested::Bounce)
-    }
-}
-
-/// What a refusal says. Refusals of SPONSOR never say whether the address
-/// is already on the roster.
-fn refusal_text(command: &Command, err: &anyhow::Error) -> String {
-    let text = format!("{err:#}");
-    match command {
-        Command::Sponsor { .. } if text.contains("already") => {
-            "the address cannot be added (ask a maintainer)".to_owned()
-        }
-        _ => text,
     }
 }

@@ -7,6 +7,8 @@
 //! an explicit [`Actor`](crate::audit::Actor), never in the CLI.
 
 pub mod advisory;
+mod binding;
+mod commands;
 pub mod daemon;
 pub mod deliver;
 pub mod inbound;
@@ -21,27 +23,48 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
+use crate::audit::Channel;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::pgp::CertPolicy;
-use crate::store::Store;
+use crate::store::{SignedKey, Store};
 
 /// An open list: its config, its database and its clock.
 pub struct App {
     pub config: Config,
     pub store: Store,
     clock: Box<dyn Clock>,
-    /// A signed command's replay key, recorded by the first write
-    /// transaction of the command it authorises (see [`App::write`]).
+    /// The signed command being carried out, recorded as done by the
+    /// first write transaction of its use case (see [`App::write`]).
     replay: std::sync::Mutex<Option<Replay>>,
+    /// How changes reach the list in this process: the command line,
+    /// unless a signed mail command is being carried out.
+    channel: std::sync::Mutex<Channel>,
 }
 
-/// What makes a signed command unique: who signed, when, over what.
+/// One command of a signed message: the message (who signed, when, over
+/// what), the command's position in it, and what the reply will say once
+/// it is done.
 #[derive(Debug, Clone)]
 pub(crate) struct Replay {
     pub signer: String,
     pub signed_at: DateTime<Utc>,
     pub digest: String,
+    pub index: usize,
+    pub line: String,
+    /// Whether a transaction of the use case recorded it already.
+    pub recorded: bool,
+}
+
+impl Replay {
+    /// The message's key in the replay guard.
+    pub fn key(&self) -> SignedKey<'_> {
+        SignedKey {
+            signer: &self.signer,
+            signed_at: self.signed_at,
+            digest: &self.digest,
+        }
+    }
 }
 
 impl App {
@@ -55,6 +78,7 @@ impl App {
             store,
             clock,
             replay: std::sync::Mutex::new(None),
+            channel: std::sync::Mutex::new(Channel::Cli),
         })
     }
 
@@ -63,17 +87,49 @@ impl App {
         self.clock.now()
     }
 
-    /// Starts a write transaction. When a signed command is being carried
-    /// out, its replay key is written first, so the command's effect and
-    /// the record that its signature was used commit together.
+    /// Starts a write transaction, its audit entries stamped with this
+    /// process's channel. When a signed command is being carried out, the
+    /// first transaction of its use case records it as done, so the
+    /// command's effect and that record commit (or roll back) together and
+    /// a retried message never does it twice.
     pub(crate) async fn write(&self, now: DateTime<Utc>) -> Result<crate::store::WriteTx> {
         let mut tx = self.store.write(now).await?;
-        let pending = self.replay.lock().ok().and_then(|mut slot| slot.take());
+        // The command line is every entry's default (the system's own
+        // entries say so); only signed mail is named here.
+        let channel = self.channel();
+        if channel != Channel::Cli {
+            tx.set_via(channel);
+        }
+        // Only the first transaction records it: the slot stays, marked,
+        // so the caller can tell whether the use case wrote at all.
+        let pending = self.replay.lock().ok().and_then(|mut slot| {
+            slot.as_mut()
+                .filter(|replay| !replay.recorded)
+                .map(|replay| {
+                    replay.recorded = true;
+                    replay.clone()
+                })
+        });
         if let Some(replay) = pending {
-            tx.record_signature(&replay.signer, replay.signed_at, &replay.digest)
+            commands::record_or_conflict(&mut tx, &replay.key(), replay.index, false, &replay.line)
                 .await?;
         }
         Ok(tx)
+    }
+
+    /// How changes reach the list in this process.
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel
+            .lock()
+            .map(|channel| channel.clone())
+            .unwrap_or(Channel::Cli)
+    }
+
+    /// Names how the following changes reach the list.
+    pub(crate) fn set_channel(&self, channel: Channel) {
+        if let Ok(mut slot) = self.channel.lock() {
+            *slot = channel;
+        }
     }
 
     /// The certificate policy from the config.

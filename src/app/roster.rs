@@ -44,6 +44,18 @@ pub struct MemberDetails {
     pub certificate: CertSummary,
 }
 
+/// A refusal because an address or a certificate is already someone's.
+/// The operator's CLI shows who holds it; a reply to a member must not
+/// (it would let any member probe the roster), so inbound mail tells these
+/// apart by type and answers with one text whoever holds it.
+#[derive(Debug, thiserror::Error)]
+pub enum Taken {
+    #[error("{email} is already on the roster (status {status})")]
+    Address { email: Email, status: Status },
+    #[error("certificate {fingerprint} is already registered to {holder}")]
+    Certificate { fingerprint: String, holder: String },
+}
+
 /// The length of a statement of sponsorship, in characters.
 const MAX_STATEMENT: usize = 4000;
 
@@ -80,6 +92,12 @@ impl App {
     pub async fn add_member(&self, request: AddMember) -> Result<Added> {
         let now = self.now();
         let email = parse_email(&request.email, "member address")?;
+        let list = &self.config.list;
+        if email.is_list_address(&list.address, &list.request_address) {
+            bail!(
+                "{email} is one of the list's own addresses; mail to it would loop back into the list"
+            );
+        }
         let name = crate::text::single_line("name", &request.name, 200)?;
         let org = crate::text::single_line("organisation", &request.org, 200)?;
         let statement = request
@@ -118,18 +136,8 @@ impl App {
         };
 
         let mut tx = self.write(now).await?;
-        if let Some(existing) = tx.member(&email).await? {
-            bail!(
-                "{email} is already on the roster (status {})",
-                existing.status
-            );
-        }
-        if let Some(holder) = tx.email_with_fingerprint(&cert.fingerprint).await? {
-            bail!(
-                "certificate {} is already registered to {holder}",
-                cert.fingerprint
-            );
-        }
+        // The gate first: somebody who may not sponsor learns nothing
+        // about whether the address or certificate is on the roster.
         let sponsor = tx.member(&sponsor_email).await?;
         gate::check_sponsor(sponsor_email.as_str(), sponsor.as_ref())?;
         let sponsor = sponsor.context("sponsor checked above")?;
@@ -138,6 +146,20 @@ impl App {
         }
         let (by, actor) = resolve_actor(&mut tx, request.by.as_deref()).await?;
         gate::check_initial_roles(roles, by.as_ref())?;
+        if let Some(existing) = tx.member(&email).await? {
+            return Err(Taken::Address {
+                email,
+                status: existing.status,
+            }
+            .into());
+        }
+        if let Some(holder) = tx.email_with_fingerprint(&cert.fingerprint).await? {
+            return Err(Taken::Certificate {
+                fingerprint: cert.fingerprint.clone(),
+                holder,
+            }
+            .into());
+        }
 
         let member = tx
             .insert_member(&NewMember {
@@ -166,8 +188,7 @@ impl App {
                 .detail("statement", statement.unwrap_or_default())
                 .detail("roles", roles.to_string())
                 .detail("kind", request.kind.as_str())
-                .detail("fingerprint", cert.fingerprint.clone())
-                .detail("via", "operator cli"),
+                .detail("fingerprint", cert.fingerprint.clone()),
         )
         .await?;
         if let Some(mut copy) = confirm_mail {
@@ -241,9 +262,14 @@ impl App {
         }
         tx.update_member(member.id, &MemberChange::Status(Status::Active))
             .await?;
+        // By mail the member confirms for themselves; at the CLI the
+        // operator types the token they were given.
+        let actor = match self.channel() {
+            crate::audit::Channel::Cli => Actor::Operator,
+            _ => Actor::Member(email.clone()),
+        };
         tx.append_audit(
-            &Record::new(Actor::Operator, "member.confirm", subject(&email))
-                .detail("proof", "token"),
+            &Record::new(actor, "member.confirm", subject(&email)).detail("proof", "token"),
         )
         .await?;
         let member = require_member(&mut tx, &email).await?;
@@ -423,11 +449,16 @@ impl App {
             bail!("{email} already uses certificate {}", checked.fingerprint);
         }
         if let Some(holder) = tx.email_with_fingerprint(&checked.fingerprint).await? {
-            bail!(
-                "certificate {} is already registered to {holder}",
-                checked.fingerprint
-            );
+            return Err(Taken::Certificate {
+                fingerprint: checked.fingerprint.clone(),
+                holder,
+            }
+            .into());
         }
+        // The old keys may still finish a signed message already started
+        // (one whose SET-KEY this is); nothing new.
+        let old_cert = tx.member_cert(member.id).await?;
+        tx.retire_member_keys(member.id, &old_cert).await?;
         tx.update_member(
             member.id,
             &MemberChange::Cert {

@@ -2,12 +2,18 @@
 //! it is read. Domain code: no IO, no wall clock.
 //!
 //! One command per line, case-insensitive, in the signed text only (the
-//! caller hands over nothing else). Lines that are not commands — quoted
-//! text, greetings, signatures — are ignored. A message must name this list
-//! (a `List:` line, or the list's address in the signed headers), so a
+//! caller hands over nothing else), and only in the member's own text:
+//! quoted lines are skipped and an unquoted copy of earlier mail ends it
+//! (see [`own_text_ends`]), so a line of our notice quoted back the way
+//! Outlook quotes cannot speak for the member. Lines that are not commands
+//! — greetings, prose — are ignored. A message must name this list (a
+//! `List:` line, or the list's address in the signed headers), so a
 //! command signed for another instance cannot be replayed here.
 
+mod quote;
 pub mod verp;
+
+pub use quote::{OUR_OPENING_LINES, own_text_ends};
 
 use std::fmt;
 
@@ -54,11 +60,15 @@ pub enum Command {
         org: Option<String>,
         kind: Option<String>,
         statement: Option<String>,
+        /// The attached certificate meant, by fingerprint (`Key:` line).
+        key: Option<String>,
     },
     /// A pending member returns their token.
     Confirm { token: String },
-    /// A member replaces their certificate with the attached one.
-    SetKey,
+    /// A member replaces their certificate with an attached one, named by
+    /// fingerprint (`SET-KEY <fingerprint>` or a `Key:` line) or the only
+    /// one that fits.
+    SetKey { key: Option<String> },
     /// A member leaves.
     Unsubscribe,
     /// A member answers about an advisory.
@@ -85,12 +95,27 @@ impl Command {
         match self {
             Command::Sponsor { .. } => "SPONSOR",
             Command::Confirm { .. } => "CONFIRM",
-            Command::SetKey => "SET-KEY",
+            Command::SetKey { .. } => "SET-KEY",
             Command::Unsubscribe => "UNSUBSCRIBE",
             Command::Ack { .. } => "ACK",
             Command::Approve { .. } => "APPROVE",
             Command::Suspend { .. } => "SUSPEND",
             Command::Hold { .. } => "HOLD",
+        }
+    }
+}
+
+impl Command {
+    /// Whether this command takes an attached certificate.
+    pub fn takes_key(&self) -> bool {
+        matches!(self, Command::Sponsor { .. } | Command::SetKey { .. })
+    }
+
+    /// The fingerprint the command names for its certificate, if any.
+    pub fn named_key(&self) -> Option<&str> {
+        match self {
+            Command::Sponsor { key, .. } | Command::SetKey { key } => key.as_deref(),
+            _ => None,
         }
     }
 }
@@ -130,8 +155,9 @@ Every message must name the list it is for: a line `List: <list address>`.
     Org: <organisation>
     Kind: vendor|distribution|user|individual
     Statement: <why you vouch>
+    Key: <fingerprint>       which attached certificate is theirs
   CONFIRM <token>            become active (sign with the key you were added with)
-  SET-KEY                    replace your certificate with the attached one
+  SET-KEY [<fingerprint>]    replace your certificate with the attached one
   UNSUBSCRIBE                leave the list
   ACK <advisory> <received|affected|not-affected|fixed> [note]
   APPROVE <email>            maintainers: re-activate a suspended member
@@ -140,19 +166,61 @@ Every message must name the list it is for: a line `List: <list address>`.
                              maintainers: move a disclosure to a new time
                              (with Z or an offset, e.g. 2026-12-03T14:00:00Z)
 
+Each command that takes a certificate uses exactly one: the attached
+certificate with the fingerprint it names (a `Key:` line, or after
+SET-KEY), else the one attached certificate whose user IDs name the
+address (the new member's for SPONSOR, yours for SET-KEY), else the only
+certificate attached when the message has only one such command. When
+that is not clear the command is refused; nothing is guessed. SET-KEY
+takes effect after the message's other commands. An ACK counts only for
+an advisory the list sent you; any other id gets the same answer as an
+unknown one.
+
+Only your own text counts. Lines starting with `>` are quoted and
+skipped wherever they are, so commands below a quote still count. Your
+text ends, and nothing after it is read, at the first of:
+  - the signature separator `-- `;
+  - an unquoted copy of earlier mail: a line `-----Original Message-----`
+    (or another rule of dashes or underscores), a `From:` header line, or
+    an attribution line ending in `wrote:` that is not followed by `>`;
+  - the first line of the list's own notice, update, reminder or
+    cancellation (\"This is an embargoed pre-disclosure notice from\",
+    \"The embargoed advisory\", \"A reminder from\").
+Write your commands above any copy of the list's mail.
+
 The list answers with a message signed by the list key and encrypted to
-you, saying what was done or which rule refused it. A signature older than
-two days, from the future, or used before is ignored.
+you, saying what was done to whom (addresses and fingerprints) or which
+rule refused it. A signature older than two days, from the future, or used
+before is ignored.
 ";
+
+/// A fingerprint as typed (`0x` prefix, spaces, any case) in the form the
+/// roster stores: upper-case hex without spaces.
+fn fingerprint_text(text: &str) -> String {
+    let joined: String = text.split_whitespace().collect();
+    let bare = joined
+        .strip_prefix("0x")
+        .or_else(|| joined.strip_prefix("0X"))
+        .unwrap_or(&joined);
+    bare.to_ascii_uppercase()
+}
 
 /// Reads the commands in `text`.
 pub fn parse(text: &str) -> Parsed {
     let mut parsed = Parsed::default();
-    for (index, raw) in text.lines().enumerate() {
+    let lines: Vec<&str> = text.lines().collect();
+    for (index, raw) in lines.iter().enumerate() {
         let number = index + 1;
         let line = raw.trim();
         if line.is_empty() || line.starts_with('>') {
             continue;
+        }
+        let next = lines[index + 1..]
+            .iter()
+            .find(|next| !next.trim().is_empty())
+            .copied();
+        if own_text_ends(raw, next) {
+            break;
         }
         let (word, rest) = match line.split_once(char::is_whitespace) {
             Some((word, rest)) => (word, rest.trim()),
@@ -167,24 +235,35 @@ pub fn parse(text: &str) -> Parsed {
                 }
                 continue;
             }
-            if let Some(Command::Sponsor {
-                name,
-                org,
-                kind,
-                statement,
-                ..
-            }) = parsed.commands.last_mut()
-            {
-                let slot = match field {
-                    "NAME" => name,
-                    "ORG" | "ORGANISATION" | "ORGANIZATION" => org,
-                    "KIND" => kind,
-                    "STATEMENT" => statement,
-                    _ => continue,
-                };
-                if slot.is_none() && !rest.is_empty() {
-                    *slot = Some(rest.to_owned());
+            match parsed.commands.last_mut() {
+                Some(Command::Sponsor {
+                    name,
+                    org,
+                    kind,
+                    statement,
+                    key,
+                    ..
+                }) => {
+                    let (slot, value) = match field {
+                        "NAME" => (name, rest.to_owned()),
+                        "ORG" | "ORGANISATION" | "ORGANIZATION" => (org, rest.to_owned()),
+                        "KIND" => (kind, rest.to_owned()),
+                        "STATEMENT" => (statement, rest.to_owned()),
+                        "KEY" | "FINGERPRINT" => (key, fingerprint_text(rest)),
+                        _ => continue,
+                    };
+                    if slot.is_none() && !value.is_empty() {
+                        *slot = Some(value);
+                    }
                 }
+                Some(Command::SetKey { key })
+                    if matches!(field, "KEY" | "FINGERPRINT")
+                        && key.is_none()
+                        && !rest.is_empty() =>
+                {
+                    *key = Some(fingerprint_text(rest));
+                }
+                _ => {}
             }
             continue;
         }
@@ -197,6 +276,7 @@ pub fn parse(text: &str) -> Parsed {
                     org: None,
                     kind: None,
                     statement: None,
+                    key: None,
                 },
                 None => {
                     parsed.malformed.push(Malformed {
@@ -218,7 +298,9 @@ pub fn parse(text: &str) -> Parsed {
                     continue;
                 }
             },
-            "SET-KEY" | "SETKEY" => Command::SetKey,
+            "SET-KEY" | "SETKEY" => Command::SetKey {
+                key: (!rest.is_empty()).then(|| fingerprint_text(rest)),
+            },
             "UNSUBSCRIBE" => Command::Unsubscribe,
             "ACK" => {
                 let advisory = args.next();
@@ -312,6 +394,7 @@ mod tests {
                     org: Some("Distro".to_owned()),
                     kind: Some("distribution".to_owned()),
                     statement: Some("runs security".to_owned()),
+                    key: None,
                 },
                 Command::Ack {
                     advisory: "DF-2026-0001".to_owned(),
@@ -337,6 +420,23 @@ mod tests {
         let parsed = parse(&text);
         assert_eq!(parsed.commands.len(), MAX_COMMANDS);
         assert_eq!(parsed.malformed.len(), 1);
+    }
+
+    #[test]
+    fn key_lines_name_certificates_in_the_stored_form() {
+        let parsed = parse(
+            "SPONSOR sam@x.example\nKey: 0xabcd 1234 ABCD 1234 abcd  1234 ABCD 1234 abcd 1234\nSET-KEY 0011 2233 4455 6677 8899 aabb ccdd eeff 0011 2233\nSET-KEY\nkey: ffff\n",
+        );
+        assert_eq!(
+            parsed.commands[0].named_key(),
+            Some("ABCD1234ABCD1234ABCD1234ABCD1234ABCD1234")
+        );
+        assert_eq!(
+            parsed.commands[1].named_key(),
+            Some("00112233445566778899AABBCCDDEEFF00112233")
+        );
+        assert_eq!(parsed.commands[2].named_key(), Some("FFFF"));
+        assert!(parsed.commands.iter().all(Command::takes_key));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! encryption-capable subkey; RSA keys of at least 2048 bits; third-party
 //! certifications stripped; identity is the full primary fingerprint.
 
+mod attached;
 mod cert;
 mod listkey;
 mod seal;
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
 
+pub use attached::{AttachedCert, MAX_ATTACHED_CERTS, split_attached};
 pub use cert::{
     check_member_cert, fingerprint_of, generate_member_key, summarize_member_cert,
     update_member_cert,

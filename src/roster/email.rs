@@ -26,6 +26,10 @@ pub enum EmailError {
     Character(String, char),
     #[error("email address {0:?} is longer than 254 characters")]
     TooLong(String),
+    #[error(
+        "email address {0:?} has a local part (before the @) longer than 64 characters (RFC 5321)"
+    )]
+    LocalPartTooLong(String),
 }
 
 /// A checked email address. `Display` shows it as typed; equality and the
@@ -60,6 +64,11 @@ impl Email {
         }
         if local.is_empty() || domain.contains('@') {
             return Err(EmailError::Shape(text.to_owned()));
+        }
+        // RFC 5321 4.5.3.1.1: servers may refuse longer local parts, so
+        // mail to one could be lost; the whole address is bounded above.
+        if local.len() > 64 {
+            return Err(EmailError::LocalPartTooLong(text.to_owned()));
         }
         if let Some(bad) = local.chars().find(|c| !is_local_char(*c)) {
             return Err(EmailError::Character(text.to_owned(), bad));
@@ -114,6 +123,25 @@ impl Email {
             .split_once('@')
             .map(|(_, domain)| domain)
             .unwrap_or_default()
+    }
+
+    /// Whether this is one of the list's own addresses: the list, its
+    /// request address, or the `-request`, `-owner` and `-bounces`
+    /// addresses beside the list's (with any VERP suffix,
+    /// `-bounces+…`). Mail to such a member would loop back into the list.
+    pub fn is_list_address(&self, list: &Email, request: &Email) -> bool {
+        if self == list || self == request {
+            return true;
+        }
+        if self.domain() != list.domain() {
+            return false;
+        }
+        let local = self.local_part().to_ascii_lowercase();
+        let base = list.local_part().to_ascii_lowercase();
+        let Some(suffix) = local.strip_prefix(&format!("{base}-")) else {
+            return false;
+        };
+        matches!(suffix, "request" | "owner" | "bounces") || suffix.starts_with("bounces+")
     }
 
     /// The local part as typed.
@@ -195,6 +223,51 @@ mod tests {
             err.to_string().contains(reason),
             "{text:?}: {err} does not mention {reason:?}"
         );
+    }
+
+    /// Local parts over 64 octets were accepted although RFC 5321 lets
+    /// servers refuse them; the 254-octet bound on the whole address holds
+    /// next to it.
+    #[test]
+    fn local_parts_over_64_octets_are_refused() {
+        let at_limit = format!("{}@example.org", "a".repeat(64));
+        assert!(Email::parse(&at_limit).is_ok());
+        let over = format!("{}@example.org", "a".repeat(65));
+        let err = Email::parse(&over).expect_err("65 octets");
+        assert!(err.to_string().contains("longer than 64"), "{err}");
+        let long_domain = format!("a@{}.example", "b".repeat(250));
+        assert!(matches!(
+            Email::parse(&long_domain),
+            Err(EmailError::TooLong(_))
+        ));
+        let just_254 = format!(
+            "{}@{}.{}.{}.org",
+            "a".repeat(64),
+            "b".repeat(60),
+            "c".repeat(60),
+            "d".repeat(63)
+        );
+        assert_eq!(just_254.len(), 254);
+        assert!(Email::parse(&just_254).is_ok());
+        assert!(Email::parse(&format!("a{just_254}")).is_err());
+    }
+
+    /// The list's own addresses were accepted as member addresses.
+    #[rstest]
+    #[case("security-announce@project.example", true)]
+    #[case("Security-Announce-Request@project.example", true)]
+    #[case("security-announce-bounces@project.example", true)]
+    #[case("security-announce-bounces+42-abcdef@project.example", true)]
+    #[case("security-announce-owner@project.example", true)]
+    #[case("requests@project.example", true)]
+    #[case("security-announce-bounces@other.example", false)]
+    #[case("security-announcer@project.example", false)]
+    #[case("alice@project.example", false)]
+    fn the_lists_own_addresses_are_recognised(#[case] text: &str, #[case] own: bool) {
+        let list = Email::parse("security-announce@project.example").expect("list");
+        let request = Email::parse("requests@project.example").expect("request");
+        let email = Email::parse(text).expect("address");
+        assert_eq!(email.is_list_address(&list, &request), own, "{text}");
     }
 
     #[test]

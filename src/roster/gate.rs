@@ -19,6 +19,10 @@ pub enum Refusal {
     SponsorNotActive { email: String, status: Status },
     #[error("sponsor {email} holds {roles:?} but sponsoring needs the committer or advisor role")]
     SponsorLacksRole { email: String, roles: String },
+    #[error(
+        "sponsor {email} needs a new sponsor themselves (theirs was removed); only a member vouched for may sponsor"
+    )]
+    SponsorNeedsSponsor { email: String },
     #[error("a member cannot sponsor themselves")]
     SponsorIsSelf,
     #[error("{role} is a privileged role: name an active admin with --by")]
@@ -58,8 +62,9 @@ pub fn check_maintainer(actor: &Member, action: &'static str) -> Result<(), Refu
 }
 
 /// Checks that `sponsor` may vouch for a new member or a member who needs
-/// a new sponsor: the sponsor exists, is active and holds `committer` or
-/// `advisor`.
+/// a new sponsor: the sponsor exists, is active, holds `committer` or
+/// `advisor`, and is vouched for themselves (a member whose own sponsor
+/// was removed cannot pass trust on until somebody vouches for them).
 pub fn check_sponsor(sponsor_email: &str, sponsor: Option<&Member>) -> Result<(), Refusal> {
     let Some(sponsor) = sponsor else {
         return Err(Refusal::SponsorUnknown(sponsor_email.to_owned()));
@@ -74,6 +79,11 @@ pub fn check_sponsor(sponsor_email: &str, sponsor: Option<&Member>) -> Result<()
         return Err(Refusal::SponsorLacksRole {
             email: sponsor.email.to_string(),
             roles: sponsor.roles.to_string(),
+        });
+    }
+    if sponsor.needs_sponsor {
+        return Err(Refusal::SponsorNeedsSponsor {
+            email: sponsor.email.to_string(),
         });
     }
     Ok(())
@@ -280,6 +290,24 @@ mod tests {
             check_sponsor("s@example.org", Some(&sponsor)).is_ok(),
             allowed
         );
+    }
+
+    /// A committer flagged as needing a new sponsor (theirs was removed)
+    /// could still vouch for others, passing on trust nobody holds now.
+    #[test]
+    fn a_sponsor_who_needs_a_sponsor_cannot_sponsor() {
+        for roles in ["committer", "advisor", "admin,committer"] {
+            let mut sponsor = member("s@example.org", Status::Active, roles);
+            sponsor.needs_sponsor = true;
+            assert_eq!(
+                check_sponsor("s@example.org", Some(&sponsor)),
+                Err(Refusal::SponsorNeedsSponsor {
+                    email: "s@example.org".to_owned()
+                })
+            );
+            sponsor.needs_sponsor = false;
+            assert_eq!(check_sponsor("s@example.org", Some(&sponsor)), Ok(()));
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Inbound mail: which member a signing key belongs to, the replay guard,
-//! acknowledgements, bounces, and the list's own secrets.
+//! Inbound mail: which member a signing key belongs to, the replay guard
+//! (complete messages, and the commands of a message already carried out
+//! or refused), acknowledgements, bounces, and the list's own secrets.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -28,6 +29,24 @@ pub struct AckRow {
     pub at: Option<String>,
 }
 
+/// What a signed message is, for the replay guard: who signed, when, over
+/// what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedKey<'a> {
+    pub signer: &'a str,
+    pub signed_at: DateTime<Utc>,
+    pub digest: &'a str,
+}
+
+/// A command of a message already dealt with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub index: usize,
+    pub refused: bool,
+    /// What the reply says about it.
+    pub line: String,
+}
+
 /// A copy a bounce names.
 #[derive(Debug, Clone)]
 pub struct BouncedCopy {
@@ -37,20 +56,28 @@ pub struct BouncedCopy {
 
 impl Store {
     /// The member whose certificate holds the signing key `fingerprint`,
-    /// with that certificate.
+    /// with that certificate; else the member who retired a certificate
+    /// holding it, with the retired certificate. A retired key verifies a
+    /// signature, but the caller lets it finish only a message whose
+    /// commands were started while the key was the member's.
     pub async fn member_by_key(
         &self,
         fingerprint: &str,
     ) -> Result<Option<(Member, Vec<u8>)>, StoreError> {
-        let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT m.email, c.cert FROM member_keys k JOIN members m ON m.id = k.member_id \
-             JOIN member_certs c ON c.member_id = m.id \
-             WHERE k.fingerprint = ?1 OR (length(?1) = 16 AND substr(k.fingerprint, 25) = ?1)",
+        let row: Option<(i64, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT 0 AS retired, m.email, c.cert FROM member_keys k \
+             JOIN members m ON m.id = k.member_id JOIN member_certs c ON c.member_id = m.id \
+             WHERE k.fingerprint = ?1 OR (length(?1) = 16 AND substr(k.fingerprint, 25) = ?1) \
+             UNION ALL \
+             SELECT 1 AS retired, m.email, r.cert FROM retired_member_keys r \
+             JOIN members m ON m.id = r.member_id \
+             WHERE r.fingerprint = ?1 OR (length(?1) = 16 AND substr(r.fingerprint, 25) = ?1) \
+             ORDER BY retired LIMIT 1",
         )
         .bind(fingerprint.to_ascii_uppercase())
         .fetch_optional(&self.pool)
         .await?;
-        let Some((email, cert)) = row else {
+        let Some((_, email, cert)) = row else {
             return Ok(None);
         };
         let email = Email::parse(&email)
@@ -74,6 +101,33 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
+    }
+
+    /// The commands of this signed message already carried out or refused
+    /// (by an earlier attempt that did not finish), by index.
+    pub async fn commands_recorded(
+        &self,
+        key: &SignedKey<'_>,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT idx, outcome, line FROM inbound_commands \
+             WHERE signer = ? AND signed_at = ? AND digest = ? ORDER BY idx",
+        )
+        .bind(key.signer)
+        .bind(format_instant(key.signed_at))
+        .bind(key.digest)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(index, outcome, line)| {
+                Ok(CommandRecord {
+                    index: usize::try_from(index)
+                        .map_err(|_| StoreError::Corrupt(format!("command index {index}")))?,
+                    refused: outcome == "refused",
+                    line,
+                })
+            })
+            .collect()
     }
 
     /// Every active member and their answer about an advisory.
@@ -134,6 +188,11 @@ impl WriteTx {
             .execute(&mut *self.tx)
             .await?;
         for fingerprint in fingerprints {
+            // A key in use again is no longer retired.
+            sqlx::query("DELETE FROM retired_member_keys WHERE fingerprint = ?")
+                .bind(fingerprint.to_ascii_uppercase())
+                .execute(&mut *self.tx)
+                .await?;
             sqlx::query(
                 "INSERT OR REPLACE INTO member_keys (fingerprint, member_id) VALUES (?, ?)",
             )
@@ -142,6 +201,25 @@ impl WriteTx {
             .execute(&mut *self.tx)
             .await?;
         }
+        Ok(())
+    }
+
+    /// Keeps the member's current signing keys, with `cert` (the
+    /// certificate being replaced), as retired (see `member_by_key`).
+    pub async fn retire_member_keys(
+        &mut self,
+        member: MemberId,
+        cert: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO retired_member_keys (fingerprint, member_id, cert, retired_at) \
+             SELECT fingerprint, member_id, ?, ? FROM member_keys WHERE member_id = ?",
+        )
+        .bind(cert)
+        .bind(format_instant(self.now))
+        .bind(member.0)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
@@ -167,6 +245,76 @@ impl WriteTx {
             other => other,
         })?;
         Ok(())
+    }
+
+    /// Records that command `index` of a signed message was carried out
+    /// (in the transaction of its effect) or refused; `Conflict` if it was
+    /// recorded before (another attempt of the same message got there
+    /// first).
+    pub async fn record_command(
+        &mut self,
+        key: &SignedKey<'_>,
+        index: usize,
+        refused: bool,
+        line: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO inbound_commands (signer, signed_at, digest, idx, outcome, line, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.signer)
+        .bind(format_instant(key.signed_at))
+        .bind(key.digest)
+        .bind(i64::try_from(index).unwrap_or(i64::MAX))
+        .bind(if refused { "refused" } else { "done" })
+        .bind(line)
+        .bind(format_instant(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the reply line of a command recorded as done, once the
+    /// use case said exactly what it did.
+    pub async fn set_command_line(
+        &mut self,
+        key: &SignedKey<'_>,
+        index: usize,
+        line: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE inbound_commands SET line = ? \
+             WHERE signer = ? AND signed_at = ? AND digest = ? AND idx = ?",
+        )
+        .bind(line)
+        .bind(key.signer)
+        .bind(format_instant(key.signed_at))
+        .bind(key.digest)
+        .bind(i64::try_from(index).unwrap_or(i64::MAX))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether a copy of the advisory (its notice, an update or a
+    /// reminder) reached the member: sent, or possibly sent (being sent,
+    /// or uncertain). A draft, a copy still queued, or copies sent only
+    /// to others do not count.
+    pub async fn advisory_reached(
+        &mut self,
+        advisory_row: i64,
+        member: MemberId,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+             WHERE a.advisory_id = ? AND a.kind IN ('notice', 'update', 'reminder') \
+             AND d.member_id = ? AND d.state IN ('sent', 'sending', 'uncertain') LIMIT 1",
+        )
+        .bind(advisory_row)
+        .bind(member.0)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(found.is_some())
     }
 
     /// A member's answer about an advisory (the latest counts).

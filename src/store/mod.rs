@@ -27,7 +27,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use thiserror::Error;
 
 pub use advisories::StoredAdvisory;
-pub use inbound::{AckRow, BouncedCopy};
+pub use inbound::{AckRow, BouncedCopy, CommandRecord, SignedKey};
 pub use members::{MemberChange, NewMember};
 pub use outbox::{
     Addressee, Claimed, Completion, DeliveryState, NewDelivery, PlannedAnnouncement, QueueCounts,
@@ -151,7 +151,7 @@ impl Store {
     /// appended through it are stamped with `now`.
     pub async fn write(&self, now: DateTime<Utc>) -> Result<WriteTx, StoreError> {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, now })
+        Ok(WriteTx { tx, now, via: None })
     }
 
     /// The list this database serves, if `init` has run.
@@ -183,6 +183,9 @@ pub struct ListInfo {
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     now: DateTime<Utc>,
+    /// How the changes of this transaction reached the list; `None` takes
+    /// the default for each entry's actor (see `append_audit`).
+    via: Option<crate::audit::Channel>,
 }
 
 impl WriteTx {
@@ -195,6 +198,11 @@ impl WriteTx {
     /// The instant this transaction stamps on what it writes.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
+    }
+
+    /// Names the channel the audit entries of this transaction came by.
+    pub fn set_via(&mut self, via: crate::audit::Channel) {
+        self.via = Some(via);
     }
 
     /// Records the list itself (done once, by `init`).

@@ -152,6 +152,8 @@ fn set_key_unsubscribe_and_acks_by_signed_mail() {
     // ACK, signed and encrypted to the list key, as Thunderbird sends it.
     env.draft("DF-2026-0030", "Acked", "low");
     env.ok(&["advisory", "announce", "DF-2026-0030"]);
+    // An ACK counts only from a member the notice reached: send it first.
+    env.ok(&["queue", "run"]);
     let list_cert = env.ok(&["key", "export"]).stdout.into_bytes();
     let ack = signed_encrypted_mime(
         who::DAVE,
