@@ -10,7 +10,7 @@
 //! compares with the clock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -55,6 +55,16 @@ impl Tally {
             DeliveryState::Sending => {}
         }
     }
+}
+
+/// What a delivery run could not store because the database failed: the
+/// outcomes of copies it sent (kept in memory and stored before the next
+/// run claims anything), and whether copies it claimed may have been left
+/// `sending` (returned to the queue then).
+#[derive(Debug, Default)]
+pub(crate) struct Unsettled {
+    completions: Vec<Completion>,
+    orphans: bool,
 }
 
 /// How many copies one claim takes.
@@ -204,11 +214,28 @@ impl App {
     pub async fn deliver_due(
         self: &Arc<Self>,
         transport: &Transport,
+        stop: watch::Receiver<bool>,
+        only_kind: Option<&str>,
+    ) -> Result<Tally> {
+        self.settle_earlier().await?;
+        let result = self.deliver_run(transport, stop, only_kind).await;
+        if result.is_err() {
+            // Copies claimed but never handed to a worker may still be
+            // `sending`; the next run returns them to the queue.
+            self.unsettled().orphans = true;
+        }
+        result
+    }
+
+    async fn deliver_run(
+        self: &Arc<Self>,
+        transport: &Transport,
         mut stop: watch::Receiver<bool>,
         only_kind: Option<&str>,
     ) -> Result<Tally> {
         transport.prepare().context("prepare the maildir")?;
         let crash = Arc::new(CrashPoints::from_env());
+        let record_failed = Arc::new(AtomicBool::new(false));
         let secret = Arc::new(self.bounce_secret().await?);
         let concurrency = self.config.delivery.concurrency;
         let (work_tx, work_rx) = mpsc::channel::<Claimed>(concurrency * 2);
@@ -253,9 +280,11 @@ impl App {
         let recorder = {
             let app = self.clone();
             let crash = crash.clone();
+            let record_failed = record_failed.clone();
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 let mut pending: Vec<Completion> = Vec::new();
+                let mut failure: Option<anyhow::Error> = None;
                 loop {
                     let closed = tokio::select! {
                         received = done_rx.recv() => match received {
@@ -272,21 +301,43 @@ impl App {
                     }
                     if !pending.is_empty() {
                         let batch = std::mem::take(&mut pending);
-                        app.record(&batch).await?;
-                        for completion in &batch {
-                            tally.count(completion);
+                        // Once a batch could not be stored, the rest of
+                        // this run's outcomes wait in memory with it: the
+                        // copies were sent and must not be sent again.
+                        let stored = match failure {
+                            Some(_) => false,
+                            None => match app.record(&batch).await {
+                                Ok(()) => true,
+                                Err(err) => {
+                                    record_failed.store(true, Ordering::Relaxed);
+                                    failure = Some(err);
+                                    false
+                                }
+                            },
+                        };
+                        if stored {
+                            for completion in &batch {
+                                tally.count(completion);
+                            }
+                            crash.reach(CRASH_AFTER_RECORD, batch.len() as u64);
+                        } else {
+                            app.unsettled().completions.extend(batch);
                         }
-                        crash.reach(CRASH_AFTER_RECORD, batch.len() as u64);
                     }
                     if closed {
-                        return anyhow::Ok(tally);
+                        return match failure {
+                            None => anyhow::Ok(tally),
+                            Some(err) => Err(err.context(
+                                "record how copies ended (kept in memory and stored before anything else is sent)",
+                            )),
+                        };
                     }
                 }
             })
         };
 
         let claimed_result = self
-            .claim_and_dispatch(&work_tx, &mut stop, only_kind, &crash)
+            .claim_and_dispatch(&work_tx, &mut stop, only_kind, &crash, &record_failed)
             .await;
         drop(work_tx);
         for worker in workers {
@@ -319,10 +370,12 @@ impl App {
         stop: &mut watch::Receiver<bool>,
         only_kind: Option<&str>,
         crash: &CrashPoints,
+        record_failed: &AtomicBool,
     ) -> Result<Tally> {
         let mut tally = Tally::default();
         loop {
-            if *stop.borrow() {
+            // Nothing more is claimed once outcomes cannot be stored.
+            if *stop.borrow() || record_failed.load(Ordering::Relaxed) {
                 break;
             }
             let now = self.now();
@@ -339,7 +392,10 @@ impl App {
             crash.reach(CRASH_AFTER_CLAIM, 1);
             let (go, settled) = self.recheck(claimed, now).await?;
             if !settled.is_empty() {
-                self.record(&settled).await?;
+                if let Err(err) = self.record(&settled).await {
+                    self.unsettled().completions.extend(settled);
+                    return Err(err);
+                }
                 for completion in &settled {
                     tally.count(completion);
                 }
@@ -416,6 +472,63 @@ impl App {
             go.push(copy);
         }
         Ok((go, settled))
+    }
+
+    fn unsettled(&self) -> std::sync::MutexGuard<'_, Unsettled> {
+        // The data stays valid if a holder panicked: take it as it is.
+        self.unsettled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Before a run claims anything: stores the outcomes an earlier run
+    /// could not, and returns to the queue copies a failed run may have
+    /// left claimed. Only the holder of the daemon lock delivers and no
+    /// run is in flight now, so once those outcomes are stored every copy
+    /// still `sending` is one that was never handed to the server.
+    async fn settle_earlier(&self) -> Result<()> {
+        let (completions, orphans) = {
+            let mut unsettled = self.unsettled();
+            (
+                std::mem::take(&mut unsettled.completions),
+                unsettled.orphans,
+            )
+        };
+        if completions.is_empty() && !orphans {
+            return Ok(());
+        }
+        let stored = async {
+            let mut tx = self.store.write(self.now()).await?;
+            tx.complete(&completions).await?;
+            let swept = tx.sweep_leases(true).await?;
+            tx.commit().await?;
+            anyhow::Ok(swept)
+        }
+        .await;
+        let mut unsettled = self.unsettled();
+        match stored {
+            Ok(swept) => {
+                unsettled.orphans = false;
+                if !completions.is_empty() {
+                    tracing::warn!(
+                        copies = completions.len(),
+                        "stored the outcomes of copies sent while the database was failing"
+                    );
+                }
+                if swept > 0 {
+                    tracing::warn!(
+                        copies = swept,
+                        "returned copies a failed run had claimed but not sent to the queue; they keep their Message-IDs"
+                    );
+                }
+                Ok(())
+            }
+            Err(err) => {
+                let later = std::mem::replace(&mut unsettled.completions, completions);
+                unsettled.completions.extend(later);
+                Err(err.context("store the outcomes of copies sent before the database failed"))
+            }
+        }
     }
 
     async fn record(&self, batch: &[Completion]) -> Result<()> {

@@ -9,6 +9,8 @@
 pub mod advisory;
 pub mod daemon;
 pub mod deliver;
+pub mod export;
+pub mod health;
 pub mod inbound;
 pub mod init;
 pub mod outbox;
@@ -34,6 +36,8 @@ pub struct App {
     /// A signed command's replay key, recorded by the first write
     /// transaction of the command it authorises (see [`App::write`]).
     replay: std::sync::Mutex<Option<Replay>>,
+    /// What a delivery run could not store (see [`deliver::Unsettled`]).
+    unsettled: std::sync::Mutex<deliver::Unsettled>,
 }
 
 /// What makes a signed command unique: who signed, when, over what.
@@ -50,12 +54,17 @@ impl App {
         let store = Store::open(&config.storage.database, busy_timeout(&config))
             .await
             .context("open the list database")?;
-        Ok(Self {
+        Ok(Self::with_store(config, store, clock))
+    }
+
+    fn with_store(config: Config, store: Store, clock: Box<dyn Clock>) -> Self {
+        Self {
             config,
             store,
             clock,
             replay: std::sync::Mutex::new(None),
-        })
+            unsettled: std::sync::Mutex::default(),
+        }
     }
 
     /// The current instant, from the injected clock.
