@@ -5,7 +5,10 @@
 //! ([`App::deliver_due`]), then wait until the next copy is due, at most a
 //! second (so work the CLI adds is noticed within a second), or until
 //! SIGTERM/SIGINT. A wall clock that jumps holds all sending but the
-//! maintainers' alert until it agrees again.
+//! maintainers' alert until it agrees again. A pass that fails is retried
+//! with backoff, logged once per change and alerted about when it lasts
+//! (see [`super::health`]); a failed scheduler step does not stop
+//! delivery.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +18,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::App;
+use super::health::Health;
 use crate::mail::Transport;
 
 /// Compares the wall clock with the monotonic clock since a baseline.
@@ -61,29 +65,62 @@ impl ClockGuard {
 }
 
 impl App {
+    /// Opens the list for `embargo serve`. When storage is failing (a full
+    /// disk, an I/O error, a lock held too long) it tries again with
+    /// backoff, logging once per change, until it can or `stop` turns true
+    /// (then `None`); a missing or unusable database fails at once.
+    pub async fn open_for_serve(
+        config: crate::config::Config,
+        clock: Box<dyn crate::clock::Clock>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<Option<Self>> {
+        let mut health = Health::new(config.delivery.alert_after);
+        let timeout = Duration::from_millis(config.storage.busy_timeout_ms);
+        loop {
+            match crate::store::Store::open(&config.storage.database, timeout).await {
+                Ok(store) => {
+                    if health.succeeded(Instant::now()).is_some() {
+                        tracing::warn!("the list database opens again; starting");
+                    }
+                    return Ok(Some(Self::with_store(config, store, clock)));
+                }
+                Err(err) if err.is_storage_fault() => {
+                    let text = format!("{:#}", anyhow::Error::new(err));
+                    let after = health.failed(&text, Instant::now());
+                    if after.log {
+                        tracing::error!(
+                            error = %text,
+                            retry_in_seconds = after.delay.as_secs(),
+                            "cannot open the list database; retrying with backoff"
+                        );
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(after.delay) => {}
+                        _ = stop.changed() => return Ok(None),
+                    }
+                }
+                Err(err) => return Err(anyhow::Error::new(err).context("open the list database")),
+            }
+        }
+    }
+
     /// Runs until `stop` turns true. The caller holds the daemon lock.
     pub async fn serve(
         self: Arc<Self>,
         transport: Transport,
         stop: watch::Receiver<bool>,
     ) -> Result<()> {
-        {
-            let mut tx = self.store.write(self.now()).await?;
-            let swept = tx.sweep_leases(true).await?;
-            tx.commit().await?;
-            if swept > 0 {
-                tracing::warn!(
-                    copies = swept,
-                    "returned copies claimed by a previous run to the queue; they keep their Message-IDs"
-                );
-            }
-        }
         let guard = ClockGuard::new(
             self.now(),
             Instant::now(),
             self.config.delivery.clock_tolerance,
         );
         let mut held = false;
+        // Leases left by a previous run are swept on the first pass that
+        // can write (storage may be failing at start too).
+        let mut swept = false;
+        let mut health = Health::new(self.config.delivery.alert_after);
+        let mut failing_steps = std::collections::BTreeSet::new();
         let mut stop_wait = stop.clone();
         tracing::info!(
             transport = transport_name(&transport),
@@ -93,7 +130,7 @@ impl App {
             if *stop.borrow() {
                 break;
             }
-            match guard.check(self.now(), Instant::now()) {
+            let result = match guard.check(self.now(), Instant::now()) {
                 ClockCheck::Jumped(seconds) => {
                     if !held {
                         held = true;
@@ -113,12 +150,9 @@ impl App {
                         }
                     }
                     // Only maintainers' alerts go out while time is suspect.
-                    if let Err(err) = self
-                        .deliver_due(&transport, stop.clone(), Some("report"))
+                    self.deliver_due(&transport, stop.clone(), Some("report"))
                         .await
-                    {
-                        tracing::error!(error = %format!("{err:#}"), "delivery failed");
-                    }
+                        .map(drop)
                 }
                 ClockCheck::Consistent => {
                     if held {
@@ -127,12 +161,17 @@ impl App {
                             "the wall clock agrees with the monotonic clock again; sending resumes"
                         );
                     }
-                    if let Err(err) = self.turn(&transport, &stop).await {
-                        tracing::error!(error = %format!("{err:#}"), "scheduler pass failed; trying again");
-                    }
+                    self.turn(&transport, &stop, &mut swept, &mut failing_steps)
+                        .await
                 }
-            }
-            let wait = self.wait_time().await;
+            };
+            let wait = match result {
+                Ok(()) => {
+                    self.recovered(&mut health).await;
+                    self.wait_time().await
+                }
+                Err(err) => self.failed(&mut health, &err).await,
+            };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 _ = stop_wait.changed() => {}
@@ -142,19 +181,79 @@ impl App {
         Ok(())
     }
 
+    /// After a pass that worked: logs the end of an outage and queues the
+    /// report owed to maintainers about it.
+    async fn recovered(&self, health: &mut Health) {
+        if let Some(recovered) = health.succeeded(Instant::now()) {
+            tracing::warn!(
+                blocked_seconds = recovered.blocked_for.as_secs(),
+                failed_passes = recovered.failures,
+                "passes work again; sending resumes"
+            );
+        }
+        if let Some(notice) = health.owed().cloned() {
+            match self.alert_maintainers(&notice.title, &notice.lines).await {
+                Ok(()) => health.owed_queued(),
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), "could not queue the report to maintainers; trying again");
+                }
+            }
+        }
+    }
+
+    /// After a failed pass: logs the error when it is new, alerts
+    /// maintainers once sending has been blocked long enough, and answers
+    /// how long to wait before trying again.
+    async fn failed(&self, health: &mut Health, err: &anyhow::Error) -> Duration {
+        let text = format!("{err:#}");
+        let after = health.failed(&text, Instant::now());
+        if after.log {
+            tracing::error!(
+                error = %text,
+                retry_in_seconds = after.delay.as_secs(),
+                "pass failed; retrying with backoff (logged again only if the error changes)"
+            );
+        }
+        if let Some(alert) = after.alert {
+            match self.alert_maintainers(&alert.title, &alert.lines).await {
+                Ok(()) => {
+                    health.alert_queued();
+                    tracing::error!("sending is blocked; maintainers are alerted");
+                }
+                // Usually the same fault: tried again after the next
+                // failure, or reported once the pass works.
+                Err(err) => {
+                    tracing::debug!(error = %format!("{err:#}"), "could not queue the alert yet");
+                }
+            }
+        }
+        after.delay
+    }
+
+    /// One pass: the scheduler, then delivery, which runs even when the
+    /// scheduler failed (copies already queued do not depend on it).
     async fn turn(
         self: &Arc<Self>,
         transport: &Transport,
         stop: &watch::Receiver<bool>,
+        swept: &mut bool,
+        failing_steps: &mut std::collections::BTreeSet<String>,
     ) -> Result<()> {
-        let prepared = self.prepare().await?;
-        if prepared.sealed > 0 || prepared.missed > 0 || !prepared.disclosed.is_empty() {
-            tracing::info!(
-                sealed = prepared.sealed,
-                missed = prepared.missed,
-                disclosed = prepared.disclosed.len(),
-                "scheduler pass"
-            );
+        if !*swept {
+            self.sweep_at_start().await?;
+            *swept = true;
+        }
+        let prepared = self.prepare().await;
+        if let Ok(prepared) = &prepared {
+            log_steps(failing_steps, &prepared.failed);
+            if prepared.sealed > 0 || prepared.missed > 0 || !prepared.disclosed.is_empty() {
+                tracing::info!(
+                    sealed = prepared.sealed,
+                    missed = prepared.missed,
+                    disclosed = prepared.disclosed.len(),
+                    "scheduler pass"
+                );
+            }
         }
         let tally = self.deliver_due(transport, stop.clone(), None).await?;
         if tally.sent + tally.retry + tally.failed + tally.uncertain + tally.dropped + tally.missed
@@ -168,6 +267,21 @@ impl App {
                 dropped = tally.dropped,
                 missed = tally.missed,
                 "delivery pass"
+            );
+        }
+        prepared.map(drop)
+    }
+
+    /// Returns every copy a previous run had claimed to the queue: the
+    /// lock proves they are orphaned.
+    async fn sweep_at_start(&self) -> Result<()> {
+        let mut tx = self.store.write(self.now()).await?;
+        let swept = tx.sweep_leases(true).await?;
+        tx.commit().await?;
+        if swept > 0 {
+            tracing::warn!(
+                copies = swept,
+                "returned copies claimed by a previous run to the queue; they keep their Message-IDs"
             );
         }
         Ok(())
@@ -184,6 +298,19 @@ impl App {
             _ => ceiling,
         }
     }
+}
+
+/// Logs scheduler steps that started failing or work again, once each:
+/// a step that keeps failing is not logged on every pass.
+fn log_steps(failing: &mut std::collections::BTreeSet<String>, now_failing: &[String]) {
+    let now: std::collections::BTreeSet<String> = now_failing.iter().cloned().collect();
+    for step in now.difference(failing) {
+        tracing::error!(step = %step, "a scheduler step failed; the others and delivery go on");
+    }
+    for step in failing.difference(&now) {
+        tracing::info!(step = %step, "a scheduler step that failed works again");
+    }
+    *failing = now;
 }
 
 fn transport_name(transport: &Transport) -> &'static str {
