@@ -12,6 +12,7 @@ mod disclosure;
 mod inbound;
 mod inbound_mail;
 mod init;
+mod never_stuck;
 mod roster;
 mod sealed;
 mod smtp;
