@@ -17,7 +17,7 @@
 //! its rollback on drop then fails ("no transaction is active") and it
 //! counts the connection as still inside a transaction, refusing every
 //! later `BEGIN`. [`connection_is_clean`] runs whenever a connection is
-//! returned or handed out and closes such a connection; the pool opens a
+//! returned to the pool and closes such a connection; the pool opens a
 //! fresh one, so a storage fault lasts as long as the fault and no longer.
 
 mod advisories;
@@ -146,8 +146,9 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(busy_timeout + Duration::from_secs(1))
+            // Every connection passes here before it can be used again
+            // (new ones start clean), so checking on release suffices.
             .after_release(|conn, _| Box::pin(connection_is_clean(conn)))
-            .before_acquire(|conn, _| Box::pin(connection_is_clean(conn)))
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations")
