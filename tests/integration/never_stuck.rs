@@ -307,6 +307,54 @@ fn a_full_disk_when_the_daemon_starts_does_not_stop_it() {
     assert_eq!(smtp.accepted().len(), 1);
 }
 
+// The same class with another real fault: another process (a backup, an
+// operator's sqlite3 shell) holds the write lock for several seconds
+// while copies are due. Before the fix the daemon retried every few
+// milliseconds and logged an error for each try.
+#[test]
+fn a_database_locked_for_seconds_is_waited_out_quietly() {
+    let env = Env::with_config("busy_timeout_ms = 300\n\n[delivery]\nalert_after = \"60s\"\n");
+    env.init();
+    env.add_active(who::DAVE, who::ALICE, &[]);
+    env.draft("DF-2026-0701", "Locked canary", "high");
+    env.ok(&["advisory", "announce", "DF-2026-0701", "--at", &now_plus(6)]);
+    let smtp = SmtpServer::start(&env.dir.path().join("smtp"), &Rules::new());
+    use_smtp(&env, &smtp);
+    let mut daemon = Daemon::start(&env, &[], "serve.log");
+    let member_mail = "SELECT count(*) FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+         WHERE a.kind <> 'notice' AND d.state <> 'sent'";
+    eventually(Duration::from_secs(10), "member mail is sent", || {
+        count(&env, member_mail) == 0
+    });
+    let mut shell = Command::new("sqlite3")
+        .arg(env.database())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run sqlite3");
+    let mut stdin = shell.stdin.take().expect("stdin");
+    writeln!(stdin, "BEGIN IMMEDIATE; UPDATE jobs SET name = name;").expect("lock");
+    stdin.flush().expect("flush");
+    eventually(Duration::from_secs(20), "the daemon meets the lock", || {
+        daemon.log_text().contains("busy or locked")
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    writeln!(stdin, "COMMIT;").expect("unlock");
+    drop(stdin);
+    assert!(shell.wait().expect("sqlite3").success());
+
+    let notices = "SELECT count(*) FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+         WHERE a.kind = 'notice' AND d.state = 'sent'";
+    eventually(Duration::from_secs(40), "the notices go out", || {
+        count(&env, notices) == 2
+    });
+    assert!(daemon.stop().success(), "{}", daemon.log_text());
+    let log = daemon.log_text();
+    assert!(error_lines(&log) <= 4, "{log}");
+    assert!(log.contains("passes work again"), "{log}");
+    assert_eq!(smtp.accepted().len(), 4, "two member mails and two notices");
+}
+
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
