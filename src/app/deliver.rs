@@ -343,6 +343,9 @@ impl App {
         for worker in workers {
             let _ = worker.await;
         }
+        // Every outcome is stored or kept in memory before anything can
+        // fail here: the next run's sweep must not see them as orphans.
+        let recorded = recorder.await.context("the recorder stopped")?;
         // Copies claimed but never handed to a worker (a stop) go back.
         let leftover: Vec<(i64, i64)> = {
             let mut rx = work_rx.lock().await;
@@ -357,7 +360,7 @@ impl App {
             tx.release(&leftover).await?;
             tx.commit().await?;
         }
-        let mut tally = recorder.await.context("the recorder stopped")??;
+        let mut tally = recorded?;
         tally.add(claimed_result?);
         Ok(tally)
     }
