@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod queue;
 pub mod roster;
 pub mod seal;
+mod settle;
 
 use std::time::Duration;
 
@@ -36,8 +37,8 @@ pub struct App {
     /// A signed command's replay key, recorded by the first write
     /// transaction of the command it authorises (see [`App::write`]).
     replay: std::sync::Mutex<Option<Replay>>,
-    /// What a delivery run could not store (see [`deliver::Unsettled`]).
-    unsettled: std::sync::Mutex<deliver::Unsettled>,
+    /// What a delivery run could not store (see [`settle::Unsettled`]).
+    unsettled: std::sync::Mutex<settle::Unsettled>,
 }
 
 /// What makes a signed command unique: who signed, when, over what.
