@@ -81,6 +81,9 @@ pub struct DeliverySettings {
     /// How far the wall clock may drift from the monotonic clock before
     /// the daemon holds sending.
     pub clock_tolerance: chrono::Duration,
+    /// How long the daemon's passes may keep failing (sending blocked)
+    /// before maintainers are alerted.
+    pub alert_after: std::time::Duration,
 }
 
 /// `[delivery] uncertain`.
@@ -299,6 +302,7 @@ struct RawDelivery {
     reminder_before: String,
     lease: String,
     clock_tolerance: String,
+    alert_after: String,
 }
 
 impl Default for RawDelivery {
@@ -315,6 +319,7 @@ impl Default for RawDelivery {
             reminder_before: "24h".to_owned(),
             lease: "10m".to_owned(),
             clock_tolerance: "5s".to_owned(),
+            alert_after: "2m".to_owned(),
         }
     }
 }
@@ -700,6 +705,9 @@ fn resolve_delivery(raw: &RawDelivery, data_dir: &Path) -> Result<DeliverySettin
         reminder_before: d("reminder_before", &raw.reminder_before)?,
         lease: d("lease", &raw.lease)?,
         clock_tolerance: d("clock_tolerance", &raw.clock_tolerance)?,
+        alert_after: d("alert_after", &raw.alert_after)?
+            .to_std()
+            .context("[delivery] alert_after must not be negative")?,
     };
     if settings.retry_first <= chrono::Duration::zero() || settings.retry_max < settings.retry_first
     {

@@ -554,9 +554,13 @@ impl App {
     /// passphrase is not available to this user) is only a warning: the
     /// daemon's next pass does the same work.
     pub(crate) async fn prepare_now(&self) {
-        if let Err(err) = self.prepare().await {
+        let failed = match self.prepare().await {
+            Ok(done) => done.failed,
+            Err(err) => vec![format!("{err:#}")],
+        };
+        for error in failed {
             tracing::warn!(
-                error = %format!("{err:#}"),
+                error = %error,
                 "sealing is left to `embargo serve` or `embargo queue run`"
             );
         }

@@ -7,7 +7,10 @@
 //! SIGTERM/SIGINT. A wall clock that jumps holds all sending but the
 //! maintainers' alert until it agrees again; so does a clock that starts
 //! behind the newest instant the database has recorded, until it passes
-//! that instant.
+//! that instant. A pass that fails is retried
+//! with backoff, logged once per change and alerted about when it lasts
+//! (see [`super::health`]); a failed scheduler step does not stop
+//! delivery.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +20,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::App;
+use super::health::Health;
 use crate::mail::Transport;
 
 /// Compares the wall clock with the monotonic clock since a baseline.
@@ -63,30 +67,63 @@ impl ClockGuard {
 }
 
 impl App {
+    /// Opens the list for `embargo serve`. When storage is failing (a full
+    /// disk, an I/O error, a lock held too long) it tries again with
+    /// backoff, logging once per change, until it can or `stop` turns true
+    /// (then `None`); a missing or unusable database fails at once.
+    pub async fn open_for_serve(
+        config: crate::config::Config,
+        clock: Box<dyn crate::clock::Clock>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<Option<Self>> {
+        let mut health = Health::new(config.delivery.alert_after);
+        let timeout = Duration::from_millis(config.storage.busy_timeout_ms);
+        loop {
+            match crate::store::Store::open(&config.storage.database, timeout).await {
+                Ok(store) => {
+                    if health.succeeded(Instant::now()).is_some() {
+                        tracing::warn!("the list database opens again; starting");
+                    }
+                    return Ok(Some(Self::with_store(config, store, clock)));
+                }
+                Err(err) if err.is_storage_fault() => {
+                    let text = format!("{:#}", anyhow::Error::new(err));
+                    let after = health.failed(&text, Instant::now());
+                    if after.log {
+                        tracing::error!(
+                            error = %text,
+                            retry_in_seconds = after.delay.as_secs(),
+                            "cannot open the list database; retrying with backoff"
+                        );
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(after.delay) => {}
+                        _ = stop.changed() => return Ok(None),
+                    }
+                }
+                Err(err) => return Err(anyhow::Error::new(err).context("open the list database")),
+            }
+        }
+    }
+
     /// Runs until `stop` turns true. The caller holds the daemon lock.
     pub async fn serve(
         self: Arc<Self>,
         transport: Transport,
         stop: watch::Receiver<bool>,
     ) -> Result<()> {
-        {
-            let mut tx = self.store.write(self.now()).await?;
-            let swept = tx.sweep_leases(true).await?;
-            tx.commit().await?;
-            if swept > 0 {
-                tracing::warn!(
-                    copies = swept,
-                    "returned copies claimed by a previous run to the queue; they keep their Message-IDs"
-                );
-            }
-        }
-        let mut behind = self.check_clock_at_start().await?;
         let guard = ClockGuard::new(
             self.now(),
             Instant::now(),
             self.config.delivery.clock_tolerance,
         );
-        let mut held = behind.is_some();
+        let mut held = false;
+        // The start-up work (the lease sweep and the clock check against
+        // the database) needs storage, which may be failing at start too:
+        // it is retried, with the same backoff as a pass, until it works.
+        let mut behind: Option<Option<DateTime<Utc>>> = None;
+        let mut health = Health::new(self.config.delivery.alert_after);
+        let mut failing_steps = std::collections::BTreeSet::new();
         let mut stop_wait = stop.clone();
         tracing::info!(
             transport = transport_name(&transport),
@@ -96,7 +133,27 @@ impl App {
             if *stop.borrow() {
                 break;
             }
-            match self.clock_check(&guard, &mut behind) {
+            if behind.is_none() {
+                match self.start_up().await {
+                    Ok(found) => {
+                        held = found.is_some();
+                        behind = Some(found);
+                    }
+                    Err(err) => {
+                        let wait = self.failed(&mut health, &err).await;
+                        tokio::select! {
+                            () = tokio::time::sleep(wait) => {}
+                            _ = stop_wait.changed() => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+            let check = match behind.as_mut() {
+                Some(behind) => self.clock_check(&guard, behind),
+                None => guard.check(self.now(), Instant::now()),
+            };
+            let result = match check {
                 ClockCheck::Jumped(seconds) => {
                     if !held {
                         held = true;
@@ -116,24 +173,25 @@ impl App {
                         }
                     }
                     // Only maintainers' alerts go out while time is suspect.
-                    if let Err(err) = self
-                        .deliver_due(&transport, stop.clone(), Some("report"))
+                    self.deliver_due(&transport, stop.clone(), Some("report"))
                         .await
-                    {
-                        tracing::error!(error = %format!("{err:#}"), "delivery failed");
-                    }
+                        .map(drop)
                 }
                 ClockCheck::Consistent => {
                     if held {
                         held = false;
                         tracing::warn!("the wall clock is consistent again; sending resumes");
                     }
-                    if let Err(err) = self.turn(&transport, &stop).await {
-                        tracing::error!(error = %format!("{err:#}"), "scheduler pass failed; trying again");
-                    }
+                    self.turn(&transport, &stop, &mut failing_steps).await
                 }
-            }
-            let wait = self.wait_time().await;
+            };
+            let wait = match result {
+                Ok(()) => {
+                    self.recovered(&mut health).await;
+                    self.wait_time().await
+                }
+                Err(err) => self.failed(&mut health, &err).await,
+            };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 _ = stop_wait.changed() => {}
@@ -141,6 +199,100 @@ impl App {
         }
         tracing::info!("embargo serve stopped");
         Ok(())
+    }
+
+    /// After a pass that worked: logs the end of an outage and queues the
+    /// report owed to maintainers about it.
+    async fn recovered(&self, health: &mut Health) {
+        if let Some(recovered) = health.succeeded(Instant::now()) {
+            tracing::warn!(
+                blocked_seconds = recovered.blocked_for.as_secs(),
+                failed_passes = recovered.failures,
+                "passes work again; sending resumes"
+            );
+        }
+        if let Some(notice) = health.owed().cloned() {
+            match self.alert_maintainers(&notice.title, &notice.lines).await {
+                Ok(()) => health.owed_queued(),
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), "could not queue the report to maintainers; trying again");
+                }
+            }
+        }
+    }
+
+    /// After a failed pass: logs the error when it is new, alerts
+    /// maintainers once sending has been blocked long enough, and answers
+    /// how long to wait before trying again.
+    async fn failed(&self, health: &mut Health, err: &anyhow::Error) -> Duration {
+        let text = format!("{err:#}");
+        let after = health.failed(&text, Instant::now());
+        if after.log {
+            tracing::error!(
+                error = %text,
+                retry_in_seconds = after.delay.as_secs(),
+                "pass failed; retrying with backoff (logged again only if the error changes)"
+            );
+        }
+        if let Some(alert) = after.alert {
+            match self.alert_maintainers(&alert.title, &alert.lines).await {
+                Ok(()) => {
+                    health.alert_queued();
+                    tracing::error!("sending is blocked; maintainers are alerted");
+                }
+                // Usually the same fault: tried again after the next
+                // failure, or reported once the pass works.
+                Err(err) => {
+                    tracing::debug!(error = %format!("{err:#}"), "could not queue the alert yet");
+                }
+            }
+        }
+        after.delay
+    }
+
+    /// One pass: the scheduler, then delivery, which runs even when the
+    /// scheduler failed (copies already queued do not depend on it).
+    async fn turn(
+        self: &Arc<Self>,
+        transport: &Transport,
+        stop: &watch::Receiver<bool>,
+        failing_steps: &mut std::collections::BTreeSet<String>,
+    ) -> Result<()> {
+        let prepared = self.prepare().await;
+        if let Ok(prepared) = &prepared {
+            log_steps(failing_steps, &prepared.failed);
+            if prepared.sealed > 0 || prepared.missed > 0 || !prepared.disclosed.is_empty() {
+                tracing::info!(
+                    sealed = prepared.sealed,
+                    missed = prepared.missed,
+                    disclosed = prepared.disclosed.len(),
+                    "scheduler pass"
+                );
+            }
+        }
+        let tally = self.deliver_due(transport, stop.clone(), None).await?;
+        if tally.sent + tally.retry + tally.failed + tally.uncertain + tally.dropped + tally.missed
+            > 0
+        {
+            tracing::info!(
+                sent = tally.sent,
+                retry = tally.retry,
+                failed = tally.failed,
+                uncertain = tally.uncertain,
+                dropped = tally.dropped,
+                missed = tally.missed,
+                "delivery pass"
+            );
+        }
+        prepared.map(drop)
+    }
+
+    /// What `serve` does once, as soon as storage lets it: return the
+    /// copies a previous run left claimed, and check the clock against
+    /// the database (answers the recorded instant the clock is behind).
+    async fn start_up(&self) -> Result<Option<DateTime<Utc>>> {
+        self.sweep_at_start().await?;
+        self.check_clock_at_start().await
     }
 
     /// At start the wall clock is taken on trust by nothing else: compare
@@ -196,32 +348,16 @@ impl App {
         guard.check(now, Instant::now())
     }
 
-    async fn turn(
-        self: &Arc<Self>,
-        transport: &Transport,
-        stop: &watch::Receiver<bool>,
-    ) -> Result<()> {
-        let prepared = self.prepare().await?;
-        if prepared.sealed > 0 || prepared.missed > 0 || !prepared.disclosed.is_empty() {
-            tracing::info!(
-                sealed = prepared.sealed,
-                missed = prepared.missed,
-                disclosed = prepared.disclosed.len(),
-                "scheduler pass"
-            );
-        }
-        let tally = self.deliver_due(transport, stop.clone(), None).await?;
-        if tally.sent + tally.retry + tally.failed + tally.uncertain + tally.dropped + tally.missed
-            > 0
-        {
-            tracing::info!(
-                sent = tally.sent,
-                retry = tally.retry,
-                failed = tally.failed,
-                uncertain = tally.uncertain,
-                dropped = tally.dropped,
-                missed = tally.missed,
-                "delivery pass"
+    /// Returns every copy a previous run had claimed to the queue: the
+    /// lock proves they are orphaned.
+    async fn sweep_at_start(&self) -> Result<()> {
+        let mut tx = self.store.write(self.now()).await?;
+        let swept = tx.sweep_leases(true).await?;
+        tx.commit().await?;
+        if swept > 0 {
+            tracing::warn!(
+                copies = swept,
+                "returned copies claimed by a previous run to the queue; they keep their Message-IDs"
             );
         }
         Ok(())
@@ -248,6 +384,19 @@ pub fn behind_record(
 ) -> Option<chrono::Duration> {
     let by = newest - now;
     (by > tolerance).then_some(by)
+}
+
+/// Logs scheduler steps that started failing or work again, once each:
+/// a step that keeps failing is not logged on every pass.
+fn log_steps(failing: &mut std::collections::BTreeSet<String>, now_failing: &[String]) {
+    let now: std::collections::BTreeSet<String> = now_failing.iter().cloned().collect();
+    for step in now.difference(failing) {
+        tracing::error!(step = %step, "a scheduler step failed; the others and delivery go on");
+    }
+    for step in failing.difference(&now) {
+        tracing::info!(step = %step, "a scheduler step that failed works again");
+    }
+    *failing = now;
 }
 
 fn transport_name(transport: &Transport) -> &'static str {
@@ -286,8 +435,6 @@ mod tests {
         assert_eq!(guard.check(on_time, later), ClockCheck::Consistent);
     }
 
-    // At start the daemon took the wall clock on trust: a clock an hour
-    // behind what the database had recorded sent and published by it.
     #[test]
     fn a_clock_behind_the_record_beyond_the_tolerance_is_caught_and_ahead_is_fine() {
         let newest = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();

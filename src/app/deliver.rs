@@ -10,7 +10,7 @@
 //! compares with the clock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -216,11 +216,28 @@ impl App {
     pub async fn deliver_due(
         self: &Arc<Self>,
         transport: &Transport,
+        stop: watch::Receiver<bool>,
+        only_kind: Option<&str>,
+    ) -> Result<Tally> {
+        self.settle_earlier().await?;
+        let result = self.deliver_run(transport, stop, only_kind).await;
+        if result.is_err() {
+            // Copies claimed but never handed to a worker may still be
+            // `sending`; the next run returns them to the queue.
+            self.unsettled().orphans = true;
+        }
+        result
+    }
+
+    async fn deliver_run(
+        self: &Arc<Self>,
+        transport: &Transport,
         mut stop: watch::Receiver<bool>,
         only_kind: Option<&str>,
     ) -> Result<Tally> {
         transport.prepare().context("prepare the maildir")?;
         let crash = Arc::new(CrashPoints::from_env());
+        let record_failed = Arc::new(AtomicBool::new(false));
         let secret = Arc::new(self.bounce_secret().await?);
         let concurrency = self.config.delivery.concurrency;
         let (work_tx, work_rx) = mpsc::channel::<Claimed>(concurrency * 2);
@@ -268,9 +285,11 @@ impl App {
         let recorder = {
             let app = self.clone();
             let crash = crash.clone();
+            let record_failed = record_failed.clone();
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 let mut pending: Vec<Completion> = Vec::new();
+                let mut failure: Option<anyhow::Error> = None;
                 loop {
                     let closed = tokio::select! {
                         received = done_rx.recv() => match received {
@@ -287,26 +306,51 @@ impl App {
                     }
                     if !pending.is_empty() {
                         let batch = std::mem::take(&mut pending);
-                        app.record(&batch).await?;
-                        for completion in &batch {
-                            tally.count(completion);
+                        // Once a batch could not be stored, the rest of
+                        // this run's outcomes wait in memory with it: the
+                        // copies were sent and must not be sent again.
+                        let stored = match failure {
+                            Some(_) => false,
+                            None => match app.record(&batch).await {
+                                Ok(()) => true,
+                                Err(err) => {
+                                    record_failed.store(true, Ordering::Relaxed);
+                                    failure = Some(err);
+                                    false
+                                }
+                            },
+                        };
+                        if stored {
+                            for completion in &batch {
+                                tally.count(completion);
+                            }
+                            crash.reach(CRASH_AFTER_RECORD, batch.len() as u64);
+                        } else {
+                            app.unsettled().completions.extend(batch);
                         }
-                        crash.reach(CRASH_AFTER_RECORD, batch.len() as u64);
                     }
                     if closed {
-                        return anyhow::Ok(tally);
+                        return match failure {
+                            None => anyhow::Ok(tally),
+                            Some(err) => Err(err.context(
+                                "record how copies ended (kept in memory and stored before anything else is sent)",
+                            )),
+                        };
                     }
                 }
             })
         };
 
         let claimed_result = self
-            .claim_and_dispatch(&work_tx, &mut stop, only_kind, &crash)
+            .claim_and_dispatch(&work_tx, &mut stop, only_kind, &crash, &record_failed)
             .await;
         drop(work_tx);
         for worker in workers {
             let _ = worker.await;
         }
+        // Every outcome is stored or kept in memory before anything can
+        // fail here: the next run's sweep must not see them as orphans.
+        let recorded = recorder.await.context("the recorder stopped")?;
         // Copies claimed but never handed to a worker (a stop) go back.
         let leftover: Vec<(i64, i64)> = {
             let mut rx = work_rx.lock().await;
@@ -321,7 +365,7 @@ impl App {
             tx.release(&leftover).await?;
             tx.commit().await?;
         }
-        let mut tally = recorder.await.context("the recorder stopped")??;
+        let mut tally = recorded?;
         tally.add(claimed_result?);
         Ok(tally)
     }
@@ -334,10 +378,12 @@ impl App {
         stop: &mut watch::Receiver<bool>,
         only_kind: Option<&str>,
         crash: &CrashPoints,
+        record_failed: &AtomicBool,
     ) -> Result<Tally> {
         let mut tally = Tally::default();
         loop {
-            if *stop.borrow() {
+            // Nothing more is claimed once outcomes cannot be stored.
+            if *stop.borrow() || record_failed.load(Ordering::Relaxed) {
                 break;
             }
             let now = self.now();
@@ -354,7 +400,10 @@ impl App {
             crash.reach(CRASH_AFTER_CLAIM, 1);
             let (go, settled) = self.recheck(claimed, now).await?;
             if !settled.is_empty() {
-                self.record(&settled).await?;
+                if let Err(err) = self.record(&settled).await {
+                    self.unsettled().completions.extend(settled);
+                    return Err(err);
+                }
                 for completion in &settled {
                     tally.count(completion);
                 }

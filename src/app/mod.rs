@@ -11,12 +11,15 @@ mod binding;
 mod commands;
 pub mod daemon;
 pub mod deliver;
+pub mod export;
+pub mod health;
 pub mod inbound;
 pub mod init;
 pub mod outbox;
 pub mod queue;
 pub mod roster;
 pub mod seal;
+mod settle;
 
 use std::time::Duration;
 
@@ -40,6 +43,8 @@ pub struct App {
     /// How changes reach the list in this process: the command line,
     /// unless a signed mail command is being carried out.
     channel: std::sync::Mutex<Channel>,
+    /// What a delivery run could not store (see [`settle::Unsettled`]).
+    unsettled: std::sync::Mutex<settle::Unsettled>,
 }
 
 /// One command of a signed message: the message (who signed, when, over
@@ -73,13 +78,18 @@ impl App {
         let store = Store::open(&config.storage.database, busy_timeout(&config))
             .await
             .context("open the list database")?;
-        Ok(Self {
+        Ok(Self::with_store(config, store, clock))
+    }
+
+    fn with_store(config: Config, store: Store, clock: Box<dyn Clock>) -> Self {
+        Self {
             config,
             store,
             clock,
             replay: std::sync::Mutex::new(None),
             channel: std::sync::Mutex::new(Channel::Cli),
-        })
+            unsettled: std::sync::Mutex::default(),
+        }
     }
 
     /// The current instant, from the injected clock.

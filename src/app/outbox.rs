@@ -21,7 +21,6 @@ use crate::audit::{Actor, Record};
 use crate::compose::{
     Kind, MemberView, Rendered, advisory_context, member_context, report_context,
 };
-use crate::export;
 use crate::roster::{Email, MemberId, Role};
 use crate::store::{Addressee, DeliveryState, NewDelivery, StoredAdvisory};
 
@@ -37,6 +36,9 @@ pub struct Prepared {
     pub missed: u64,
     /// Advisories that became public.
     pub disclosed: Vec<String>,
+    /// Steps that failed, each with its error; the others went on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
 }
 
 impl Prepared {
@@ -45,6 +47,15 @@ impl Prepared {
         self.sealed += other.sealed;
         self.missed += other.missed;
         self.disclosed.extend(other.disclosed);
+        self.failed.extend(other.failed);
+    }
+
+    /// Adds what one step did, or that it failed.
+    fn step(&mut self, name: &str, result: Result<Prepared>) {
+        match result {
+            Ok(done) => self.add(done),
+            Err(err) => self.failed.push(format!("{name}: {err:#}")),
+        }
     }
 }
 
@@ -64,19 +75,29 @@ impl App {
 
     /// One pass of the scheduler at the clock's now: advisories that move
     /// on by themselves, copies to seal, maintainers' reports, recurring
-    /// jobs.
+    /// jobs, exports. Each advisory, announcement and job is its own step:
+    /// one that fails is listed in [`Prepared::failed`] and the others go
+    /// on (a broken one must not hold back independent mail).
     pub async fn prepare(&self) -> Result<Prepared> {
         let now = self.now();
         let mut slot = SealerSlot::default();
         let mut done = Prepared::default();
         for stored in self.store.open_advisories().await? {
-            done.add(self.prepare_advisory(&mut slot, stored, now).await?);
+            let name = format!("advisory {}", stored.advisory.id);
+            let result = self.prepare_advisory(&mut slot, stored, now).await;
+            done.step(&name, result);
         }
         for planned in self.store.planned_announcements(now).await? {
-            done.add(self.seal_planned(&mut slot, &planned, now).await?);
+            let name = format!("{} announcement {}", planned.kind, planned.id);
+            let result = self.seal_planned(&mut slot, &planned, now).await;
+            done.step(&name, result);
         }
-        self.report(&mut slot, now).await?;
-        self.run_jobs(&mut slot, now).await?;
+        let result = self.report(&mut slot, now).await;
+        done.step("maintainers' report", result.map(|()| Prepared::default()));
+        let result = self.run_jobs(&mut slot, now).await;
+        done.step("key-expiry job", result.map(|()| Prepared::default()));
+        let result = self.write_due_exports(now).await;
+        done.step("exports", result.map(|_| Prepared::default()));
         Ok(done)
     }
 
@@ -138,7 +159,8 @@ impl App {
 
     /// Makes an advisory public now: it is disclosed, copies of its
     /// embargoed kinds that have not gone out stop, the public disclosure
-    /// is planned, and the OSV and CSAF documents are written.
+    /// is planned, and the OSV and CSAF documents are written (or, when
+    /// they cannot be, retried and reported).
     pub(crate) async fn publish(
         &self,
         stored: &StoredAdvisory,
@@ -190,39 +212,20 @@ impl App {
                 .detail("unsent_copies_stopped", stopped.to_string()),
         )
         .await?;
+        // The documents are written after the commit, on their own
+        // ladder: the embargo ends at its instant even when the export
+        // folder cannot be written (see `app::export`).
+        tx.plan_export(stored.row).await?;
+        tx.commit().await?;
         let mut published = current.advisory.clone();
         published.status = Status::Disclosed;
-        // Written before the commit: if writing fails, the advisory stays
-        // open and the next pass publishes it again.
-        self.write_exports(&published, now)?;
-        tx.commit().await?;
-        Ok(published)
-    }
-
-    fn write_exports(&self, advisory: &Advisory, now: DateTime<Utc>) -> Result<()> {
-        let dir = &self.config.export.dir;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .create(dir)
-            .with_context(|| format!("create the export folder {}", dir.display()))?;
-        let publisher = export::Publisher {
-            name: self.config.list.name.clone(),
-            namespace: self.config.export.publisher_namespace.clone(),
-            contact: self.config.list.address.to_string(),
-        };
-        let documents = [
-            (export::osv_file_name(advisory), export::osv(advisory, now)),
-            (
-                export::csaf_file_name(advisory),
-                export::csaf(advisory, &publisher, now),
-            ),
-        ];
-        for (name, document) in documents {
-            let text = serde_json::to_vec_pretty(&document).context("serialise an export")?;
-            write_atomically(&dir.join(&name), &text)
-                .with_context(|| format!("write {}", dir.join(&name).display()))?;
+        if let Err(err) = self.write_due_exports(now).await {
+            tracing::error!(
+                error = %format!("{err:#}"),
+                "could not record the state of the OSV and CSAF exports; the next pass tries again"
+            );
         }
-        Ok(())
+        Ok(published)
     }
 
     async fn seal_planned(
@@ -313,7 +316,7 @@ impl App {
         Ok(Prepared {
             sealed: written.saturating_sub(missed),
             missed,
-            disclosed: Vec::new(),
+            ..Prepared::default()
         })
     }
 
@@ -623,17 +626,6 @@ pub(crate) fn random_key() -> Result<String> {
     let mut random = [0u8; 16];
     getrandom::fill(&mut random).map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
     Ok(hex::encode(random))
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|err| err.error)?;
-    Ok(())
 }
 
 /// The name the key-expiry job's runs are recorded under.

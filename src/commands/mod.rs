@@ -38,8 +38,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve(args) => {
             let config = load_config(cli.config.as_deref())?;
-            let app = App::open(config, clock::running_from_env()?).await?;
-            queue::serve(app, args).await
+            queue::serve(config, clock::running_from_env()?, args).await
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Ingest => ingest(cli.config.as_deref()).await,

@@ -51,23 +51,34 @@ async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
         QueueCommand::Run { json } => {
             let (prepared, tally) = app.queue_run().await?;
             if json {
-                return print_json(
-                    &serde_json::json!({ "prepared": prepared, "delivered": tally }),
+                print_json(&serde_json::json!({ "prepared": prepared, "delivered": tally }))?;
+            } else {
+                // Copies are sealed when their mail is scheduled (at
+                // announce, or by an earlier pass) and wait in the outbox
+                // as ciphertext, so "sealed" counts this run's own sealing.
+                println!(
+                    "scheduler: sealed {} new copies in this run (the rest were sealed when scheduled), missed {}, disclosed {}",
+                    prepared.sealed,
+                    prepared.missed + tally.missed,
+                    prepared.disclosed.len(),
+                );
+                println!(
+                    "outbox: sent {}, to retry {}, failed {}, uncertain {}, dropped {}",
+                    tally.sent, tally.retry, tally.failed, tally.uncertain, tally.dropped
                 );
             }
-            // Copies are sealed when their mail is scheduled (at announce,
-            // or by an earlier pass) and wait in the outbox as ciphertext,
-            // so "sealed" here counts only this run's own sealing.
-            println!(
-                "scheduler: sealed {} new copies in this run (the rest were sealed when scheduled), missed {}, disclosed {}",
-                prepared.sealed,
-                prepared.missed + tally.missed,
-                prepared.disclosed.len(),
-            );
-            println!(
-                "outbox: sent {}, to retry {}, failed {}, uncertain {}, dropped {}",
-                tally.sent, tally.retry, tally.failed, tally.uncertain, tally.dropped
-            );
+            // The steps that worked were done and what was due was sent;
+            // a failed step still makes the run fail (cron mail shows it).
+            let mut failed = prepared.failed;
+            failed.sort();
+            failed.dedup();
+            if !failed.is_empty() {
+                anyhow::bail!(
+                    "{} scheduler step(s) failed; the rest was done and sent:\n  {}",
+                    failed.len(),
+                    failed.join("\n  ")
+                );
+            }
             Ok(())
         }
         QueueCommand::Retry { id } => {
@@ -95,11 +106,13 @@ async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
     }
 }
 
-/// `embargo serve`: takes the lock, then runs until SIGTERM or SIGINT.
-pub async fn serve(app: App, _args: ServeArgs) -> Result<()> {
-    let _lock = crate::store::lock_daemon(&app.config.storage.database)?;
-    let transport = app.transport()?;
-    let app = Arc::new(app);
+/// `embargo serve`: opens the list (waiting out a storage fault), takes
+/// the lock, then runs until SIGTERM or SIGINT.
+pub async fn serve(
+    config: crate::config::Config,
+    clock: Box<dyn crate::clock::Clock>,
+    _args: ServeArgs,
+) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("listen for SIGTERM")?;
@@ -113,6 +126,13 @@ pub async fn serve(app: App, _args: ServeArgs) -> Result<()> {
         tracing::info!("stopping: finishing the copies in flight");
         let _ = stop_tx.send(true);
     });
+    let Some(app) = App::open_for_serve(config, clock, stop_rx.clone()).await? else {
+        signals.abort();
+        return Ok(());
+    };
+    let _lock = crate::store::lock_daemon(&app.config.storage.database)?;
+    let transport = app.transport()?;
+    let app = Arc::new(app);
     let result = app.clone().serve(transport, stop_rx).await;
     signals.abort();
     if let Ok(app) = Arc::try_unwrap(app) {

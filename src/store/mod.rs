@@ -10,9 +10,19 @@
 //! (is the sponsor still active? is the address free?) cannot interleave
 //! with another writer, and which appends the audit entry for the change in
 //! the same transaction. A `WriteTx` dropped without `commit` rolls back.
+//!
+//! A connection whose transaction state is in doubt never goes back into
+//! the pool. SQLite itself rolls a transaction back when a write or a
+//! commit fails with a full disk or an I/O error; sqlx does not notice, so
+//! its rollback on drop then fails ("no transaction is active") and it
+//! counts the connection as still inside a transaction, refusing every
+//! later `BEGIN`. [`connection_is_clean`] runs whenever a connection is
+//! returned to the pool and closes such a connection; the pool opens a
+//! fresh one, so a storage fault lasts as long as the fault and no longer.
 
 mod advisories;
 mod audit;
+mod exports;
 mod inbound;
 mod instants;
 mod members;
@@ -27,6 +37,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use thiserror::Error;
 
 pub use advisories::StoredAdvisory;
+pub use exports::DueExport;
 pub use inbound::{AckRow, BouncedCopy, CommandRecord, SignedKey};
 pub use members::{MemberChange, NewMember};
 pub use outbox::{
@@ -85,6 +96,13 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Busy)
     }
+
+    /// Whether storage itself failed (busy, full, read-only, an I/O
+    /// error), as opposed to a database that is missing, newer than this
+    /// program or holds bad data: the daemon waits out the first kind.
+    pub fn is_storage_fault(&self) -> bool {
+        matches!(self, StoreError::Busy | StoreError::Sql(_))
+    }
 }
 
 /// An open list database.
@@ -129,6 +147,9 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(busy_timeout + Duration::from_secs(1))
+            // Every connection passes here before it can be used again
+            // (new ones start clean), so checking on release suffices.
+            .after_release(|conn, _| Box::pin(connection_is_clean(conn)))
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations")
@@ -219,6 +240,24 @@ impl WriteTx {
             .await?;
         Ok(())
     }
+}
+
+/// Whether a pooled connection may be used again: `false` (the pool then
+/// closes it, which makes SQLite roll back whatever is left) when sqlx
+/// still counts it inside a transaction after its queued rollback ran.
+async fn connection_is_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    // The ping is queued behind the rollback a dropped transaction
+    // started, so once it answers that rollback has run (or failed).
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        // Debug only: the caller reports the failure that caused this.
+        tracing::debug!(
+            "a database connection was left inside a failed transaction; closing it and opening a fresh one"
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 fn restrict_permissions(path: &Path) -> Result<(), StoreError> {

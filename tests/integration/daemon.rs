@@ -64,6 +64,12 @@ impl Daemon {
         self.wait(Duration::from_secs(20))
     }
 
+    /// Whether the daemon is still running (it has not exited).
+    pub fn is_running(&mut self) -> bool {
+        let child = self.child.as_mut().expect("running");
+        child.try_wait().expect("wait").is_none()
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -16,6 +16,7 @@ mod inbound_mail;
 mod inbound_retry;
 mod init;
 mod never_early;
+mod never_stuck;
 mod roster;
 mod roster_refusals;
 mod sealed;
