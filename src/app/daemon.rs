@@ -3,8 +3,9 @@
 //! Each turn: check that the wall clock still agrees with the monotonic
 //! clock, run one scheduler pass ([`App::prepare`]), send what is due
 //! ([`App::deliver_due`]), then wait until the next copy is due, at most a
-//! second (so work the CLI adds is noticed within a second), or until
-//! SIGTERM/SIGINT. A wall clock that jumps holds all sending but the
+//! second, or until the CLI pokes the wake socket after adding work
+//! (`<database>.wake`; the one-second poll is the fallback when a poke is
+//! lost), or until SIGTERM/SIGINT. A wall clock that jumps holds all sending but the
 //! maintainers' alert until it agrees again.
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::sync::watch;
 
 use super::App;
 use crate::mail::Transport;
+use crate::store::WakeSocket;
 
 /// Compares the wall clock with the monotonic clock since a baseline.
 ///
@@ -85,6 +87,7 @@ impl App {
         );
         let mut held = false;
         let mut stop_wait = stop.clone();
+        let wake = self.wake_socket();
         tracing::info!(
             transport = transport_name(&transport),
             "embargo serve is running"
@@ -136,6 +139,7 @@ impl App {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 _ = stop_wait.changed() => {}
+                () = woken(wake.as_ref()) => {}
             }
         }
         tracing::info!("embargo serve stopped");
@@ -173,6 +177,23 @@ impl App {
         Ok(())
     }
 
+    /// Binds the wake socket the CLI pokes after adding work, and stops
+    /// this process's own commits from poking it. Without the socket the
+    /// daemon still notices work within a second.
+    fn wake_socket(&self) -> Option<WakeSocket> {
+        self.store.mute_wake();
+        match WakeSocket::bind(&self.config.storage.database) {
+            Ok(socket) => Some(socket),
+            Err(err) => {
+                tracing::warn!(
+                    error = %format!("{err:#}"),
+                    "no wake socket: new work from the CLI is noticed within a second instead of at once"
+                );
+                None
+            }
+        }
+    }
+
     /// Until the next copy is due, at most a second.
     async fn wait_time(&self) -> Duration {
         let ceiling = Duration::from_secs(1);
@@ -183,6 +204,14 @@ impl App {
                 .clamp(Duration::from_millis(5), ceiling),
             _ => ceiling,
         }
+    }
+}
+
+/// Returns when the CLI pokes the wake socket; never without one.
+async fn woken(wake: Option<&WakeSocket>) {
+    match wake {
+        Some(socket) => socket.woken().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod queue;
 pub mod roster;
 pub mod seal;
+pub mod sealing;
 
 use std::time::Duration;
 

@@ -16,6 +16,7 @@ mod audit;
 mod inbound;
 mod members;
 mod outbox;
+mod wake;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,8 +31,9 @@ pub use inbound::{AckRow, BouncedCopy};
 pub use members::{MemberChange, NewMember};
 pub use outbox::{
     Addressee, Claimed, Completion, DeliveryState, NewDelivery, PlannedAnnouncement, QueueCounts,
-    QueueRow, Unreported,
+    QueueRow, SealAudience, Unreported,
 };
+pub use wake::{WakeSocket, socket_path as wake_socket_path};
 
 /// What went wrong in the store.
 #[derive(Debug, Error)]
@@ -90,6 +92,8 @@ impl StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Tells a running daemon that a commit added work.
+    wake: std::sync::Arc<wake::WakeHint>,
 }
 
 impl Store {
@@ -137,7 +141,10 @@ impl Store {
                 sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
                 other => StoreError::Migrate(other),
             })?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            wake: wake::WakeHint::new(path),
+        })
     }
 
     /// Closes every connection, so the WAL is checkpointed and the file
@@ -150,7 +157,18 @@ impl Store {
     /// appended through it are stamped with `now`.
     pub async fn write(&self, now: DateTime<Utc>) -> Result<WriteTx, StoreError> {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, now })
+        Ok(WriteTx {
+            tx,
+            now,
+            wake: self.wake.clone(),
+            adds_work: false,
+        })
+    }
+
+    /// Stops this process's commits from waking the daemon: the daemon
+    /// calls it, being the one that listens.
+    pub fn mute_wake(&self) {
+        self.wake.mute();
     }
 
     /// The list this database serves, if `init` has run.
@@ -182,13 +200,27 @@ pub struct ListInfo {
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     now: DateTime<Utc>,
+    wake: std::sync::Arc<wake::WakeHint>,
+    /// Whether this transaction gives the daemon something to do (copies
+    /// queued, announcements planned): the commit then wakes it.
+    adds_work: bool,
 }
 
 impl WriteTx {
-    /// Makes every change of this transaction durable.
+    /// Makes every change of this transaction durable, then wakes a
+    /// running daemon if the transaction added work for it.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
+        if self.adds_work {
+            self.wake.send();
+        }
         Ok(())
+    }
+
+    /// Marks this transaction as one that gives the daemon work (see
+    /// [`WriteTx::commit`]).
+    pub fn wakes_daemon(&mut self) {
+        self.adds_work = true;
     }
 
     /// The instant this transaction stamps on what it writes.

@@ -14,5 +14,6 @@ mod inbound_mail;
 mod init;
 mod roster;
 mod sealed;
+mod sealing;
 mod smtp;
 mod smtp_delivery;
