@@ -460,8 +460,10 @@ impl App {
         tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
             .await?;
         tx.commit().await?;
-        // Sealed now, while the operator watches; the daemon's pass would
-        // do the same within a second.
+        // Sealed now, while the operator watches, in batches that each
+        // wake a running daemon, so it sends the first copies while the
+        // rest are sealed. Whichever process claims the sealing first does
+        // all of it (see `app::sealing`); the other leaves it alone.
         self.prepare_now().await;
         let stored = self.require_advisory(advisory.id.as_str()).await?;
         Ok((stored.advisory, verdict, unreachable))

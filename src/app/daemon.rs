@@ -3,8 +3,9 @@
 //! Each turn: check that the wall clock still agrees with the monotonic
 //! clock, run one scheduler pass ([`App::prepare`]), send what is due
 //! ([`App::deliver_due`]), then wait until the next copy is due, at most a
-//! second (so work the CLI adds is noticed within a second), or until
-//! SIGTERM/SIGINT. A wall clock that jumps holds all sending but the
+//! second, or until the CLI pokes the wake socket after adding work
+//! (`<database>.wake`; the one-second poll is the fallback when a poke is
+//! lost), or until SIGTERM/SIGINT. A wall clock that jumps holds all sending but the
 //! maintainers' alert until it agrees again; so does a clock that starts
 //! behind the newest instant the database has recorded, until it passes
 //! that instant. A pass that fails is retried
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 use super::App;
 use super::health::Health;
 use crate::mail::Transport;
+use crate::store::WakeSocket;
 
 /// Compares the wall clock with the monotonic clock since a baseline.
 ///
@@ -125,6 +127,7 @@ impl App {
         let mut health = Health::new(self.config.delivery.alert_after);
         let mut failing_steps = std::collections::BTreeSet::new();
         let mut stop_wait = stop.clone();
+        let wake = self.wake_socket();
         tracing::info!(
             transport = transport_name(&transport),
             "embargo serve is running"
@@ -195,6 +198,7 @@ impl App {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 _ = stop_wait.changed() => {}
+                () = woken(wake.as_ref()) => {}
             }
         }
         tracing::info!("embargo serve stopped");
@@ -363,6 +367,23 @@ impl App {
         Ok(())
     }
 
+    /// Binds the wake socket the CLI pokes after adding work, and stops
+    /// this process's own commits from poking it. Without the socket the
+    /// daemon still notices work within a second.
+    fn wake_socket(&self) -> Option<WakeSocket> {
+        self.store.mute_wake();
+        match WakeSocket::bind(&self.config.storage.database) {
+            Ok(socket) => Some(socket),
+            Err(err) => {
+                tracing::warn!(
+                    error = %format!("{err:#}"),
+                    "no wake socket: new work from the CLI is noticed within a second instead of at once"
+                );
+                None
+            }
+        }
+    }
+
     /// Until the next copy is due, at most a second.
     async fn wait_time(&self) -> Duration {
         let ceiling = Duration::from_secs(1);
@@ -397,6 +418,14 @@ fn log_steps(failing: &mut std::collections::BTreeSet<String>, now_failing: &[St
         tracing::info!(step = %step, "a scheduler step that failed works again");
     }
     *failing = now;
+}
+
+/// Returns when the CLI pokes the wake socket; never without one.
+async fn woken(wake: Option<&WakeSocket>) {
+    match wake {
+        Some(socket) => socket.woken().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn transport_name(transport: &Transport) -> &'static str {

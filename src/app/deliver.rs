@@ -127,16 +127,18 @@ fn complete(
 /// build never kills itself, whatever its environment says.
 pub(crate) struct CrashPoints {
     point: Option<(String, u64)>,
-    counts: [AtomicU64; 3],
+    counts: [AtomicU64; 4],
 }
 
 pub(crate) const CRASH_AFTER_CLAIM: usize = 0;
 pub(crate) const CRASH_AFTER_DATA: usize = 1;
 pub(crate) const CRASH_AFTER_RECORD: usize = 2;
-const CRASH_NAMES: [&str; 3] = ["claimed", "data", "recorded"];
+/// After a batch of sealed copies commits (`app::sealing`).
+pub(crate) const CRASH_AFTER_SEAL_BATCH: usize = 3;
+const CRASH_NAMES: [&str; 4] = ["claimed", "data", "recorded", "sealed"];
 
 impl CrashPoints {
-    fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         Self::from(&|name| std::env::var_os(name))
     }
 

@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod queue;
 pub mod roster;
 pub mod seal;
+pub mod sealing;
 mod settle;
 
 use std::time::Duration;

@@ -6,8 +6,9 @@
 //! every second and `embargo queue run` once; the CLI runs it right after
 //! an announcement is scheduled so the copies are sealed then. Every step
 //! reads the roster afresh and writes with `INSERT OR IGNORE` on (announcement,
-//! recipient), so two passes racing (the CLI and the daemon) seal twice at
-//! worst but never queue a copy twice.
+//! recipient), so two passes racing (the CLI and the daemon) never queue a
+//! copy twice; the advisory kinds are also claimed before they are sealed
+//! (`app::sealing`), so they are not sealed twice either.
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use crate::compose::{
     Kind, MemberView, Rendered, advisory_context, member_context, report_context,
 };
 use crate::roster::{Email, MemberId, Role};
-use crate::store::{Addressee, DeliveryState, NewDelivery, StoredAdvisory};
+use crate::store::{Addressee, DeliveryState, NewDelivery, SealAudience, StoredAdvisory};
 
 /// The kinds that carry an advisory's embargoed content to members.
 const TOLD_KINDS: [&str; 3] = ["notice", "update", "reminder"];
@@ -64,7 +65,7 @@ impl Prepared {
 pub(crate) struct SealerSlot(Option<Arc<Sealer>>);
 
 impl App {
-    fn sealer(&self, slot: &mut SealerSlot, now: DateTime<Utc>) -> Result<Arc<Sealer>> {
+    pub(crate) fn sealer(&self, slot: &mut SealerSlot, now: DateTime<Utc>) -> Result<Arc<Sealer>> {
         if let Some(sealer) = &slot.0 {
             return Ok(sealer.clone());
         }
@@ -120,11 +121,24 @@ impl App {
         };
         // The notice, for everyone active who has not had it (all of them
         // at first; later, members who joined since).
-        let untold = self.store.untold_members(stored.row, &TOLD_KINDS).await?;
+        let notice = self
+            .store
+            .find_announcement(Kind::Notice.name(), stored.row, advisory.revision)
+            .await?;
+        let untold = self
+            .store
+            .audience_batch(stored.row, SealAudience::Untold, notice, 0, 1)
+            .await?;
         if !untold.is_empty() {
             done.add(
-                self.seal_advisory(slot, &stored, Kind::Notice, untold, announce_at, now)
-                    .await?,
+                self.seal_advisory(
+                    slot,
+                    &stored,
+                    Kind::Notice,
+                    SealAudience::Untold,
+                    announce_at,
+                )
+                .await?,
             );
         }
         if advisory.status == Status::Scheduled && announce_at <= now {
@@ -145,12 +159,20 @@ impl App {
             let remind_at = disclose_at - before;
             if remind_at > announce_at
                 && remind_at - self.config.delivery.seal_ahead <= now
-                && !self.store.has_announcement(stored.row, "reminder").await?
+                && !self
+                    .store
+                    .has_sealed_announcement(stored.row, "reminder")
+                    .await?
             {
-                let audience = self.store.informed_members(stored.row).await?;
                 done.add(
-                    self.seal_advisory(slot, &stored, Kind::Reminder, audience, remind_at, now)
-                        .await?,
+                    self.seal_advisory(
+                        slot,
+                        &stored,
+                        Kind::Reminder,
+                        SealAudience::Informed,
+                        remind_at,
+                    )
+                    .await?,
                 );
             }
         }
@@ -245,79 +267,11 @@ impl App {
         match kind {
             Kind::Disclosure => self.seal_disclosure(slot, &stored, planned, now).await,
             Kind::Update | Kind::Cancellation => {
-                let audience = self.store.told_members(row).await?;
-                self.seal_advisory(slot, &stored, kind, audience, planned.due_at, now)
+                self.seal_advisory(slot, &stored, kind, SealAudience::Told, planned.due_at)
                     .await
             }
             _ => Ok(Prepared::default()),
         }
-    }
-
-    /// Renders `kind` from the advisory's current revision, signs it once,
-    /// encrypts it to each of `audience` and queues the copies for `due`.
-    async fn seal_advisory(
-        &self,
-        slot: &mut SealerSlot,
-        stored: &StoredAdvisory,
-        kind: Kind,
-        audience: Vec<Addressee>,
-        due: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Prepared> {
-        let advisory = &stored.advisory;
-        let changes = if kind == Kind::Update {
-            self.store
-                .advisory_revision(stored.row, advisory.revision)
-                .await?
-                .1
-        } else {
-            Vec::new()
-        };
-        // Members read the disclosure time in force: a hold's, if any.
-        let mut shown = advisory.clone();
-        shown.content.disclose_at = effective_disclosure(stored);
-        let hours = (shown.content.disclose_at - due).num_hours().max(0);
-        let rendered = self.templates()?.render(
-            kind,
-            &advisory_context(&self.list_view(), &shown, &changes, hours),
-        )?;
-        let sealer = self.sealer(slot, now)?;
-        let label = label(advisory.id.as_str(), advisory.revision, kind);
-        let copies = seal_copies(
-            sealer,
-            rendered,
-            audience,
-            stored.message_key.clone(),
-            label,
-        )
-        .await?;
-        let mut tx = self.store.write(now).await?;
-        let current = tx
-            .advisory(&advisory.id)
-            .await?
-            .context("advisory vanished")?;
-        // The advisory moved on while we sealed (a new revision, a
-        // cancellation): these copies are stale; the next pass seals anew.
-        if current.advisory.revision != advisory.revision
-            || !(current.advisory.status.is_open() || kind == Kind::Cancellation)
-        {
-            return Ok(Prepared::default());
-        }
-        let announcement = tx
-            .advisory_announcement(kind.name(), stored.row, advisory.revision, due, "sealed")
-            .await?;
-        tx.mark_sealed(announcement).await?;
-        let missed = copies
-            .iter()
-            .filter(|c| c.state == DeliveryState::Missed)
-            .count() as u64;
-        let written = tx.insert_deliveries(announcement, due, &copies).await?;
-        tx.commit().await?;
-        Ok(Prepared {
-            sealed: written.saturating_sub(missed),
-            missed,
-            ..Prepared::default()
-        })
     }
 
     async fn seal_disclosure(
@@ -567,54 +521,12 @@ pub(crate) fn member_view(member: &Addressee, sponsor: &str) -> MemberView {
     }
 }
 
-fn to_recipient(member: &Addressee) -> Recipient {
+pub(crate) fn to_recipient(member: &Addressee) -> Recipient {
     Recipient {
         email: member.email.clone(),
         fingerprint: member.fingerprint.clone(),
         cert: member.cert.clone(),
     }
-}
-
-/// Signs once and encrypts to every member on all cores, off the async
-/// runtime.
-async fn seal_copies(
-    sealer: Arc<Sealer>,
-    rendered: Rendered,
-    audience: Vec<Addressee>,
-    message_key: String,
-    label: String,
-) -> Result<Vec<NewDelivery>> {
-    tokio::task::spawn_blocking(move || -> Result<Vec<NewDelivery>> {
-        let entity = sealer.sign(&rendered)?;
-        let recipients: Vec<Recipient> = audience.iter().map(to_recipient).collect();
-        let sealed = sealer.seal(&entity, &recipients, &message_key, &label);
-        Ok(audience
-            .into_iter()
-            .zip(sealed)
-            .map(|(member, sealed)| match sealed {
-                Sealed::Message { message_id, bytes } => NewDelivery {
-                    member_id: Some(member.member_id),
-                    recipient: member.email.to_string(),
-                    message_id,
-                    message: Some(bytes),
-                    cert_version: Some(member.cert_version),
-                    state: DeliveryState::Queued,
-                    reply: None,
-                },
-                Sealed::Missed { reason } => NewDelivery {
-                    member_id: Some(member.member_id),
-                    recipient: member.email.to_string(),
-                    message_id: String::new(),
-                    message: None,
-                    cert_version: Some(member.cert_version),
-                    state: DeliveryState::Missed,
-                    reply: Some(format!("key unusable: {reason}")),
-                },
-            })
-            .collect())
-    })
-    .await
-    .context("sealing stopped")?
 }
 
 fn subject(id: &AdvisoryId) -> String {

@@ -27,6 +27,7 @@ mod inbound;
 mod instants;
 mod members;
 mod outbox;
+mod wake;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,8 +43,9 @@ pub use inbound::{AckRow, BouncedCopy, CommandRecord, SignedKey};
 pub use members::{MemberChange, NewMember};
 pub use outbox::{
     Addressee, Claimed, Completion, DeliveryState, NewDelivery, PlannedAnnouncement, QueueCounts,
-    QueueRow, Unreported,
+    QueueRow, SealAudience, Unreported,
 };
+pub use wake::{WakeSocket, socket_path as wake_socket_path};
 
 /// What went wrong in the store.
 #[derive(Debug, Error)]
@@ -109,6 +111,8 @@ impl StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Tells a running daemon that a commit added work.
+    wake: std::sync::Arc<wake::WakeHint>,
 }
 
 impl Store {
@@ -159,7 +163,10 @@ impl Store {
                 sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
                 other => StoreError::Migrate(other),
             })?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            wake: wake::WakeHint::new(path),
+        })
     }
 
     /// Closes every connection, so the WAL is checkpointed and the file
@@ -172,7 +179,19 @@ impl Store {
     /// appended through it are stamped with `now`.
     pub async fn write(&self, now: DateTime<Utc>) -> Result<WriteTx, StoreError> {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, now, via: None })
+        Ok(WriteTx {
+            tx,
+            now,
+            via: None,
+            wake: self.wake.clone(),
+            adds_work: false,
+        })
+    }
+
+    /// Stops this process's commits from waking the daemon: the daemon
+    /// calls it, being the one that listens.
+    pub fn mute_wake(&self) {
+        self.wake.mute();
     }
 
     /// The list this database serves, if `init` has run.
@@ -207,13 +226,27 @@ pub struct WriteTx {
     /// How the changes of this transaction reached the list; `None` takes
     /// the default for each entry's actor (see `append_audit`).
     via: Option<crate::audit::Channel>,
+    wake: std::sync::Arc<wake::WakeHint>,
+    /// Whether this transaction gives the daemon something to do (copies
+    /// queued, announcements planned): the commit then wakes it.
+    adds_work: bool,
 }
 
 impl WriteTx {
-    /// Makes every change of this transaction durable.
+    /// Makes every change of this transaction durable, then wakes a
+    /// running daemon if the transaction added work for it.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
+        if self.adds_work {
+            self.wake.send();
+        }
         Ok(())
+    }
+
+    /// Marks this transaction as one that gives the daemon work (see
+    /// [`WriteTx::commit`]).
+    pub fn wakes_daemon(&mut self) {
+        self.adds_work = true;
     }
 
     /// The instant this transaction stamps on what it writes.

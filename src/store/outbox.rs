@@ -199,63 +199,104 @@ fn addressee_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<Addressee>, 
 const ADDRESSEE: &str = "SELECT m.id, m.email, m.name, m.org, m.fingerprint, c.cert, c.version \
      FROM members m JOIN member_certs c ON c.member_id = m.id";
 
+/// Whom an advisory kind is sealed for, batch by batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealAudience {
+    /// Active members without a live copy of a notice, update or
+    /// reminder: who still needs the notice.
+    Untold,
+    /// Active members who were told (a copy sent, in flight or perhaps
+    /// sent): the audience of updates and cancellations.
+    Told,
+    /// Active members who have, or are about to get, the advisory (a
+    /// notice or update queued, in flight, sent or perhaps sent): the
+    /// audience of the reminder.
+    Informed,
+}
+
+impl SealAudience {
+    /// Whether members need (`true`) or must lack a copy of these kinds in
+    /// these states.
+    fn clause(self) -> (bool, &'static str, &'static str) {
+        match self {
+            SealAudience::Untold => (false, "('notice', 'update', 'reminder')", STATES_LIVE),
+            SealAudience::Told => (
+                true,
+                "('notice', 'update', 'reminder')",
+                "('sending', 'sent', 'uncertain')",
+            ),
+            SealAudience::Informed => (
+                true,
+                "('notice', 'update')",
+                "('queued', 'sending', 'sent', 'uncertain')",
+            ),
+        }
+    }
+}
+
 impl Store {
-    /// Active members with (`with = true`) or without a copy of one of
-    /// `kinds` of this advisory in one of `states`: the audiences of the
-    /// advisory kinds.
-    async fn audience(
+    /// The next `limit` members of `audience` after member id `after`,
+    /// leaving out those who already have a copy of `announcement` (in
+    /// any state): one batch of sealing work. A seal that stopped part
+    /// way resumes from here, so nobody is sealed for twice.
+    pub async fn audience_batch(
         &self,
         advisory_row: i64,
-        with: bool,
-        kinds: &[&str],
-        states: &str,
+        audience: SealAudience,
+        announcement: Option<i64>,
+        after: i64,
+        limit: usize,
     ) -> Result<Vec<Addressee>, StoreError> {
-        let kinds = sql_list(kinds);
+        let (with, kinds, states) = audience.clause();
         let exists = if with { "EXISTS" } else { "NOT EXISTS" };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ADDRESSEE} WHERE m.status = 'active' AND {exists} ( \
+            "{ADDRESSEE} WHERE m.status = 'active' AND m.id > ? AND {exists} ( \
                SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
                WHERE d.member_id = m.id AND a.advisory_id = ? AND a.kind IN {kinds} \
-               AND d.state IN {states}) ORDER BY m.id"
+               AND d.state IN {states}) \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d \
+               WHERE d.announcement_id = ? AND d.member_id = m.id) \
+             ORDER BY m.id LIMIT ?"
         )))
+        .bind(after)
         .bind(advisory_row)
+        .bind(announcement)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         addressee_rows(rows)
     }
 
-    /// Active members with no live copy of any of `kinds` for this
-    /// advisory: who still needs to hear about it.
-    pub async fn untold_members(
+    /// The announcement of `kind` for this advisory revision, if it
+    /// exists.
+    pub async fn find_announcement(
         &self,
+        kind: &str,
         advisory_row: i64,
-        kinds: &[&str],
-    ) -> Result<Vec<Addressee>, StoreError> {
-        self.audience(advisory_row, false, kinds, STATES_LIVE).await
+        revision: u32,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM announcements WHERE advisory_id = ? AND revision = ? AND kind = ?",
+        )
+        .bind(advisory_row)
+        .bind(i64::from(revision))
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Active members who were told about this advisory (a copy sent, in
     /// flight, or perhaps sent).
     pub async fn told_members(&self, advisory_row: i64) -> Result<Vec<Addressee>, StoreError> {
-        self.audience(
-            advisory_row,
-            true,
-            &["notice", "update", "reminder"],
-            "('sending', 'sent', 'uncertain')",
-        )
-        .await
+        self.audience_batch(advisory_row, SealAudience::Told, None, 0, usize::MAX)
+            .await
     }
 
     /// Active members who have, or are about to get, this advisory: a
     /// copy of a notice or update queued, in flight, sent or perhaps sent.
     pub async fn informed_members(&self, advisory_row: i64) -> Result<Vec<Addressee>, StoreError> {
-        self.audience(
-            advisory_row,
-            true,
-            &["notice", "update"],
-            "('queued', 'sending', 'sent', 'uncertain')",
-        )
-        .await
+        self.audience_batch(advisory_row, SealAudience::Informed, None, 0, usize::MAX)
+            .await
     }
 
     /// Active members holding any of `roles` (stored as a comma-separated
@@ -324,16 +365,17 @@ impl Store {
             .collect()
     }
 
-    /// Whether an announcement of `kind` exists for this advisory (any
-    /// revision, any state but superseded).
-    pub async fn has_announcement(
+    /// Whether an announcement of `kind` for this advisory (any
+    /// revision) has been sealed for its whole audience. One still being
+    /// sealed, or left part way by a process that died, does not count.
+    pub async fn has_sealed_announcement(
         &self,
         advisory_row: i64,
         kind: &str,
     ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM announcements WHERE advisory_id = ? AND kind = ? \
-             AND state != 'superseded' LIMIT 1",
+             AND state = 'sealed' LIMIT 1",
         )
         .bind(advisory_row)
         .bind(kind)
@@ -528,6 +570,82 @@ impl WriteTx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Claims the sealing of `announcement` until `lease_until`, unless
+    /// another process holds an unexpired claim or the announcement was
+    /// superseded. Answers the claim's generation, which every later step
+    /// names. One statement, so two processes can never both win.
+    pub async fn claim_sealing(
+        &mut self,
+        announcement: i64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE announcements SET seal_gen = seal_gen + 1, seal_until = ? \
+             WHERE id = ? AND state != 'superseded' AND (seal_until IS NULL OR seal_until <= ?) \
+             RETURNING seal_gen",
+        )
+        .bind(time(lease_until))
+        .bind(announcement)
+        .bind(time(self.now))
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    /// Extends a sealing claim before a batch is written. Answers false
+    /// when the claim was taken over (its generation moved on) or the
+    /// announcement was superseded: the batch must then be thrown away.
+    pub async fn renew_sealing(
+        &mut self,
+        announcement: i64,
+        generation: i64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE announcements SET seal_until = ? \
+             WHERE id = ? AND seal_gen = ? AND state != 'superseded'",
+        )
+        .bind(time(lease_until))
+        .bind(announcement)
+        .bind(generation)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Counts `copies` encrypted for `announcement` under this claim.
+    pub async fn count_sealed(&mut self, announcement: i64, copies: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE announcements SET sealed_copies = sealed_copies + ? WHERE id = ?")
+            .bind(i64::try_from(copies).unwrap_or(i64::MAX))
+            .bind(announcement)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a sealing claim; with `sealed`, the announcement is marked
+    /// sealed too (its last batch is in this transaction).
+    pub async fn end_sealing(
+        &mut self,
+        announcement: i64,
+        generation: i64,
+        sealed: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE announcements SET seal_until = NULL, \
+               state = CASE WHEN ? AND state = 'planned' THEN 'sealed' ELSE state END, \
+               sealed_at = CASE WHEN ? AND state = 'planned' THEN ? ELSE sealed_at END \
+             WHERE id = ? AND seal_gen = ?",
+        )
+        .bind(sealed)
+        .bind(sealed)
+        .bind(time(self.now))
+        .bind(announcement)
+        .bind(generation)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Writes sealed copies of an announcement. A copy for a recipient
     /// that already has one is skipped; answers how many were written.
     pub async fn insert_deliveries(
@@ -562,6 +680,9 @@ impl WriteTx {
             .await?;
             written += done.rows_affected();
         }
+        if written > 0 {
+            self.adds_work = true;
+        }
         Ok(written)
     }
 
@@ -573,6 +694,7 @@ impl WriteTx {
         revision: u32,
         due_at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
+        self.adds_work = true;
         self.advisory_announcement(kind, advisory_row, revision, due_at, "planned")
             .await
     }
@@ -605,6 +727,8 @@ impl WriteTx {
         .bind(advisory_row)
         .execute(&mut *self.tx)
         .await?;
+        // Members who lost a copy may need a new one sealed.
+        self.adds_work = true;
         Ok(dropped.rows_affected())
     }
 
@@ -777,6 +901,7 @@ impl WriteTx {
             .bind(id)
             .execute(&mut *self.tx)
             .await?;
+            self.adds_work = true;
         }
         Ok(Some(state))
     }
@@ -846,6 +971,8 @@ impl WriteTx {
         .bind(advisory_row)
         .execute(&mut *self.tx)
         .await?;
+        // The disclosure moved: the daemon's next due time did too.
+        self.adds_work = true;
         Ok(())
     }
 }

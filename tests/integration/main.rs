@@ -20,5 +20,6 @@ mod never_stuck;
 mod roster;
 mod roster_refusals;
 mod sealed;
+mod sealing;
 mod smtp;
 mod smtp_delivery;
