@@ -44,8 +44,16 @@ struct Authenticated {
 
 const BOUNCE_SECRET: &str = "bounce";
 
-fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+/// The replay key's digest: over what the signature covers, in the form
+/// it covers it (`pgp::canonical`), so that no re-encoding of the same
+/// signed command (other line ends, another transfer encoding, trailing
+/// blanks, other outer headers, the signature moved into an encrypted
+/// message) looks new. The signer and the signature's creation time sit
+/// beside the digest in the replay record. The rest of the signature is
+/// left out: its hashed area cannot change without breaking it, and its
+/// unhashed area can change freely.
+fn digest(verified: &Verified, covered: &[u8]) -> String {
+    hex::encode(Sha256::digest(pgp::canonical(verified, covered)))
 }
 
 impl App {
@@ -54,6 +62,8 @@ impl App {
             max_bytes: self.config.inbound.max_bytes,
             max_depth: self.config.inbound.max_depth,
             max_parts: self.config.inbound.max_parts,
+            max_headers: self.config.inbound.max_headers,
+            max_header_bytes: self.config.inbound.max_header_bytes,
         }
     }
 
@@ -108,7 +118,10 @@ impl App {
 
     /// Finds the signer by the issuer their signature names, verifies the
     /// signature against that member's certificate alone, and reads the
-    /// command text from the verified bytes.
+    /// command text from the verified bytes. Every OpenPGP input is read
+    /// within `bounds` (what it may decompress to), and a signature from
+    /// the near future is verified at its own time (see
+    /// `pgp::verification_time`); `run_commands` judges the time itself.
     async fn authenticate(
         &self,
         inbound: Inbound,
@@ -116,15 +129,18 @@ impl App {
         depth: u8,
     ) -> Result<std::result::Result<Authenticated, String>> {
         let now = self.now();
-        match inbound {
+        let skew = self.config.inbound.future_skew;
+        let bounds = pgp::Bounds::for_mail(limits.max_bytes);
+        let (member, cert, verified, covered, content) = match inbound {
             Inbound::Signed { signed, signature } => {
-                let Ok(issuers) = pgp::signature_issuers(&signature) else {
+                let Ok(issuers) = pgp::signature_issuers(&signature, &bounds) else {
                     return Ok(Err("unreadable signature".to_owned()));
                 };
                 let Some((member, cert)) = self.signer(&issuers.handles).await? else {
                     return Ok(Err("signed by a key that is not on the roster".to_owned()));
                 };
-                let verified = match pgp::verify_signed(&cert, &signed, &signature, now) {
+                let at = pgp::verification_time(now, skew, &issuers);
+                let verified = match pgp::verify_signed(&cert, &signed, &signature, at, &bounds) {
                     Ok(verified) => verified,
                     Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
                 };
@@ -132,13 +148,7 @@ impl App {
                     Ok(content) => content,
                     Err(dropped) => return Ok(Err(format!("signed part dropped: {dropped}"))),
                 };
-                Ok(Ok(Authenticated {
-                    member,
-                    cert,
-                    verified,
-                    digest: digest(&signed),
-                    content,
-                }))
+                (member, cert, verified, signed, content)
             }
             Inbound::Encrypted { payload } => {
                 let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
@@ -151,13 +161,10 @@ impl App {
                     .passphrase
                     .load()
                     .context("read the list key passphrase")?;
-                let first = match pgp::open_encrypted(
-                    &list_key,
-                    passphrase.as_ref(),
-                    &payload,
-                    None,
-                    now,
-                ) {
+                let open = |cert: Option<&[u8]>, at| {
+                    pgp::open_encrypted(&list_key, passphrase.as_ref(), &payload, cert, at, &bounds)
+                };
+                let first = match open(None, now) {
                     Ok(opened) => opened,
                     Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
                 };
@@ -177,13 +184,8 @@ impl App {
                 let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
                     return Ok(Err("signed by a key that is not on the roster".to_owned()));
                 };
-                let opened = match pgp::open_encrypted(
-                    &list_key,
-                    passphrase.as_ref(),
-                    &payload,
-                    Some(&cert),
-                    now,
-                ) {
+                let at = pgp::verification_time(now, skew, &first.issuers);
+                let opened = match open(Some(&cert), at) {
                     Ok(opened) => opened,
                     Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
                 };
@@ -194,42 +196,48 @@ impl App {
                     Ok(content) => content,
                     Err(dropped) => return Ok(Err(format!("signed content dropped: {dropped}"))),
                 };
-                Ok(Ok(Authenticated {
-                    member,
-                    cert,
-                    verified,
-                    digest: digest(&opened.content),
-                    content,
-                }))
+                (member, cert, verified, opened.content, content)
             }
             Inbound::Cleartext { armored } => {
-                let Ok(first) = pgp::open_cleartext(&armored, None, now) else {
+                let Ok(first) = pgp::open_cleartext(&armored, None, now, &bounds) else {
                     return Ok(Err("unreadable cleartext signature".to_owned()));
                 };
                 let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
                     return Ok(Err("signed by a key that is not on the roster".to_owned()));
                 };
-                let opened = match pgp::open_cleartext(&armored, Some(&cert), now) {
+                let at = pgp::verification_time(now, skew, &first.issuers);
+                let opened = match pgp::open_cleartext(&armored, Some(&cert), at, &bounds) {
                     Ok(opened) => opened,
                     Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
                 };
                 let Some(verified) = opened.verified else {
                     return Ok(Err("signature does not verify".to_owned()));
                 };
-                Ok(Ok(Authenticated {
-                    member,
-                    cert,
-                    verified,
-                    digest: digest(&opened.content),
-                    content: SignedContent {
-                        text: String::from_utf8_lossy(&opened.content).into_owned(),
-                        keys: Vec::new(),
-                        to: Vec::new(),
-                    },
-                }))
+                let content = SignedContent {
+                    text: String::from_utf8_lossy(&opened.content).into_owned(),
+                    keys: Vec::new(),
+                    to: Vec::new(),
+                };
+                (member, cert, verified, opened.content, content)
             }
-            Inbound::Unsigned | Inbound::Bounce { .. } => Ok(Err("unsigned; ignored".to_owned())),
+            Inbound::Unsigned | Inbound::Bounce { .. } => {
+                return Ok(Err("unsigned; ignored".to_owned()));
+            }
+        };
+        // Attached certificates are read later, by the commands that name
+        // them: bound what they expand to now, before anything is done.
+        for key in &content.keys {
+            if let Err(err) = pgp::check_bounds(key, &bounds) {
+                return Ok(Err(format!("attached key refused: {err}")));
+            }
         }
+        Ok(Ok(Authenticated {
+            member,
+            cert,
+            digest: digest(&verified, &covered),
+            verified,
+            content,
+        }))
     }
 
     async fn signer(&self, handles: &[String]) -> Result<Option<(Member, Vec<u8>)>> {

@@ -12,12 +12,19 @@
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
+mod prescan;
+use prescan::prescan;
+
 /// Size and structure limits, checked before and after parsing.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_bytes: usize,
     pub max_depth: usize,
     pub max_parts: usize,
+    /// Header fields in the whole message, every part's included.
+    pub max_headers: usize,
+    /// Bytes in one header block (so in one header field).
+    pub max_header_bytes: usize,
 }
 
 /// Why a message was dropped without being read further.
@@ -29,6 +36,12 @@ pub enum Dropped {
     TooDeep(usize),
     #[error("more than {0} MIME parts")]
     TooManyParts(usize),
+    #[error("more than {0} header fields")]
+    TooManyHeaders(usize),
+    #[error("a header block larger than {0} bytes")]
+    HeaderTooLarge(usize),
+    #[error("a multipart or message/rfc822 part is base64 or quoted-printable encoded")]
+    EncodedContainer,
     #[error("not a MIME message")]
     Unparsable,
 }
@@ -77,31 +90,6 @@ pub fn crlf(bytes: &[u8]) -> Vec<u8> {
         previous = byte;
     }
     out
-}
-
-/// Cheap upper bounds, before parsing: lines that could be boundaries, and
-/// multipart declarations.
-fn prescan(bytes: &[u8], limits: &Limits) -> Result<(), Dropped> {
-    if bytes.len() > limits.max_bytes {
-        return Err(Dropped::TooLarge(limits.max_bytes));
-    }
-    let mut boundary_lines = 0usize;
-    let mut multiparts = 0usize;
-    for line in bytes.split(|&b| b == b'\n') {
-        if line.starts_with(b"--") {
-            boundary_lines += 1;
-        }
-        if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:") {
-            let rest = String::from_utf8_lossy(&line[13..]).to_ascii_lowercase();
-            if rest.contains("multipart/") {
-                multiparts += 1;
-            }
-        }
-    }
-    if multiparts > limits.max_parts || boundary_lines > 2 * limits.max_parts + 2 {
-        return Err(Dropped::TooManyParts(limits.max_parts));
-    }
-    Ok(())
 }
 
 fn parse<'x>(bytes: &'x [u8], limits: &Limits) -> Result<Message<'x>, Dropped> {
@@ -305,6 +293,8 @@ mod tests {
         max_bytes: 1 << 20,
         max_depth: 20,
         max_parts: 500,
+        max_headers: 1000,
+        max_header_bytes: 64 * 1024,
     };
 
     #[test]

@@ -10,6 +10,7 @@
 //! encryption-capable subkey; RSA keys of at least 2048 bits; third-party
 //! certifications stripped; identity is the full primary fingerprint.
 
+mod bounds;
 mod cert;
 mod listkey;
 mod seal;
@@ -24,12 +25,13 @@ pub use cert::{
 };
 mod open;
 mod verify;
+pub use bounds::{Bounds, check_bounds};
 pub use listkey::{ListKey, public_cert_armored};
 pub use open::{decrypt, verify_detached};
 pub use seal::{ListSigner, MICALG, check_encryptable, encrypt_for};
 pub use verify::{
-    Issuers, Opened, Verified, open_cleartext, open_encrypted, signature_issuers, signing_keys,
-    verify_signed,
+    Issuers, Opened, Verified, canonical, open_cleartext, open_encrypted, signature_issuers,
+    signing_keys, verification_time, verify_signed,
 };
 
 /// Our additions to sequoia's standard policy.
