@@ -120,7 +120,7 @@ impl App {
     /// signature against that member's certificate alone, and reads the
     /// command text from the verified bytes. Every OpenPGP input is read
     /// within `bounds` (what it may decompress to), and a signature from
-    /// the near future is verified at its own time (see
+    /// the future is verified at its own time (see
     /// `pgp::verification_time`); `run_commands` judges the time itself.
     async fn authenticate(
         &self,
@@ -129,7 +129,6 @@ impl App {
         depth: u8,
     ) -> Result<std::result::Result<Authenticated, String>> {
         let now = self.now();
-        let skew = self.config.inbound.future_skew;
         let bounds = pgp::Bounds::for_mail(limits.max_bytes);
         let (member, cert, verified, covered, content) = match inbound {
             Inbound::Signed { signed, signature } => {
@@ -139,7 +138,7 @@ impl App {
                 let Some((member, cert)) = self.signer(&issuers.handles).await? else {
                     return Ok(Err("signed by a key that is not on the roster".to_owned()));
                 };
-                let at = pgp::verification_time(now, skew, &issuers);
+                let at = pgp::verification_time(now, &issuers);
                 let verified = match pgp::verify_signed(&cert, &signed, &signature, at, &bounds) {
                     Ok(verified) => verified,
                     Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
@@ -184,7 +183,7 @@ impl App {
                 let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
                     return Ok(Err("signed by a key that is not on the roster".to_owned()));
                 };
-                let at = pgp::verification_time(now, skew, &first.issuers);
+                let at = pgp::verification_time(now, &first.issuers);
                 let opened = match open(Some(&cert), at) {
                     Ok(opened) => opened,
                     Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
@@ -205,7 +204,7 @@ impl App {
                 let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
                     return Ok(Err("signed by a key that is not on the roster".to_owned()));
                 };
-                let at = pgp::verification_time(now, skew, &first.issuers);
+                let at = pgp::verification_time(now, &first.issuers);
                 let opened = match pgp::open_cleartext(&armored, Some(&cert), at, &bounds) {
                     Ok(opened) => opened,
                     Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),

@@ -93,19 +93,16 @@ pub fn canonical<'a>(verified: &Verified, covered: &'a [u8]) -> std::borrow::Cow
 /// made after that instant, with no tolerance once a time is given, so a
 /// signature made a few seconds after `now` by a clock slightly ahead was
 /// refused although `future_skew` allows it. A signature that claims to be
-/// from the near future (within `future_skew`) is verified at its own
-/// creation time, so the key must be valid then; everything else at
-/// `now`. The caller still decides on the claimed time itself.
-pub fn verification_time(
-    now: DateTime<Utc>,
-    future_skew: chrono::Duration,
-    issuers: &Issuers,
-) -> DateTime<Utc> {
+/// from the future is verified at its own creation time (so the key must
+/// be valid then), anything else at `now`; the caller then judges the
+/// claimed time against its own tolerances (`future_skew`,
+/// `signature_max_age`), which say why in the log.
+pub fn verification_time(now: DateTime<Utc>, issuers: &Issuers) -> DateTime<Utc> {
     issuers
         .created
         .iter()
         .copied()
-        .filter(|&created| created > now && created <= now + future_skew)
+        .filter(|&created| created > now)
         .max()
         .unwrap_or(now)
 }

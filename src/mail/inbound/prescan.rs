@@ -80,6 +80,7 @@ impl Scan<'_> {
             return Err(Dropped::HeaderTooLarge(self.limits.max_header_bytes));
         }
         if line.is_empty() {
+            self.end_field(&mut block)?;
             let nested = block.nested;
             self.end_block(block)?;
             // A nested message's body starts with its own header block.
