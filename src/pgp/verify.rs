@@ -422,37 +422,4 @@ pub fn open_encrypted(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The inputs the fuzzer found that made sequoia 2.4.2 panic: a
-    /// session key for the list key, then a SEIPDv1 packet shorter than
-    /// its length says. They must be refused, not crash.
-    #[test]
-    fn truncated_encrypted_packets_are_refused_not_a_panic() {
-        let key = ListKey::read(include_bytes!(
-            "../../tests/data/fuzz-corpus/keys/list-secret.asc"
-        ))
-        .expect("the fuzz list key");
-        let limits = crate::mail::Limits {
-            max_bytes: 1 << 20,
-            max_depth: 20,
-            max_parts: 500,
-            max_headers: 1000,
-            max_header_bytes: 64 * 1024,
-        };
-        for message in [
-            &include_bytes!("../../tests/data/fuzz-corpus/crash-0dc060196d782a5f.eml")[..],
-            &include_bytes!("../../tests/data/fuzz-corpus/crash-94657e33934c2ad8.eml")[..],
-        ] {
-            let crate::mail::Inbound::Encrypted { payload } =
-                crate::mail::read_inbound(message, &limits).expect("reads")
-            else {
-                panic!("the crash input is multipart/encrypted");
-            };
-            let now = chrono::Utc::now();
-            let bounds = Bounds::for_mail(limits.max_bytes);
-            assert!(open_encrypted(&key, None, &payload, None, now, &bounds).is_err());
-        }
-    }
-}
+mod tests;
