@@ -301,7 +301,13 @@ fn decompression_bomb_is_refused_before_it_expands() {
             ),
         ];
         for (what, message, reason) in cases {
+            let started = std::time::Instant::now();
             let rss = dropped_unchanged(&env, &what, &message, reason);
+            eprintln!(
+                "{what}: {} bytes, peak RSS {rss} KiB (ordinary {baseline} KiB), {:.2} s",
+                message.len(),
+                started.elapsed().as_secs_f64()
+            );
             assert!(
                 rss < ceiling,
                 "{what}: peak RSS {rss} KiB, an ordinary message {baseline} KiB"
@@ -386,6 +392,7 @@ fn header_flood_is_dropped_before_parsing() {
     ];
     for (what, message, reason) in cases {
         let rss = dropped_unchanged(&env, what, message.as_bytes(), reason);
+        eprintln!("{what}: {} bytes, peak RSS {rss} KiB", message.len());
         assert!(rss < 64 * 1024, "{what}: peak RSS {rss} KiB");
     }
 }
