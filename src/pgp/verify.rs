@@ -109,7 +109,7 @@ pub fn verification_time(now: DateTime<Utc>, issuers: &Issuers) -> DateTime<Utc>
 
 /// The issuers a detached signature names (nothing is verified).
 fn signature_issuers_unguarded(signature: &[u8], bounds: &Bounds) -> Result<Issuers, CertError> {
-    super::bounds::check(signature, bounds, &mut [], false)?;
+    super::bounds::check(signature, &bounds.signatures_only(), &mut [])?;
     let mut issuers = Issuers::default();
     let mut ppr = PacketParser::from_bytes(signature)
         .map_err(|err| CertError::Unreadable(first_line(&err)))?;
@@ -246,7 +246,7 @@ fn verify_signed_unguarded(
     now: DateTime<Utc>,
     bounds: &Bounds,
 ) -> Result<Verified, CertError> {
-    super::bounds::check(signature, bounds, &mut [], false)?;
+    super::bounds::check(signature, &bounds.signatures_only(), &mut [])?;
     let policy = StandardPolicy::new();
     let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
         .and_then(|b| {
@@ -283,7 +283,7 @@ fn open_cleartext_unguarded(
     now: DateTime<Utc>,
     bounds: &Bounds,
 ) -> Result<Opened, CertError> {
-    super::bounds::check(armored, bounds, &mut [], true)?;
+    super::bounds::check_cleartext(armored, bounds)?;
     let policy = StandardPolicy::new();
     let certs = cert.map(parse_cert).transpose()?.into_iter().collect();
     let mut verifier = VerifierBuilder::from_bytes(armored)
@@ -317,7 +317,7 @@ fn open_encrypted_unguarded(
 ) -> Result<Opened, CertError> {
     let policy = StandardPolicy::new();
     let mut keys = list_key.unlocked_decryption_keys(passphrase)?;
-    super::bounds::check(ciphertext, bounds, &mut keys, false)?;
+    super::bounds::check(ciphertext, bounds, &mut keys)?;
     let certs = cert.map(parse_cert).transpose()?.into_iter().collect();
     let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
         .map(|b| b.buffer_size(bounds.max_bytes))
