@@ -177,3 +177,54 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .windows(needle.len())
         .position(|window| window == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_bytes: 1 << 20,
+        max_depth: 20,
+        max_parts: 500,
+        max_headers: 40,
+        max_header_bytes: 4096,
+    };
+
+    /// What members' clients send passes: folded and quoted boundaries, a
+    /// signature delimiter and armor lines in bodies, a forwarded message
+    /// in 7bit.
+    #[test]
+    fn ordinary_messages_pass() {
+        let message = b"From: a@b\r\nTo: c@d\r\nContent-Type: multipart/mixed;\r\n\tboundary=\"=_x y\"\r\n\r\npreamble\r\n--=_x y\r\nContent-Type: text/plain\r\n\r\nhello\r\n-- \r\nsig\r\n-----BEGIN PGP SIGNATURE-----\r\nAAAA\r\n--=_x y\r\nContent-Type: message/rfc822\r\n\r\nFrom: e@f\r\nSubject: fwd\r\n\r\nbody\r\n--=_x y--\r\n";
+        assert_eq!(prescan(message, &LIMITS), Ok(()));
+    }
+
+    /// Body lines count toward no header block unless they follow a
+    /// declared boundary; fields after one do, and so do a nested
+    /// message's.
+    #[test]
+    fn header_blocks_are_found_where_parts_start() {
+        let body: String = (0..100).map(|n| format!("Note{n}: x\r\n")).collect();
+        let plain = format!("Subject: s\r\n\r\n{body}");
+        assert_eq!(prescan(plain.as_bytes(), &LIMITS), Ok(()));
+        let part = format!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n{body}\r\nx\r\n--b--\r\n"
+        );
+        assert_eq!(
+            prescan(part.as_bytes(), &LIMITS),
+            Err(Dropped::TooManyHeaders(40))
+        );
+        let nested = format!("Content-Type: message/rfc822\r\n\r\n{body}\r\nx\r\n");
+        assert_eq!(
+            prescan(nested.as_bytes(), &LIMITS),
+            Err(Dropped::TooManyHeaders(40))
+        );
+        let encoded = b"Content-Type: multipart/mixed; boundary=b\r\nContent-Transfer-Encoding: base64\r\n\r\nLS1i\r\n";
+        assert_eq!(prescan(encoded, &LIMITS), Err(Dropped::EncodedContainer));
+        let long = format!("Subject: {}\r\n\r\nx\r\n", "y".repeat(5000));
+        assert_eq!(
+            prescan(long.as_bytes(), &LIMITS),
+            Err(Dropped::HeaderTooLarge(4096))
+        );
+    }
+}
