@@ -88,22 +88,18 @@ pub(crate) fn check(bytes: &[u8], bounds: &Bounds, keys: &mut [KeyPair]) -> Resu
 /// anything but signatures. sequoia's cleartext reader parses that block
 /// itself and skips past any other packet by reading it through, which
 /// for a compressed packet means inflating it whole before the error (the
-/// fuzzer found a bzip2 bomb there slow), so each line sequoia could take
-/// for the block's start (a quoting prefix, three dashes or more, then
-/// `BEGIN PGP SIGNATURE`) is checked from there on first, with no
-/// container allowed.
+/// fuzzer found a bzip2 bomb there slow). sequoia takes a line for the
+/// block's start liberally (a quoting prefix, then any Unicode dashes,
+/// then `BEGIN PGP SIGNATURE`), so every line that holds
+/// `BEGIN PGP SIGNATURE` is checked from there on first, with no
+/// container allowed; a line that starts no readable block is refused.
 pub(crate) fn check_cleartext(armored: &[u8], bounds: &Bounds) -> Result<(), CertError> {
     let signatures = bounds.signatures_only();
+    let marker = b"BEGIN PGP SIGNATURE";
     let mut at = 0;
     let mut blocks = 0;
     for line in armored.split_inclusive(|&b| b == b'\n') {
-        let unquoted = line.trim_ascii_start();
-        let unquoted = unquoted
-            .iter()
-            .position(|&b| b != b'>' && !b.is_ascii_whitespace())
-            .map_or(&[][..], |start| &unquoted[start..]);
-        let dashes = unquoted.iter().take_while(|&&b| b == b'-').count();
-        if dashes > 2 && unquoted[dashes..].starts_with(b"BEGIN PGP SIGNATURE") {
+        if line.windows(marker.len()).any(|window| window == marker) {
             blocks += 1;
             if blocks > 4 {
                 return Err(refusal("more than 4 signature blocks".to_owned()));
@@ -273,6 +269,37 @@ mod tests {
             // The same bomb, compressed again: the budget spans the layers.
             let nested = compressed(algo, 2, 8 << 20);
             assert!(check(&nested, &bounds, &mut []).is_err(), "{algo}");
+        }
+    }
+
+    /// A compressed packet in a cleartext signature block is refused
+    /// before it is inflated, whatever dashes introduce the block.
+    #[test]
+    fn a_cleartext_signature_block_may_hold_no_container() {
+        let bounds = Bounds::for_mail(1 << 20);
+        let bomb = compressed(CompressionAlgorithm::BZip2, 1, 64 << 20);
+        let mut armored = Vec::new();
+        {
+            let mut writer =
+                openpgp::armor::Writer::new(&mut armored, openpgp::armor::Kind::Signature)
+                    .expect("armor");
+            writer.write_all(&bomb).expect("armor");
+            writer.finalize().expect("armor");
+        }
+        let block = String::from_utf8(armored).expect("armor is ASCII");
+        for dashes in ["-----", "\u{2013}\u{2014}", "- ---"] {
+            let block = block.replacen("-----BEGIN", &format!("{dashes}BEGIN"), 1);
+            let message =
+                format!("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nCONFIRM\n{block}");
+            let started = std::time::Instant::now();
+            check_cleartext(message.as_bytes(), &bounds).expect_err(dashes);
+            let now = chrono::Utc::now();
+            crate::pgp::open_cleartext(message.as_bytes(), None, now, &bounds).expect_err(dashes);
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(500),
+                "{dashes}: {:?}",
+                started.elapsed()
+            );
         }
     }
 
