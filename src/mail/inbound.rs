@@ -93,8 +93,21 @@ pub fn crlf(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn parse<'x>(bytes: &'x [u8], limits: &Limits) -> Result<Message<'x>, Dropped> {
-    let message = MessageParser::default()
-        .parse(bytes)
+    // mail-parser 0.11 asserts on some malformed nestings of multiparts
+    // (`debug_assert!`, so debug builds panic; found by
+    // `examples/fuzz_ingest.rs`, the inputs are
+    // `tests/data/fuzz-corpus/crash-530c190305d0f6c9.eml` and
+    // `crash-8de5a9834e0f1054.eml`): a stranger's message must not be able
+    // to crash `embargo ingest`, whatever the build, so a panic there is
+    // an unparsable message.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MessageParser::default().parse(bytes)
+    }));
+    let message = parsed
+        .unwrap_or_else(|_| {
+            tracing::warn!("malformed MIME made the parser panic; refused");
+            None
+        })
         .ok_or(Dropped::Unparsable)?;
     if message.parts.len() > limits.max_parts {
         return Err(Dropped::TooManyParts(limits.max_parts));
@@ -336,6 +349,23 @@ mod tests {
             read_inbound(nested.as_bytes(), &LIMITS),
             Err(Dropped::TooDeep(20))
         );
+    }
+
+    /// The inputs the fuzzer found that made mail-parser 0.11.9 assert
+    /// ("Invalid part ID, could not find multipart"): refused, not a
+    /// panic.
+    #[test]
+    fn malformed_multipart_nesting_is_refused_not_a_panic() {
+        for message in [
+            &include_bytes!("../../tests/data/fuzz-corpus/crash-530c190305d0f6c9.eml")[..],
+            &include_bytes!("../../tests/data/fuzz-corpus/crash-8de5a9834e0f1054.eml")[..],
+        ] {
+            let read = std::panic::catch_unwind(|| {
+                let _ = read_inbound(message, &LIMITS);
+                let _ = signed_content(message, &LIMITS);
+            });
+            assert!(read.is_ok(), "the parser's panic escaped");
+        }
     }
 
     #[test]
