@@ -65,6 +65,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+
+#[path = "fuzz_ingest/bombs.rs"]
+mod bombs;
 use chrono::{DateTime, Utc};
 use embargo::inbound::{self, verp};
 use embargo::mail::{self, Dropped, Inbound, Limits};
@@ -77,6 +80,14 @@ const LIMITS: Limits = Limits {
     max_bytes: 10 << 20,
     max_depth: 20,
     max_parts: 500,
+    max_headers: 1000,
+    max_header_bytes: 64 * 1024,
+};
+/// The OpenPGP bounds `embargo ingest` derives from those limits.
+const BOUNDS: pgp::Bounds = pgp::Bounds {
+    max_bytes: 10 << 20,
+    max_depth: 8,
+    max_packets: 65536,
 };
 /// Mutants are cut to this size: bigger inputs only slow the run down.
 const MAX_INPUT: usize = 1 << 20;
@@ -93,6 +104,9 @@ const BOUNCE_DOMAIN: &str = "example.org";
 const BOUNCE_SECRET: &[u8] = b"fuzz-bounce-secret";
 const KEEP_FILES: usize = 300;
 const KEEP_BYTES: usize = 3 << 20;
+/// An input whose worker's peak memory passes this is a finding, saved as
+/// `big-<hash>.eml`.
+const MAX_RSS: u64 = 100 << 20;
 const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
@@ -330,6 +344,9 @@ fn dropped_name(dropped: &Dropped) -> &'static str {
         Dropped::TooLarge(_) => "too-large",
         Dropped::TooDeep(_) => "too-deep",
         Dropped::TooManyParts(_) => "too-many-parts",
+        Dropped::TooManyHeaders(_) => "too-many-headers",
+        Dropped::HeaderTooLarge(_) => "header-too-large",
+        Dropped::EncodedContainer => "encoded-container",
         Dropped::Unparsable => "unparsable",
     }
 }
@@ -364,11 +381,11 @@ fn target(fixture: &Fixture, bytes: &[u8], f: &mut Features) {
 fn follow(fixture: &Fixture, inbound: Inbound, depth: u8, f: &mut Features) {
     match inbound {
         Inbound::Signed { signed, signature } => {
-            match pgp::signature_issuers(&signature) {
+            match pgp::signature_issuers(&signature, &BOUNDS) {
                 Ok(issuers) => f.add("issuers", bucket(issuers.handles.len())),
                 Err(err) => f.add("issuers", shape(err)),
             }
-            match pgp::verify_signed(&fixture.cert, &signed, &signature, fixture.now) {
+            match pgp::verify_signed(&fixture.cert, &signed, &signature, fixture.now, &BOUNDS) {
                 Ok(_) => f.add("verify", "good"),
                 Err(err) => f.add("verify", shape(err)),
             }
@@ -376,12 +393,12 @@ fn follow(fixture: &Fixture, inbound: Inbound, depth: u8, f: &mut Features) {
         }
         Inbound::Encrypted { payload } => encrypted(fixture, &payload, depth, f),
         Inbound::Cleartext { armored } => {
-            let first = pgp::open_cleartext(&armored, None, fixture.now);
+            let first = pgp::open_cleartext(&armored, None, fixture.now, &BOUNDS);
             match &first {
                 Ok(opened) => f.add("clear.issuers", bucket(opened.issuers.handles.len())),
                 Err(err) => f.add("clear.issuers", shape(err)),
             }
-            match pgp::open_cleartext(&armored, Some(&fixture.cert), fixture.now) {
+            match pgp::open_cleartext(&armored, Some(&fixture.cert), fixture.now, &BOUNDS) {
                 Ok(opened) => {
                     f.add("clear.verified", opened.verified.is_some());
                     commands("clear", &String::from_utf8_lossy(&opened.content), f);
@@ -417,10 +434,11 @@ fn status_class(status: &str) -> &'static str {
 /// A signed, then encrypted message (one pass or two layers, as
 /// `authenticate` reads them).
 fn encrypted(fixture: &Fixture, payload: &[u8], depth: u8, f: &mut Features) {
-    let first = match pgp::open_encrypted(&fixture.list_key, None, payload, None, fixture.now) {
-        Ok(opened) => opened,
-        Err(err) => return f.add("enc.open", shape(err)),
-    };
+    let first =
+        match pgp::open_encrypted(&fixture.list_key, None, payload, None, fixture.now, &BOUNDS) {
+            Ok(opened) => opened,
+            Err(err) => return f.add("enc.open", shape(err)),
+        };
     f.add("enc.issuers", bucket(first.issuers.handles.len()));
     if first.issuers.handles.is_empty() {
         if depth > 0 {
@@ -443,6 +461,7 @@ fn encrypted(fixture: &Fixture, payload: &[u8], depth: u8, f: &mut Features) {
         payload,
         Some(&fixture.cert),
         fixture.now,
+        &BOUNDS,
     );
     match opened {
         Ok(opened) => {
@@ -466,6 +485,12 @@ fn content(context: &str, entity: &[u8], f: &mut Features) {
                     bucket(content.to.len())
                 ),
             );
+            for key in &content.keys {
+                match pgp::check_bounds(key, &BOUNDS).and_then(|()| pgp::fingerprint_of(key)) {
+                    Ok(_) => f.add(&format!("{context}.key"), "read"),
+                    Err(err) => f.add(&format!("{context}.key"), shape(err)),
+                }
+            }
             commands(context, &content.text, f);
         }
         Err(dropped) => f.add(&format!("{context}.content"), dropped_name(&dropped)),
@@ -552,6 +577,7 @@ fn worker_main(corpus: &Path) -> Result<ExitCode, String> {
         stdin
             .read_exact(&mut input)
             .map_err(|err| format!("worker: read an input: {err}"))?;
+        reset_peak_rss();
         let started = Instant::now();
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let mut features = Features::default();
@@ -559,6 +585,7 @@ fn worker_main(corpus: &Path) -> Result<ExitCode, String> {
             features
         }));
         let nanos = started.elapsed().as_nanos() as u64;
+        let rss = peak_rss();
         let (kind, body) = match result {
             Ok(features) => (REPLY_DONE, features.0.join("\n")),
             Err(_) => {
@@ -566,15 +593,47 @@ fn worker_main(corpus: &Path) -> Result<ExitCode, String> {
                 (REPLY_PANIC, message.unwrap_or_default())
             }
         };
-        if write_reply(&mut stdout, kind, nanos, &body).is_err() {
+        if write_reply(&mut stdout, kind, nanos, rss, &body).is_err() {
             return Ok(ExitCode::SUCCESS);
         }
     }
 }
 
-fn write_reply(to: &mut impl Write, kind: u8, nanos: u64, body: &str) -> std::io::Result<()> {
+/// Resets the worker's peak resident set size (VmHWM) to what it holds
+/// now, so that the peak read after an input is that input's.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The worker's peak resident set size since the last reset, in bytes.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+fn write_reply(
+    to: &mut impl Write,
+    kind: u8,
+    nanos: u64,
+    rss: u64,
+    body: &str,
+) -> std::io::Result<()> {
     to.write_all(&[kind])?;
     to.write_all(&nanos.to_le_bytes())?;
+    to.write_all(&rss.to_le_bytes())?;
     to.write_all(&(body.len() as u32).to_le_bytes())?;
     to.write_all(body.as_bytes())?;
     to.flush()
@@ -584,7 +643,13 @@ fn write_reply(to: &mut impl Write, kind: u8, nanos: u64, body: &str) -> std::io
 enum Run {
     Done {
         took: Duration,
+        rss: u64,
         features: Vec<String>,
+    },
+    /// The worker's peak memory while reading the input passed
+    /// `MAX_RSS`.
+    Bloated {
+        rss: u64,
     },
     Panicked {
         message: String,
@@ -598,19 +663,22 @@ enum Run {
 struct Reply {
     kind: u8,
     took: Duration,
+    rss: u64,
     body: String,
 }
 
 fn read_reply(from: &mut impl Read) -> std::io::Result<Reply> {
-    let mut head = [0u8; 13];
+    let mut head = [0u8; 21];
     from.read_exact(&mut head)?;
     let nanos = u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
-    let length = u32::from_le_bytes(head[9..13].try_into().expect("4 bytes")) as usize;
+    let rss = u64::from_le_bytes(head[9..17].try_into().expect("8 bytes"));
+    let length = u32::from_le_bytes(head[17..21].try_into().expect("4 bytes")) as usize;
     let mut body = vec![0u8; length];
     from.read_exact(&mut body)?;
     Ok(Reply {
         kind: head[0],
         took: Duration::from_nanos(nanos),
+        rss,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
@@ -669,8 +737,12 @@ impl Worker {
             };
         }
         match self.replies.recv_timeout(timeout) {
+            Ok(reply) if reply.kind == REPLY_DONE && reply.rss > MAX_RSS => {
+                Run::Bloated { rss: reply.rss }
+            }
             Ok(reply) if reply.kind == REPLY_DONE => Run::Done {
                 took: reply.took,
+                rss: reply.rss,
                 features: reply.body.lines().map(str::to_owned).collect(),
             },
             Ok(reply) => Run::Panicked {
@@ -748,7 +820,7 @@ fn eml_files(dir: &Path) -> Vec<PathBuf> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
         .filter(|path| {
             let name = path.file_name().unwrap_or_default().to_string_lossy();
-            !name.starts_with("crash-") && !name.starts_with("slow-")
+            !name.starts_with("crash-") && !name.starts_with("slow-") && !name.starts_with("big-")
         })
         .collect();
     files.sort();
@@ -1742,6 +1814,8 @@ struct Stats {
     execs: u64,
     slowest: Duration,
     slowest_input: String,
+    max_rss: u64,
+    max_rss_input: String,
     crashes: Vec<String>,
     hangs: Vec<String>,
 }
@@ -1760,6 +1834,11 @@ fn seeds(args: &Args, keys: &Keys) -> Vec<(String, Vec<u8>)> {
         Ok(signed) => seeds.extend(signed),
         Err(err) => eprintln!("note: no GnuPG-signed seeds ({err}); garbage signatures only"),
     }
+    match Gpg::new(keys).and_then(|gpg| bombs::bombs(&gpg)) {
+        Ok(bombs) => seeds.extend(bombs),
+        Err(err) => eprintln!("note: no compression bombs ({err})"),
+    }
+    seeds.extend(bombs::header_floods());
     seeds.extend(plain_seeds());
     seeds
 }
@@ -1799,10 +1878,18 @@ fn fuzz(args: &Args) -> Result<ExitCode, String> {
         };
         stats.execs += 1;
         match worker.run(&input, args.timeout) {
-            Run::Done { took, features } => {
+            Run::Done {
+                took,
+                rss,
+                features,
+            } => {
                 if took > stats.slowest {
                     stats.slowest = took;
                     stats.slowest_input = format!("{} bytes, {}", input.len(), hash(&input));
+                }
+                if rss > stats.max_rss {
+                    stats.max_rss = rss;
+                    stats.max_rss_input = format!("{} bytes, {}", input.len(), hash(&input));
                 }
                 corpus.consider(&input, features, is_seed);
             }
@@ -1823,7 +1910,7 @@ fn fuzz(args: &Args) -> Result<ExitCode, String> {
     progress(started, &stats, &corpus);
     let kept = write_corpus(args, &corpus, &stats, started.elapsed())?;
     println!(
-        "done: {} executions in {:.1} min ({:.0}/s); {} inputs in memory, {} features; {} written to {}; {} crashes, {} hangs; slowest {:.1} ms ({})",
+        "done: {} executions in {:.1} min ({:.0}/s); {} inputs in memory, {} features; {} written to {}; {} crashes, {} hangs; slowest {:.1} ms ({}); peak RSS {:.1} MB ({})",
         stats.execs,
         started.elapsed().as_secs_f64() / 60.0,
         stats.execs as f64 / started.elapsed().as_secs_f64(),
@@ -1834,7 +1921,9 @@ fn fuzz(args: &Args) -> Result<ExitCode, String> {
         stats.crashes.len(),
         stats.hangs.len(),
         stats.slowest.as_secs_f64() * 1e3,
-        stats.slowest_input
+        stats.slowest_input,
+        stats.max_rss as f64 / f64::from(1u32 << 20),
+        stats.max_rss_input
     );
     if stats.crashes.is_empty() && stats.hangs.is_empty() {
         Ok(ExitCode::SUCCESS)
@@ -1895,6 +1984,17 @@ fn report(args: &Args, input: &[u8], finding: Run, stats: &mut Stats) -> Result<
                 .crashes
                 .push(format!("{} (worker {status})", path.display()));
         }
+        Run::Bloated { rss } => {
+            let path = write(format!("big-{name}.eml"), input)?;
+            println!(
+                "MEMORY: the worker peaked at {} MB reading it\n  input saved to {}",
+                rss >> 20,
+                path.display()
+            );
+            stats
+                .crashes
+                .push(format!("{} (peak RSS {} MB)", path.display(), rss >> 20));
+        }
         Run::Hung => {
             let path = write(format!("slow-{name}.eml"), input)?;
             println!(
@@ -1912,7 +2012,7 @@ fn report(args: &Args, input: &[u8], finding: Run, stats: &mut Stats) -> Result<
 fn progress(started: Instant, stats: &Stats, corpus: &Corpus) {
     let elapsed = started.elapsed();
     println!(
-        "[{:02}:{:02}] execs {} ({:.0}/s), corpus {}, features {}, crashes {}, hangs {}, slowest {:.1} ms",
+        "[{:02}:{:02}] execs {} ({:.0}/s), corpus {}, features {}, crashes {}, hangs {}, slowest {:.1} ms, peak RSS {:.1} MB",
         elapsed.as_secs() / 60,
         elapsed.as_secs() % 60,
         stats.execs,
@@ -1921,7 +2021,8 @@ fn progress(started: Instant, stats: &Stats, corpus: &Corpus) {
         corpus.features.len(),
         stats.crashes.len(),
         stats.hangs.len(),
-        stats.slowest.as_secs_f64() * 1e3
+        stats.slowest.as_secs_f64() * 1e3,
+        stats.max_rss as f64 / f64::from(1u32 << 20)
     );
 }
 
@@ -2018,6 +2119,7 @@ inputs here still verify when the harness runs again.
 - features seen: {features}; inputs kept in memory: {entries}
 - written here: {files} files, {bytes} bytes
 - slowest input: {slowest:.1} ms ({slowest_input})
+- peak memory of the worker on one input: {rss:.1} MB ({rss_input}); over 100 MB is a finding (`big-<hash>.eml`)
 - crashes and hangs: {findings}
 
 ## Running it again
@@ -2038,5 +2140,7 @@ cargo run --release --example fuzz_ingest -- --replay tests/data/fuzz-corpus/<fi
         entries = corpus.entries.len(),
         slowest = stats.slowest.as_secs_f64() * 1e3,
         slowest_input = stats.slowest_input,
+        rss = stats.max_rss as f64 / f64::from(1u32 << 20),
+        rss_input = stats.max_rss_input,
     )
 }

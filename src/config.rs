@@ -43,6 +43,12 @@ pub struct InboundSettings {
     pub max_bytes: usize,
     pub max_depth: usize,
     pub max_parts: usize,
+    /// The most header fields a message may hold, its own and every
+    /// part's together (checked before it is parsed).
+    pub max_headers: usize,
+    /// The largest header block (a message's or a part's), and so the
+    /// largest single header field, in bytes.
+    pub max_header_bytes: usize,
     /// Signatures older than this are refused.
     pub signature_max_age: chrono::Duration,
     /// Signatures from further in the future than this are refused.
@@ -268,6 +274,8 @@ struct RawInbound {
     max_bytes: usize,
     max_depth: usize,
     max_parts: usize,
+    max_headers: usize,
+    max_header_bytes: usize,
     signature_max_age: String,
     future_skew: String,
     bounce_threshold: f64,
@@ -280,6 +288,8 @@ impl Default for RawInbound {
             max_bytes: 10 * 1024 * 1024,
             max_depth: 20,
             max_parts: 500,
+            max_headers: 1000,
+            max_header_bytes: 64 * 1024,
             signature_max_age: "2d".to_owned(),
             future_skew: "5m".to_owned(),
             bounce_threshold: 3.0,
@@ -640,6 +650,9 @@ impl Config {
         if raw.inbound.max_bytes < 1024 || raw.inbound.max_depth < 2 || raw.inbound.max_parts < 2 {
             bail!("[inbound] max_bytes must be at least 1024, max_depth and max_parts at least 2");
         }
+        if raw.inbound.max_headers < 32 || raw.inbound.max_header_bytes < 4096 {
+            bail!("[inbound] max_headers must be at least 32 and max_header_bytes at least 4096");
+        }
         if raw.inbound.bounce_threshold.is_nan() || raw.inbound.bounce_threshold <= 0.0 {
             bail!("[inbound] bounce_threshold must be positive");
         }
@@ -647,6 +660,8 @@ impl Config {
             max_bytes: raw.inbound.max_bytes,
             max_depth: raw.inbound.max_depth,
             max_parts: raw.inbound.max_parts,
+            max_headers: raw.inbound.max_headers,
+            max_header_bytes: raw.inbound.max_header_bytes,
             signature_max_age: parse_duration(
                 "[inbound] signature_max_age",
                 &raw.inbound.signature_max_age,

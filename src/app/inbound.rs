@@ -42,10 +42,31 @@ struct Authenticated {
     content: SignedContent,
 }
 
+/// A good signature by a member, with what it covers (for the replay
+/// key) and the content read from it.
+struct Checked {
+    member: Member,
+    cert: Vec<u8>,
+    verified: Verified,
+    covered: Vec<u8>,
+    content: SignedContent,
+}
+
+/// A signature checked, or why the message is dropped.
+type Checking = std::result::Result<Checked, String>;
+
 const BOUNCE_SECRET: &str = "bounce";
 
-fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+/// The replay key's digest: over what the signature covers, in the form
+/// it covers it (`pgp::canonical`), so that no re-encoding of the same
+/// signed command (other line ends, another transfer encoding, trailing
+/// blanks, other outer headers, the signature moved into an encrypted
+/// message) looks new. The signer and the signature's creation time sit
+/// beside the digest in the replay record. The rest of the signature is
+/// left out: its hashed area cannot change without breaking it, and its
+/// unhashed area can change freely.
+fn digest(verified: &Verified, covered: &[u8]) -> String {
+    hex::encode(Sha256::digest(pgp::canonical(verified, covered)))
 }
 
 impl App {
@@ -54,6 +75,8 @@ impl App {
             max_bytes: self.config.inbound.max_bytes,
             max_depth: self.config.inbound.max_depth,
             max_parts: self.config.inbound.max_parts,
+            max_headers: self.config.inbound.max_headers,
+            max_header_bytes: self.config.inbound.max_header_bytes,
         }
     }
 
@@ -108,128 +131,177 @@ impl App {
 
     /// Finds the signer by the issuer their signature names, verifies the
     /// signature against that member's certificate alone, and reads the
-    /// command text from the verified bytes.
+    /// command text from the verified bytes. Every OpenPGP input is read
+    /// within `bounds` (what it may decompress to), and a signature from
+    /// the future is verified at its own time (see
+    /// `pgp::verification_time`); `run_commands` judges the time itself.
     async fn authenticate(
         &self,
         inbound: Inbound,
         limits: &Limits,
         depth: u8,
     ) -> Result<std::result::Result<Authenticated, String>> {
-        let now = self.now();
-        match inbound {
+        let bounds = pgp::Bounds::for_mail(limits.max_bytes);
+        let checked = match inbound {
             Inbound::Signed { signed, signature } => {
-                let Ok(issuers) = pgp::signature_issuers(&signature) else {
-                    return Ok(Err("unreadable signature".to_owned()));
-                };
-                let Some((member, cert)) = self.signer(&issuers.handles).await? else {
-                    return Ok(Err("signed by a key that is not on the roster".to_owned()));
-                };
-                let verified = match pgp::verify_signed(&cert, &signed, &signature, now) {
-                    Ok(verified) => verified,
-                    Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
-                };
-                let content = match mail::signed_content(&signed, limits) {
-                    Ok(content) => content,
-                    Err(dropped) => return Ok(Err(format!("signed part dropped: {dropped}"))),
-                };
-                Ok(Ok(Authenticated {
-                    member,
-                    cert,
-                    verified,
-                    digest: digest(&signed),
-                    content,
-                }))
+                self.check_signed(signed, &signature, limits, &bounds)
+                    .await?
             }
             Inbound::Encrypted { payload } => {
-                let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
-                    format!("read the list key {}", self.config.list_key.path.display())
-                })?;
-                let list_key = pgp::ListKey::read(&key_bytes).context("the list key")?;
-                let passphrase = self
-                    .config
-                    .list_key
-                    .passphrase
-                    .load()
-                    .context("read the list key passphrase")?;
-                let first = match pgp::open_encrypted(
-                    &list_key,
-                    passphrase.as_ref(),
-                    &payload,
-                    None,
-                    now,
-                ) {
-                    Ok(opened) => opened,
-                    Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
-                };
-                if first.issuers.handles.is_empty() {
-                    // Signed, then encrypted as two layers (RFC 3156 6.1):
-                    // the plaintext is itself a multipart/signed entity.
-                    if depth > 0 {
-                        return Ok(Err("encrypted without a signature".to_owned()));
-                    }
-                    return match mail::read_inbound(&first.content, limits) {
-                        Ok(inner @ Inbound::Signed { .. }) => {
-                            Box::pin(self.authenticate(inner, limits, depth + 1)).await
-                        }
-                        _ => Ok(Err("encrypted without a signature".to_owned())),
-                    };
-                }
-                let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
-                    return Ok(Err("signed by a key that is not on the roster".to_owned()));
-                };
-                let opened = match pgp::open_encrypted(
-                    &list_key,
-                    passphrase.as_ref(),
-                    &payload,
-                    Some(&cert),
-                    now,
-                ) {
-                    Ok(opened) => opened,
-                    Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
-                };
-                let Some(verified) = opened.verified else {
-                    return Ok(Err("the signature inside does not verify".to_owned()));
-                };
-                let content = match mail::signed_content(&opened.content, limits) {
-                    Ok(content) => content,
-                    Err(dropped) => return Ok(Err(format!("signed content dropped: {dropped}"))),
-                };
-                Ok(Ok(Authenticated {
-                    member,
-                    cert,
-                    verified,
-                    digest: digest(&opened.content),
-                    content,
-                }))
+                self.check_encrypted(&payload, limits, &bounds, depth)
+                    .await?
             }
-            Inbound::Cleartext { armored } => {
-                let Ok(first) = pgp::open_cleartext(&armored, None, now) else {
-                    return Ok(Err("unreadable cleartext signature".to_owned()));
-                };
-                let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
-                    return Ok(Err("signed by a key that is not on the roster".to_owned()));
-                };
-                let opened = match pgp::open_cleartext(&armored, Some(&cert), now) {
-                    Ok(opened) => opened,
-                    Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
-                };
-                let Some(verified) = opened.verified else {
-                    return Ok(Err("signature does not verify".to_owned()));
-                };
-                Ok(Ok(Authenticated {
-                    member,
-                    cert,
-                    verified,
-                    digest: digest(&opened.content),
-                    content: SignedContent {
-                        text: String::from_utf8_lossy(&opened.content).into_owned(),
-                        keys: Vec::new(),
-                        to: Vec::new(),
-                    },
-                }))
+            Inbound::Cleartext { armored } => self.check_cleartext(&armored, &bounds).await?,
+            Inbound::Unsigned | Inbound::Bounce { .. } => Err("unsigned; ignored".to_owned()),
+        };
+        let Checked {
+            member,
+            cert,
+            verified,
+            covered,
+            content,
+        } = match checked {
+            Ok(checked) => checked,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        // Attached certificates are read later, by the commands that name
+        // them: bound what they expand to now, before anything is done.
+        for key in &content.keys {
+            if let Err(err) = pgp::check_bounds(key, &bounds) {
+                return Ok(Err(format!("attached key refused: {err}")));
             }
-            Inbound::Unsigned | Inbound::Bounce { .. } => Ok(Err("unsigned; ignored".to_owned())),
         }
+        Ok(Ok(Authenticated {
+            member,
+            cert,
+            digest: digest(&verified, &covered),
+            verified,
+            content,
+        }))
+    }
+
+    /// A root multipart/signed: the detached signature over the first part.
+    async fn check_signed(
+        &self,
+        signed: Vec<u8>,
+        signature: &[u8],
+        limits: &Limits,
+        bounds: &pgp::Bounds,
+    ) -> Result<Checking> {
+        let Ok(issuers) = pgp::signature_issuers(signature, bounds) else {
+            return Ok(Err("unreadable signature".to_owned()));
+        };
+        let Some((member, cert)) = self.signer(&issuers.handles).await? else {
+            return Ok(Err("signed by a key that is not on the roster".to_owned()));
+        };
+        let at = pgp::verification_time(self.now(), &issuers);
+        let verified = match pgp::verify_signed(&cert, &signed, signature, at, bounds) {
+            Ok(verified) => verified,
+            Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
+        };
+        let content = match mail::signed_content(&signed, limits) {
+            Ok(content) => content,
+            Err(dropped) => return Ok(Err(format!("signed part dropped: {dropped}"))),
+        };
+        Ok(Ok(Checked {
+            member,
+            cert,
+            verified,
+            covered: signed,
+            content,
+        }))
+    }
+
+    /// A root multipart/encrypted: signed inside in one pass, or a
+    /// multipart/signed entity encrypted as a second layer.
+    async fn check_encrypted(
+        &self,
+        payload: &[u8],
+        limits: &Limits,
+        bounds: &pgp::Bounds,
+        depth: u8,
+    ) -> Result<Checking> {
+        let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
+            format!("read the list key {}", self.config.list_key.path.display())
+        })?;
+        let list_key = pgp::ListKey::read(&key_bytes).context("the list key")?;
+        let passphrase = self
+            .config
+            .list_key
+            .passphrase
+            .load()
+            .context("read the list key passphrase")?;
+        let open = |cert: Option<&[u8]>, at| {
+            pgp::open_encrypted(&list_key, passphrase.as_ref(), payload, cert, at, bounds)
+        };
+        let now = self.now();
+        let first = match open(None, now) {
+            Ok(opened) => opened,
+            Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
+        };
+        if first.issuers.handles.is_empty() {
+            // Signed, then encrypted as two layers (RFC 3156 6.1): the
+            // plaintext is itself a multipart/signed entity.
+            return match mail::read_inbound(&first.content, limits) {
+                Ok(Inbound::Signed { signed, signature }) if depth == 0 => {
+                    self.check_signed(signed, &signature, limits, bounds).await
+                }
+                _ => Ok(Err("encrypted without a signature".to_owned())),
+            };
+        }
+        let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
+            return Ok(Err("signed by a key that is not on the roster".to_owned()));
+        };
+        let at = pgp::verification_time(now, &first.issuers);
+        let opened = match open(Some(&cert), at) {
+            Ok(opened) => opened,
+            Err(err) => return Ok(Err(format!("cannot decrypt: {err}"))),
+        };
+        let Some(verified) = opened.verified else {
+            return Ok(Err("the signature inside does not verify".to_owned()));
+        };
+        let content = match mail::signed_content(&opened.content, limits) {
+            Ok(content) => content,
+            Err(dropped) => return Ok(Err(format!("signed content dropped: {dropped}"))),
+        };
+        Ok(Ok(Checked {
+            member,
+            cert,
+            verified,
+            covered: opened.content,
+            content,
+        }))
+    }
+
+    /// A root text/plain holding a cleartext-signed block.
+    async fn check_cleartext(&self, armored: &[u8], bounds: &pgp::Bounds) -> Result<Checking> {
+        let now = self.now();
+        let Ok(first) = pgp::open_cleartext(armored, None, now, bounds) else {
+            return Ok(Err("unreadable cleartext signature".to_owned()));
+        };
+        let Some((member, cert)) = self.signer(&first.issuers.handles).await? else {
+            return Ok(Err("signed by a key that is not on the roster".to_owned()));
+        };
+        let at = pgp::verification_time(now, &first.issuers);
+        let opened = match pgp::open_cleartext(armored, Some(&cert), at, bounds) {
+            Ok(opened) => opened,
+            Err(err) => return Ok(Err(format!("signature does not verify: {err}"))),
+        };
+        let Some(verified) = opened.verified else {
+            return Ok(Err("signature does not verify".to_owned()));
+        };
+        let content = SignedContent {
+            text: String::from_utf8_lossy(&opened.content).into_owned(),
+            keys: Vec::new(),
+            to: Vec::new(),
+        };
+        Ok(Ok(Checked {
+            member,
+            cert,
+            verified,
+            covered: opened.content,
+            content,
+        }))
     }
 
     async fn signer(&self, handles: &[String]) -> Result<Option<(Member, Vec<u8>)>> {

@@ -12,12 +12,19 @@
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
+mod prescan;
+use prescan::prescan;
+
 /// Size and structure limits, checked before and after parsing.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_bytes: usize,
     pub max_depth: usize,
     pub max_parts: usize,
+    /// Header fields in the whole message, every part's included.
+    pub max_headers: usize,
+    /// Bytes in one header block (so in one header field).
+    pub max_header_bytes: usize,
 }
 
 /// Why a message was dropped without being read further.
@@ -29,6 +36,12 @@ pub enum Dropped {
     TooDeep(usize),
     #[error("more than {0} MIME parts")]
     TooManyParts(usize),
+    #[error("more than {0} header fields")]
+    TooManyHeaders(usize),
+    #[error("a header block larger than {0} bytes")]
+    HeaderTooLarge(usize),
+    #[error("a multipart or message/rfc822 part is base64 or quoted-printable encoded")]
+    EncodedContainer,
     #[error("not a MIME message")]
     Unparsable,
 }
@@ -79,34 +92,22 @@ pub fn crlf(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Cheap upper bounds, before parsing: lines that could be boundaries, and
-/// multipart declarations.
-fn prescan(bytes: &[u8], limits: &Limits) -> Result<(), Dropped> {
-    if bytes.len() > limits.max_bytes {
-        return Err(Dropped::TooLarge(limits.max_bytes));
-    }
-    let mut boundary_lines = 0usize;
-    let mut multiparts = 0usize;
-    for line in bytes.split(|&b| b == b'\n') {
-        if line.starts_with(b"--") {
-            boundary_lines += 1;
-        }
-        if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:") {
-            let rest = String::from_utf8_lossy(&line[13..]).to_ascii_lowercase();
-            if rest.contains("multipart/") {
-                multiparts += 1;
-            }
-        }
-    }
-    if multiparts > limits.max_parts || boundary_lines > 2 * limits.max_parts + 2 {
-        return Err(Dropped::TooManyParts(limits.max_parts));
-    }
-    Ok(())
-}
-
 fn parse<'x>(bytes: &'x [u8], limits: &Limits) -> Result<Message<'x>, Dropped> {
-    let message = MessageParser::default()
-        .parse(bytes)
+    // mail-parser 0.11 asserts on some malformed nestings of multiparts
+    // (`debug_assert!`, so debug builds panic; found by
+    // `examples/fuzz_ingest.rs`, the inputs are
+    // `tests/data/fuzz-corpus/crash-530c190305d0f6c9.eml` and
+    // `crash-8de5a9834e0f1054.eml`): a stranger's message must not be able
+    // to crash `embargo ingest`, whatever the build, so a panic there is
+    // an unparsable message.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MessageParser::default().parse(bytes)
+    }));
+    let message = parsed
+        .unwrap_or_else(|_| {
+            tracing::warn!("malformed MIME made the parser panic; refused");
+            None
+        })
         .ok_or(Dropped::Unparsable)?;
     if message.parts.len() > limits.max_parts {
         return Err(Dropped::TooManyParts(limits.max_parts));
@@ -305,6 +306,8 @@ mod tests {
         max_bytes: 1 << 20,
         max_depth: 20,
         max_parts: 500,
+        max_headers: 1000,
+        max_header_bytes: 64 * 1024,
     };
 
     #[test]
@@ -346,6 +349,23 @@ mod tests {
             read_inbound(nested.as_bytes(), &LIMITS),
             Err(Dropped::TooDeep(20))
         );
+    }
+
+    /// The inputs the fuzzer found that made mail-parser 0.11.9 assert
+    /// ("Invalid part ID, could not find multipart"): refused, not a
+    /// panic.
+    #[test]
+    fn malformed_multipart_nesting_is_refused_not_a_panic() {
+        for message in [
+            &include_bytes!("../../tests/data/fuzz-corpus/crash-530c190305d0f6c9.eml")[..],
+            &include_bytes!("../../tests/data/fuzz-corpus/crash-8de5a9834e0f1054.eml")[..],
+        ] {
+            let read = std::panic::catch_unwind(|| {
+                let _ = read_inbound(message, &LIMITS);
+                let _ = signed_content(message, &LIMITS);
+            });
+            assert!(read.is_ok(), "the parser's panic escaped");
+        }
     }
 
     #[test]

@@ -139,6 +139,9 @@ pub fn generate_member_key(
 }
 
 pub(super) fn parse_one(bytes: &[u8]) -> Result<Cert, CertError> {
+    // A certificate may come in a compressed packet: bound what it
+    // expands to before sequoia reads it.
+    super::bounds::check(bytes, &super::bounds::CERT_BOUNDS, &mut [])?;
     let parser =
         CertParser::from_bytes(bytes).map_err(|err| CertError::Unreadable(first_line(&err)))?;
     let mut certs = Vec::new();

@@ -11,6 +11,7 @@
 //! certifications stripped; identity is the full primary fingerprint.
 
 mod attached;
+mod bounds;
 mod cert;
 mod listkey;
 mod seal;
@@ -26,12 +27,13 @@ pub use cert::{
 };
 mod open;
 mod verify;
+pub use bounds::{Bounds, check_bounds};
 pub use listkey::{ListKey, public_cert_armored};
 pub use open::{decrypt, verify_detached};
 pub use seal::{ListSigner, MICALG, check_encryptable, encrypt_for, encryptable_until};
 pub use verify::{
-    Issuers, Opened, Verified, open_cleartext, open_encrypted, signature_issuers, signing_keys,
-    verify_signed,
+    Issuers, Opened, Verified, canonical, open_cleartext, open_encrypted, signature_issuers,
+    signing_keys, verification_time, verify_signed,
 };
 
 /// Our additions to sequoia's standard policy.

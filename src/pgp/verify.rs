@@ -24,10 +24,10 @@ use openpgp::parse::stream::{
 };
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
 use openpgp::policy::StandardPolicy;
-use openpgp::types::SymmetricAlgorithm;
+use openpgp::types::{SignatureType, SymmetricAlgorithm};
 use openpgp::{KeyHandle, Packet, Result as PgpResult};
 
-use super::{CertError, ListKey, first_line};
+use super::{Bounds, CertError, ListKey, first_line};
 use crate::config::Secret;
 
 /// A good signature.
@@ -37,6 +37,10 @@ pub struct Verified {
     pub signer: String,
     /// When the signature says it was made.
     pub signed_at: DateTime<Utc>,
+    /// The signature is over canonical text (type 0x01, as cleartext
+    /// signatures are): line endings and trailing white space are not
+    /// part of what it covers.
+    pub text: bool,
 }
 
 /// Who a signature (or a message's signatures) claims to be from.
@@ -44,20 +48,69 @@ pub struct Verified {
 pub struct Issuers {
     /// Issuer fingerprints and key IDs, upper-case hex.
     pub handles: Vec<String>,
+    /// When the signatures say they were made.
+    pub created: Vec<DateTime<Utc>>,
 }
 
-fn issuers_of(sig: &Signature, into: &mut Vec<String>) {
-    for handle in sig.get_issuers() {
-        let hex = handle.to_hex();
-        if !into.contains(&hex) {
-            into.push(hex);
+impl Issuers {
+    fn add(&mut self, sig: &Signature) {
+        for handle in sig.get_issuers() {
+            let hex = handle.to_hex();
+            if !self.handles.contains(&hex) {
+                self.handles.push(hex);
+            }
+        }
+        if let Some(created) = sig.signature_creation_time() {
+            self.created.push(created.into());
         }
     }
 }
 
+/// What a verified signature covers, in the form it covers it: the key a
+/// replay is recognised by. A text signature (type 0x01, as cleartext
+/// signatures are) covers the text with CRLF line ends, and a cleartext
+/// signature also ignores trailing white space; so one signature verifies
+/// over LF or CRLF, with or without trailing blanks, as a cleartext block
+/// or moved into an encrypted message. Its canonical form is each line
+/// without trailing white space, joined by CRLF, without trailing empty
+/// lines. A binary signature covers exactly the bytes verified (a MIME
+/// entity after the caller's CRLF normalisation).
+pub fn canonical<'a>(verified: &Verified, covered: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    if !verified.text {
+        return std::borrow::Cow::Borrowed(covered);
+    }
+    let mut lines: Vec<&[u8]> = covered
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::trim_ascii_end)
+        .collect();
+    while lines.last().is_some_and(|line| line.is_empty()) {
+        lines.pop();
+    }
+    std::borrow::Cow::Owned(lines.join(&b"\r\n"[..]))
+}
+
+/// The instant a signature is verified at. sequoia refuses a signature
+/// made after that instant, with no tolerance once a time is given, so a
+/// signature made a few seconds after `now` by a clock slightly ahead was
+/// refused although `future_skew` allows it. A signature that claims to be
+/// from the future is verified at its own creation time (so the key must
+/// be valid then), anything else at `now`; the caller then judges the
+/// claimed time against its own tolerances (`future_skew`,
+/// `signature_max_age`), which say why in the log.
+pub fn verification_time(now: DateTime<Utc>, issuers: &Issuers) -> DateTime<Utc> {
+    issuers
+        .created
+        .iter()
+        .copied()
+        .filter(|&created| created > now)
+        .max()
+        .unwrap_or(now)
+}
+
 /// The issuers a detached signature names (nothing is verified).
-fn signature_issuers_unguarded(signature: &[u8]) -> Result<Issuers, CertError> {
-    let mut handles = Vec::new();
+fn signature_issuers_unguarded(signature: &[u8], bounds: &Bounds) -> Result<Issuers, CertError> {
+    super::bounds::check(signature, &bounds.signatures_only(), &mut [])?;
+    let mut issuers = Issuers::default();
     let mut ppr = PacketParser::from_bytes(signature)
         .map_err(|err| CertError::Unreadable(first_line(&err)))?;
     let mut packets = 0;
@@ -67,21 +120,21 @@ fn signature_issuers_unguarded(signature: &[u8]) -> Result<Issuers, CertError> {
             break;
         }
         if let Packet::Signature(sig) = &pp.packet {
-            issuers_of(sig, &mut handles);
+            issuers.add(sig);
         }
         ppr = pp
             .recurse()
             .map_err(|err| CertError::Unreadable(first_line(&err)))?
             .1;
     }
-    Ok(Issuers { handles })
+    Ok(issuers)
 }
 
 struct Helper {
     certs: Vec<Cert>,
     keys: Vec<KeyPair>,
     verified: Option<Verified>,
-    issuers: Vec<String>,
+    issuers: Issuers,
     problem: Option<String>,
 }
 
@@ -91,7 +144,7 @@ impl Helper {
             certs,
             keys,
             verified: None,
-            issuers: Vec::new(),
+            issuers: Issuers::default(),
             problem: None,
         }
     }
@@ -118,15 +171,16 @@ impl VerificationHelper for Helper {
                                     .signature_creation_time()
                                     .map(DateTime::<Utc>::from)
                                     .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                                text: good.sig.typ() == SignatureType::Text,
                             });
                         }
                     }
                     Err(VerificationError::MissingKey { sig }) => {
-                        issuers_of(sig, &mut self.issuers);
+                        self.issuers.add(sig);
                     }
                     Err(err) => {
                         if let Some(sig) = signature_of(&err) {
-                            issuers_of(sig, &mut self.issuers);
+                            self.issuers.add(sig);
                         }
                         self.problem.get_or_insert_with(|| err.to_string());
                     }
@@ -190,7 +244,9 @@ fn verify_signed_unguarded(
     data: &[u8],
     signature: &[u8],
     now: DateTime<Utc>,
+    bounds: &Bounds,
 ) -> Result<Verified, CertError> {
+    super::bounds::check(signature, &bounds.signatures_only(), &mut [])?;
     let policy = StandardPolicy::new();
     let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
         .and_then(|b| {
@@ -225,10 +281,13 @@ fn open_cleartext_unguarded(
     armored: &[u8],
     cert: Option<&[u8]>,
     now: DateTime<Utc>,
+    bounds: &Bounds,
 ) -> Result<Opened, CertError> {
+    super::bounds::check_cleartext(armored, bounds)?;
     let policy = StandardPolicy::new();
     let certs = cert.map(parse_cert).transpose()?.into_iter().collect();
     let mut verifier = VerifierBuilder::from_bytes(armored)
+        .map(|b| b.buffer_size(bounds.max_bytes))
         .and_then(|b| {
             b.with_policy(
                 &policy,
@@ -237,17 +296,12 @@ fn open_cleartext_unguarded(
             )
         })
         .map_err(|err| CertError::Unreadable(format!("bad signed text: {}", first_line(&err))))?;
-    let mut content = Vec::new();
-    verifier
-        .read_to_end(&mut content)
-        .map_err(|err| CertError::Unreadable(format!("bad signed text: {err}")))?;
+    let content = read_bounded(&mut verifier, bounds, "bad signed text")?;
     let helper = verifier.into_helper();
     Ok(Opened {
         content,
         verified: helper.verified,
-        issuers: Issuers {
-            handles: helper.issuers,
-        },
+        issuers: helper.issuers,
     })
 }
 
@@ -259,11 +313,14 @@ fn open_encrypted_unguarded(
     ciphertext: &[u8],
     cert: Option<&[u8]>,
     now: DateTime<Utc>,
+    bounds: &Bounds,
 ) -> Result<Opened, CertError> {
     let policy = StandardPolicy::new();
-    let keys = list_key.unlocked_decryption_keys(passphrase)?;
+    let mut keys = list_key.unlocked_decryption_keys(passphrase)?;
+    super::bounds::check(ciphertext, bounds, &mut keys)?;
     let certs = cert.map(parse_cert).transpose()?.into_iter().collect();
     let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
+        .map(|b| b.buffer_size(bounds.max_bytes))
         .and_then(|b| {
             b.with_policy(
                 &policy,
@@ -272,18 +329,31 @@ fn open_encrypted_unguarded(
             )
         })
         .map_err(|err| CertError::Unreadable(format!("cannot decrypt: {}", first_line(&err))))?;
-    let mut content = Vec::new();
-    decryptor
-        .read_to_end(&mut content)
-        .map_err(|err| CertError::Unreadable(format!("cannot decrypt: {err}")))?;
+    let content = read_bounded(&mut decryptor, bounds, "cannot decrypt")?;
     let helper = decryptor.into_helper();
     Ok(Opened {
         content,
         verified: helper.verified,
-        issuers: Issuers {
-            handles: helper.issuers,
-        },
+        issuers: helper.issuers,
     })
+}
+
+/// Reads a verifier's or decryptor's output, refusing more than the
+/// bounds allow (the packet walk already bounds it; this is the second
+/// lock on the same door).
+fn read_bounded(reader: &mut impl Read, bounds: &Bounds, what: &str) -> Result<Vec<u8>, CertError> {
+    let mut content = Vec::new();
+    reader
+        .take(bounds.max_bytes as u64 + 1)
+        .read_to_end(&mut content)
+        .map_err(|err| CertError::Unreadable(format!("{what}: {err}")))?;
+    if content.len() > bounds.max_bytes {
+        return Err(CertError::Unreadable(format!(
+            "{what}: the content is larger than {} bytes",
+            bounds.max_bytes
+        )));
+    }
+    Ok(content)
 }
 
 /// The fingerprints of a certificate's keys that can sign (the primary
@@ -304,8 +374,10 @@ pub fn signing_keys(cert: &[u8]) -> Result<Vec<String>, CertError> {
 }
 
 /// The issuers a detached signature names (nothing is verified).
-pub fn signature_issuers(signature: &[u8]) -> Result<Issuers, CertError> {
-    super::guarded("signature", || signature_issuers_unguarded(signature))
+pub fn signature_issuers(signature: &[u8], bounds: &Bounds) -> Result<Issuers, CertError> {
+    super::guarded("signature", || {
+        signature_issuers_unguarded(signature, bounds)
+    })
 }
 
 /// Verifies a detached signature by `cert` over exactly `data`, at `now`.
@@ -314,9 +386,10 @@ pub fn verify_signed(
     data: &[u8],
     signature: &[u8],
     now: DateTime<Utc>,
+    bounds: &Bounds,
 ) -> Result<Verified, CertError> {
     super::guarded("signature", || {
-        verify_signed_unguarded(cert, data, signature, now)
+        verify_signed_unguarded(cert, data, signature, now, bounds)
     })
 }
 
@@ -326,9 +399,10 @@ pub fn open_cleartext(
     armored: &[u8],
     cert: Option<&[u8]>,
     now: DateTime<Utc>,
+    bounds: &Bounds,
 ) -> Result<Opened, CertError> {
     super::guarded("cleartext signature", || {
-        open_cleartext_unguarded(armored, cert, now)
+        open_cleartext_unguarded(armored, cert, now, bounds)
     })
 }
 
@@ -340,41 +414,12 @@ pub fn open_encrypted(
     ciphertext: &[u8],
     cert: Option<&[u8]>,
     now: DateTime<Utc>,
+    bounds: &Bounds,
 ) -> Result<Opened, CertError> {
     super::guarded("encrypted message", || {
-        open_encrypted_unguarded(list_key, passphrase, ciphertext, cert, now)
+        open_encrypted_unguarded(list_key, passphrase, ciphertext, cert, now, bounds)
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The inputs the fuzzer found that made sequoia 2.4.2 panic: a
-    /// session key for the list key, then a SEIPDv1 packet shorter than
-    /// its length says. They must be refused, not crash.
-    #[test]
-    fn truncated_encrypted_packets_are_refused_not_a_panic() {
-        let key = ListKey::read(include_bytes!(
-            "../../tests/data/fuzz-corpus/keys/list-secret.asc"
-        ))
-        .expect("the fuzz list key");
-        let limits = crate::mail::Limits {
-            max_bytes: 1 << 20,
-            max_depth: 20,
-            max_parts: 500,
-        };
-        for message in [
-            &include_bytes!("../../tests/data/fuzz-corpus/crash-0dc060196d782a5f.eml")[..],
-            &include_bytes!("../../tests/data/fuzz-corpus/crash-94657e33934c2ad8.eml")[..],
-        ] {
-            let crate::mail::Inbound::Encrypted { payload } =
-                crate::mail::read_inbound(message, &limits).expect("reads")
-            else {
-                panic!("the crash input is multipart/encrypted");
-            };
-            let now = chrono::Utc::now();
-            assert!(open_encrypted(&key, None, &payload, None, now).is_err());
-        }
-    }
-}
+mod tests;
