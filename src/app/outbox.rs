@@ -356,15 +356,9 @@ impl App {
         let key = random_key()?;
         let recipient = to_recipient(member);
         match sealer.seal(&entity, &[recipient], &key, kind.name()).pop() {
-            Some(Sealed::Message { message_id, bytes }) => Ok(Some(NewDelivery {
-                member_id: Some(member.member_id),
-                recipient: member.email.to_string(),
-                message_id,
-                message: Some(bytes),
-                cert_version: Some(member.cert_version),
-                state: DeliveryState::Queued,
-                reply: None,
-            })),
+            Some(sealed @ Sealed::Message { .. }) => {
+                Ok(Some(super::sealing::delivery_of(member, sealed)))
+            }
             _ => Ok(None),
         }
     }

@@ -245,28 +245,34 @@ async fn seal_copies(
         audience
             .into_iter()
             .zip(sealed)
-            .map(|(member, sealed)| match sealed {
-                Sealed::Message { message_id, bytes } => NewDelivery {
-                    member_id: Some(member.member_id),
-                    recipient: member.email.to_string(),
-                    message_id,
-                    message: Some(bytes),
-                    cert_version: Some(member.cert_version),
-                    state: DeliveryState::Queued,
-                    reply: None,
-                },
-                Sealed::Missed { reason } => NewDelivery {
-                    member_id: Some(member.member_id),
-                    recipient: member.email.to_string(),
-                    message_id: String::new(),
-                    message: None,
-                    cert_version: Some(member.cert_version),
-                    state: DeliveryState::Missed,
-                    reply: Some(format!("key unusable: {reason}")),
-                },
-            })
+            .map(|(member, sealed)| delivery_of(&member, sealed))
             .collect()
     })
     .await
     .context("sealing stopped")
+}
+
+/// The outbox row for one member's sealed copy: queued, or `missed` with
+/// the reason its key could not be used.
+pub(super) fn delivery_of(member: &Addressee, sealed: Sealed) -> NewDelivery {
+    let (message_id, message, state, reply) = match sealed {
+        Sealed::Message { message_id, bytes } => {
+            (message_id, Some(bytes), DeliveryState::Queued, None)
+        }
+        Sealed::Missed { reason } => (
+            String::new(),
+            None,
+            DeliveryState::Missed,
+            Some(format!("key unusable: {reason}")),
+        ),
+    };
+    NewDelivery {
+        member_id: Some(member.member_id),
+        recipient: member.email.to_string(),
+        message_id,
+        message,
+        cert_version: Some(member.cert_version),
+        state,
+        reply,
+    }
 }

@@ -627,3 +627,27 @@ pub fn revoked_update(email: &str) -> Vec<u8> {
         .status();
     public
 }
+
+/// `embargo ingest` with `message` on stdin; returns the exit status and
+/// fails the test if the program panicked.
+pub fn ingest(env: &Env, message: &[u8]) -> i32 {
+    use std::io::Write as _;
+    let mut child = env
+        .command()
+        .arg("ingest")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run embargo ingest");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(message)
+        .expect("write the message");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "ingest panicked: {stderr}");
+    out.status.code().unwrap_or(-1)
+}

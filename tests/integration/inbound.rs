@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::process::Stdio;
 
-use crate::common::{Env, keys, who};
+use crate::common::{Env, ingest, keys, who};
 use crate::delivery::of_kind;
 use crate::inbound_mail::{
     Attachment, Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_30_DAYS_AGO, SIGNED_IN_AN_HOUR,
@@ -13,28 +13,6 @@ use crate::inbound_mail::{
     many_parts, mixed_with_unsigned, nested, revoked_key_signed_mime, rewrap,
     signed_encrypted_mime, signed_entity, signed_mime, signed_mime_sha1, unsigned,
 };
-
-/// `embargo ingest` with `message` on stdin; returns the exit status.
-fn ingest(env: &Env, message: &[u8]) -> i32 {
-    let mut child = env
-        .command()
-        .arg("ingest")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run embargo ingest");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(message)
-        .expect("write the message");
-    let out = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "ingest panicked: {stderr}");
-    out.status.code().unwrap_or(-1)
-}
 
 /// Alice (admin, committer) and Dave (subscriber) active, member mail
 /// delivered, the bounce secret made: ready for inbound mail.

@@ -3,38 +3,15 @@
 //! ACK counts only from a member the advisory reached, and only the
 //! member's own text speaks (not a copy of our notice quoted back).
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use mail_parser::MessageParser;
 
-use crate::common::{Env, keys, who};
+use crate::common::{Env, ingest, keys, who};
 use crate::delivery::maildir;
 use crate::inbound_mail::{
     Attachment, Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW, signed_mime,
 };
-
-/// `embargo ingest` with `message` on stdin; returns the exit status.
-pub fn ingest(env: &Env, message: &[u8]) -> i32 {
-    let mut child = env
-        .command()
-        .arg("ingest")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run embargo ingest");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(message)
-        .expect("write the message");
-    let out = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "ingest panicked: {stderr}");
-    out.status.code().unwrap_or(-1)
-}
 
 /// Alice (admin, committer) and Dave (subscriber) active, member mail
 /// delivered.

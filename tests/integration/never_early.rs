@@ -2,11 +2,9 @@
 //! it), a release never publishes by surprise, and a daemon whose clock
 //! starts behind what the database recorded holds sending.
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{Env, path, who};
+use crate::common::{Env, ingest, path, who};
 use crate::daemon::{Daemon, eventually};
 use crate::delivery::{maildir, of_kind};
 use crate::inbound_mail::{Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW, signed_mime};
@@ -113,26 +111,6 @@ fn a_signed_hold_earlier_than_the_disclosure_or_past_the_policy_is_refused() {
     assert_eq!(of_kind(&env, "reply").len(), 2);
     assert!(!audit(&env).contains("advisory.hold"));
     still_embargoed_at(&env, "2026-06-02T14:00:01Z");
-}
-
-/// `embargo ingest` with `message` on stdin; returns the exit status.
-fn ingest(env: &Env, message: &[u8]) -> i32 {
-    let mut child = env
-        .command()
-        .arg("ingest")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run embargo ingest");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(message)
-        .expect("write the message");
-    let out = child.wait_with_output().expect("wait");
-    out.status.code().unwrap_or(-1)
 }
 
 // The neighbour: a second hold earlier than the first but later than the
