@@ -580,13 +580,19 @@ impl App {
     }
 
     /// One advisory and the changes of its current revision.
-    pub async fn show_advisory(&self, id: &str) -> Result<(Advisory, Vec<Change>)> {
+    /// An advisory, what its current revision changed, and the hold on
+    /// its disclosure (until when), if a maintainer holds it.
+    pub async fn show_advisory(
+        &self,
+        id: &str,
+    ) -> Result<(Advisory, Vec<Change>, Option<DateTime<Utc>>)> {
         let stored = self.require_advisory(id).await?;
         let changes = self
             .store
             .advisory_changes(&stored.advisory.id, stored.advisory.revision)
             .await?;
-        Ok((stored.advisory, changes))
+        let held_until = stored.hold.as_ref().map(|(until, _)| *until);
+        Ok((stored.advisory, changes, held_until))
     }
 
     /// Active members whose key cannot take mail until the disclosure
@@ -648,10 +654,13 @@ impl App {
             .advisory_changes(&advisory.id, advisory.revision)
             .await?;
         let templates = self.check_templates(advisory, &changes)?;
-        let hours = (advisory.content.disclose_at - now).num_hours().max(0);
+        // What members would read: the disclosure time in force (a hold's).
+        let mut shown = advisory.clone();
+        shown.content.disclose_at = super::outbox::effective_disclosure(&stored);
+        let hours = (shown.content.disclose_at - now).num_hours().max(0);
         let rendered = templates.render(
             kind,
-            &advisory_context(&self.list_view(), advisory, &changes, hours),
+            &advisory_context(&self.list_view(), &shown, &changes, hours),
         )?;
         if !sealed {
             return Ok(Preview::Text(rendered));

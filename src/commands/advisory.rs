@@ -186,11 +186,22 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
             }
         }
         AdvisoryCommand::Show { id, json } => {
-            let (advisory, changes) = app.show_advisory(&id).await?;
+            let (advisory, changes, held_until) = app.show_advisory(&id).await?;
             if json {
-                print_json(&serde_json::json!({ "advisory": advisory, "changes": changes }))?;
+                print_json(&serde_json::json!({
+                    "advisory": advisory,
+                    "changes": changes,
+                    "held_until": held_until.map(crate::clock::format_instant),
+                }))?;
             } else {
                 print_advisory(&advisory);
+                if let Some(until) = held_until {
+                    println!(
+                        "  held:         the disclosure is held until {} (`embargo queue release {}` returns it to its own time)",
+                        both_times(until),
+                        advisory.id
+                    );
+                }
                 if !changes.is_empty() {
                     println!("Changed in revision {}:", advisory.revision);
                     for change in changes {

@@ -221,6 +221,36 @@ fn members_told_get_an_update_when_a_hold_moves_the_date_and_when_it_is_released
 // Releasing a hold after the original time has passed would publish at
 // once: refused, pointing at the commands that break an embargo knowingly;
 // `advisory disclose` during a hold is early and needs --now --reason.
+/// Regression: after a hold, `advisory show` and `advisory preview` still
+/// gave the advisory's own disclosure time, so an operator checking what
+/// members read saw the wrong date. Both show the time in force.
+#[test]
+fn show_and_preview_give_the_held_disclosure_time() {
+    let env = notified();
+    let held = hold(&env, "2026-06-10T14:00:00Z");
+    assert_eq!(held.code, 0, "{}", held.stderr);
+    let show = env.ok(&["advisory", "show", ID]).stdout;
+    assert!(show.contains("held until 2026-06-10 14:00 UTC"), "{show}");
+    let json = env.ok(&["advisory", "show", ID, "--json"]).stdout;
+    assert!(
+        json.contains("\"held_until\":\"2026-06-10T14:00:00.000000Z\""),
+        "{json}"
+    );
+    let preview = env
+        .ok(&["advisory", "preview", ID, "--kind", "reminder"])
+        .stdout;
+    assert!(preview.contains("2026-06-10 14:00 UTC"), "{preview}");
+    assert!(!preview.contains("2026-06-09 14:00 UTC"), "{preview}");
+    // Released: no hold shown, and the preview is back at the own time.
+    env.ok(&["queue", "release", ID]);
+    let show = env.ok(&["advisory", "show", ID]).stdout;
+    assert!(!show.contains("held until"), "{show}");
+    let preview = env
+        .ok(&["advisory", "preview", ID, "--kind", "reminder"])
+        .stdout;
+    assert!(preview.contains("2026-06-09 14:00 UTC"), "{preview}");
+}
+
 #[test]
 fn a_release_after_the_original_time_is_refused_and_disclosing_during_a_hold_is_early() {
     let env = notified();
