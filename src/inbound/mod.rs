@@ -163,8 +163,13 @@ Every message must name the list it is for: a line `List: <list address>`.
   APPROVE <email>            maintainers: re-activate a suspended member
   SUSPEND <email>            maintainers: suspend a member
   HOLD <advisory> <time> <reason>
-                             maintainers: move a disclosure to a new time
-                             (with Z or an offset, e.g. 2026-12-03T14:00:00Z)
+                             maintainers: move a disclosure LATER, to a new
+                             time (with Z or an offset, e.g.
+                             2026-12-03T14:00:00Z); never earlier (an early
+                             disclosure is the operator's `advisory disclose
+                             --now --reason`), and not past the embargo
+                             policy's maximum (only an operator can force);
+                             members told get an update with the new date
 
 Each command that takes a certificate uses exactly one: the attached
 certificate with the fingerprint it names (a `Key:` line, or after
