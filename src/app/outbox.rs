@@ -299,27 +299,38 @@ impl App {
         for member in self.store.active_addressees().await? {
             targets.push((Some(member.member_id), member.email));
         }
-        let mut copies = Vec::with_capacity(targets.len());
-        for (member_id, to) in targets {
-            let (message_id, bytes) =
-                sealer.public(&entity, &rendered, &to, &stored.message_key, &label)?;
-            copies.push(NewDelivery {
-                member_id,
-                recipient: to.to_string(),
-                message_id,
-                message: Some(bytes),
-                cert_version: None,
-                state: DeliveryState::Queued,
-                reply: None,
-            });
+        // Public copies cost no encryption, but thousands of them held at
+        // once cost memory: build, insert and commit them a batch at a
+        // time. A copy committed before the announcement is marked sealed
+        // may go out at once (it is public now); a pass that stops half way
+        // is finished by the next one, and insert-or-ignore keeps one copy
+        // per recipient with its stable Message-ID.
+        let mut written = 0;
+        for batch in targets.chunks(super::sealing::SEAL_BATCH) {
+            let mut copies = Vec::with_capacity(batch.len());
+            for (member_id, to) in batch {
+                let (message_id, bytes) =
+                    sealer.public(&entity, &rendered, to, &stored.message_key, &label)?;
+                copies.push(NewDelivery {
+                    member_id: *member_id,
+                    recipient: to.to_string(),
+                    message_id,
+                    message: Some(bytes),
+                    cert_version: None,
+                    state: DeliveryState::Queued,
+                    reply: None,
+                });
+            }
+            let mut tx = self.store.write(now).await?;
+            written += tx
+                .insert_deliveries(planned.id, planned.due_at, &copies)
+                .await?;
+            tx.commit().await?;
         }
         let mut tx = self.store.write(now).await?;
         if !tx.mark_sealed(planned.id).await? {
             return Ok(Prepared::default());
         }
-        let written = tx
-            .insert_deliveries(planned.id, planned.due_at, &copies)
-            .await?;
         tx.commit().await?;
         Ok(Prepared {
             sealed: written,

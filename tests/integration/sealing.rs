@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rstest::rstest;
 
-use crate::common::{Env, path, who};
+use crate::common::{Env, NOW, path, who};
 use crate::daemon::{Daemon, eventually};
 use crate::smtp::{Rules, SmtpServer};
 
@@ -142,14 +142,14 @@ fn two_processes_racing_to_seal_one_announcement_seal_each_copy_once() {
     env.draft(ADVISORY, "Raced canary", "high");
     let announce = spawn(
         &env,
-        crate::common::NOW,
+        NOW,
         &[],
         &["advisory", "announce", ADVISORY, "--at", LATER],
     );
     eventually(Duration::from_secs(60), "the announcement commits", || {
         env.sql("SELECT status FROM advisories").trim() == "scheduled"
     });
-    let run = spawn(&env, crate::common::NOW, &[], &["queue", "run"]);
+    let run = spawn(&env, NOW, &[], &["queue", "run"]);
     let run = finish(run, "queue run");
     let announce = finish(announce, "advisory announce");
     assert!(announce.status.success(), "{}", stderr(&announce));
@@ -181,7 +181,7 @@ fn a_seal_killed_between_batches_resumes_after_its_lease_without_duplicates(#[ca
     let crash = format!("sealed:{batches}");
     let announce = spawn(
         &env,
-        crate::common::NOW,
+        NOW,
         &[("EMBARGO_CRASH_AT", &crash)],
         &["advisory", "announce", ADVISORY, "--at", LATER],
     );
@@ -192,10 +192,7 @@ fn a_seal_killed_between_batches_resumes_after_its_lease_without_duplicates(#[ca
     assert_eq!(notice_announcement(&env), ("planned".to_owned(), kept));
 
     // The dead process's claim still holds: nobody seals over it.
-    let early = finish(
-        spawn(&env, crate::common::NOW, &[], &["queue", "run"]),
-        "queue run",
-    );
+    let early = finish(spawn(&env, NOW, &[], &["queue", "run"]), "queue run");
     assert!(early.status.success(), "{}", stderr(&early));
     assert!(
         stderr(&early).contains("another process is sealing"),
@@ -234,6 +231,11 @@ fn a_seal_killed_between_batches_resumes_after_its_lease_without_duplicates(#[ca
 /// answers the child's peak RSS in MB from `getrusage(RUSAGE_CHILDREN)`
 /// (the test binary's own children include other tests' processes).
 fn peak_rss_mb(env: &Env, args: &[&str]) -> (Output, u64) {
+    peak_rss_mb_at(env, NOW, args)
+}
+
+/// [`peak_rss_mb`] with the clock pinned at `at`.
+fn peak_rss_mb_at(env: &Env, at: &str, args: &[&str]) -> (Output, u64) {
     let report = env.dir.path().join("rusage");
     let mut command = Command::new("/usr/bin/python3");
     command.args([
@@ -253,6 +255,7 @@ fn peak_rss_mb(env: &Env, args: &[&str]) -> (Output, u64) {
             None => command.env_remove(name),
         };
     }
+    command.env("EMBARGO_TEST_NOW", at);
     command.current_dir(env.dir.path()).args(args);
     let output = command.output().expect("run python3");
     let kb: u64 = std::fs::read_to_string(&report)
@@ -299,6 +302,47 @@ fn announcing_to_thousands_holds_one_batch_of_sealed_copies_not_all_of_them() {
         active_members(&env)
     );
     assert!(peak < 120, "advisory announce peaked at {peak} MB");
+}
+
+// Bug: the public disclosure built every member's copy in memory before
+// inserting any (about 150 MB for two advisories disclosed at the same
+// instant to 10,000 members). It is built and committed a batch at a time:
+// with a 64 KiB body, 2,000 copies held at once come to well over the
+// ceiling, one batch far below it.
+#[test]
+fn disclosing_to_thousands_holds_one_batch_of_public_copies_not_all_of_them() {
+    let env = Env::new();
+    env.init();
+    bulk_members(&env, 2_000);
+    let paragraph = "A crafted Frob-Header overflows a heap buffer in frobnicate(). ";
+    let body = paragraph.repeat(64 * 1024 / paragraph.len());
+    let body = env.file("big-body.md", body.as_bytes());
+    env.ok(&[
+        "advisory",
+        "new",
+        ADVISORY,
+        "--title",
+        "Heavy canary",
+        "--severity",
+        "high",
+        "--product",
+        "p",
+        "--body",
+        path(&body),
+        "--disclose-at",
+        "2026-06-09T14:00:00Z",
+    ]);
+    env.ok(&["advisory", "announce", ADVISORY, "--at", LATER]);
+    let (output, peak) = peak_rss_mb_at(&env, "2026-06-09T14:00:30Z", &["queue", "run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let disclosed = count(
+        &env,
+        "SELECT COUNT(*) FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+         WHERE a.kind = 'disclosure' AND d.state = 'sent' AND d.member_id IS NOT NULL",
+    );
+    assert_eq!(disclosed, active_members(&env));
+    eprintln!("disclosure to {disclosed} members: peak RSS {peak} MB");
+    assert!(peak < 120, "the disclosure pass peaked at {peak} MB");
 }
 
 /// An environment whose mail goes to a real SMTP server on loopback.
