@@ -96,6 +96,12 @@ async fn bench(runs: usize, full: bool) -> Result<()> {
     )
     .await?;
     app.announce_advisory("BENCH-1", None, &force).await?;
+    // Deliver the notice (into the maildir), so Sam's ACK is for an
+    // advisory that reached him and is recorded, not refused.
+    let app = std::sync::Arc::new(app);
+    app.queue_run().await?;
+    let app = std::sync::Arc::try_unwrap(app)
+        .map_err(|_| anyhow::anyhow!("the app is still shared after the queue run"))?;
     app.close().await;
 
     let key = ListKey::read(&member_secret)?;
@@ -140,6 +146,11 @@ async fn bench(runs: usize, full: bool) -> Result<()> {
     )?;
     if replies != runs as i64 {
         bail!("{replies} replies for {runs} commands: not every command was carried out");
+    }
+    // Each run's ACK updates Sam's one answer; a refused ACK stores none.
+    let acks = count(dir.path(), "SELECT count(*) FROM acks")?;
+    if acks != 1 {
+        bail!("{acks} stored answers: the ACKs were refused, not recorded");
     }
     times.sort();
     let median = times[times.len() / 2];
