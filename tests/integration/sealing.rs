@@ -266,18 +266,14 @@ fn peak_rss_mb_at(env: &Env, at: &str, args: &[&str]) -> (Output, u64) {
     (output, kb / 1024)
 }
 
-// Bug: whichever process sealed an announcement held every sealed copy in
-// memory at once: 194-201 MB for 10,000 members, while the seal benchmark,
-// which hands copies on 500 at a time, stays near 45 MB. With a 32 KiB
-// body, 2,000 copies held at once come to well over 150 MB; one batch of
-// 500 stays far below the ceiling.
-#[test]
-fn announcing_to_thousands_holds_one_batch_of_sealed_copies_not_all_of_them() {
+/// A list of 2,000 bulk members and a draft whose body is `kib` KiB, so
+/// copies held all at once would show in the peak RSS.
+fn heavy_draft(kib: usize) -> Env {
     let env = Env::new();
     env.init();
     bulk_members(&env, 2_000);
     let paragraph = "A crafted Frob-Header overflows a heap buffer in frobnicate(). ";
-    let body = paragraph.repeat(32 * 1024 / paragraph.len());
+    let body = paragraph.repeat(kib * 1024 / paragraph.len());
     let body = env.file("big-body.md", body.as_bytes());
     env.ok(&[
         "advisory",
@@ -294,6 +290,17 @@ fn announcing_to_thousands_holds_one_batch_of_sealed_copies_not_all_of_them() {
         "--disclose-at",
         "2026-06-09T14:00:00Z",
     ]);
+    env
+}
+
+// Bug: whichever process sealed an announcement held every sealed copy in
+// memory at once: 194-201 MB for 10,000 members, while the seal benchmark,
+// which hands copies on 500 at a time, stays near 45 MB. With a 32 KiB
+// body, 2,000 copies held at once come to well over 150 MB; one batch of
+// 500 stays far below the ceiling.
+#[test]
+fn announcing_to_thousands_holds_one_batch_of_sealed_copies_not_all_of_them() {
+    let env = heavy_draft(32);
     let (output, peak) = peak_rss_mb(&env, &["advisory", "announce", ADVISORY, "--at", LATER]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(notices(&env), active_members(&env));
@@ -311,27 +318,7 @@ fn announcing_to_thousands_holds_one_batch_of_sealed_copies_not_all_of_them() {
 // ceiling, one batch far below it.
 #[test]
 fn disclosing_to_thousands_holds_one_batch_of_public_copies_not_all_of_them() {
-    let env = Env::new();
-    env.init();
-    bulk_members(&env, 2_000);
-    let paragraph = "A crafted Frob-Header overflows a heap buffer in frobnicate(). ";
-    let body = paragraph.repeat(64 * 1024 / paragraph.len());
-    let body = env.file("big-body.md", body.as_bytes());
-    env.ok(&[
-        "advisory",
-        "new",
-        ADVISORY,
-        "--title",
-        "Heavy canary",
-        "--severity",
-        "high",
-        "--product",
-        "p",
-        "--body",
-        path(&body),
-        "--disclose-at",
-        "2026-06-09T14:00:00Z",
-    ]);
+    let env = heavy_draft(64);
     env.ok(&["advisory", "announce", ADVISORY, "--at", LATER]);
     let (output, peak) = peak_rss_mb_at(&env, "2026-06-09T14:00:30Z", &["queue", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
