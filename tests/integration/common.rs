@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use tempfile::TempDir;
@@ -460,20 +460,33 @@ impl Env {
 
     /// `embargo init` with Alice as admin and committer.
     pub fn init(&self) {
+        self.init_at(NOW);
+    }
+
+    /// [`Env::init`] with the clock at `at`.
+    pub fn init_at(&self, at: &str) {
         let key = self.cert_file(who::ALICE);
-        self.ok(&[
-            "init",
-            "--admin",
-            who::ALICE,
-            "--name",
-            "Alice Admin",
-            "--org",
-            "Project",
-            "--key",
-            path(&key),
-            "--role",
-            "committer",
-        ]);
+        let run = self.run_at(
+            at,
+            &[
+                "init",
+                "--admin",
+                who::ALICE,
+                "--name",
+                "Alice Admin",
+                "--org",
+                "Project",
+                "--key",
+                path(&key),
+                "--role",
+                "committer",
+            ],
+        );
+        assert_eq!(
+            run.code, 0,
+            "embargo init failed:\n{}\n{}",
+            run.stdout, run.stderr
+        );
     }
 
     /// Adds `email` (with its fixture cert) sponsored by `sponsor`, and
@@ -628,16 +641,16 @@ pub fn revoked_update(email: &str) -> Vec<u8> {
     public
 }
 
-/// `embargo ingest` with `message` on stdin; returns the exit status and
-/// fails the test if the program panicked.
-pub fn ingest(env: &Env, message: &[u8]) -> i32 {
+/// Starts `embargo ingest` with `message` written to its stdin (then
+/// closed); stdout is discarded, stderr goes to `stderr`.
+pub fn spawn_ingest(env: &Env, message: &[u8], stderr: Stdio) -> std::process::Child {
     use std::io::Write as _;
     let mut child = env
         .command()
         .arg("ingest")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("run embargo ingest");
     child
@@ -646,7 +659,15 @@ pub fn ingest(env: &Env, message: &[u8]) -> i32 {
         .expect("stdin")
         .write_all(message)
         .expect("write the message");
-    let out = child.wait_with_output().expect("wait");
+    child
+}
+
+/// `embargo ingest` with `message` on stdin; returns the exit status and
+/// fails the test if the program panicked.
+pub fn ingest(env: &Env, message: &[u8]) -> i32 {
+    let out = spawn_ingest(env, message, Stdio::piped())
+        .wait_with_output()
+        .expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "ingest panicked: {stderr}");
     out.status.code().unwrap_or(-1)

@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::common::ingest;
 use crate::common::{Env, who};
+use crate::common::{ingest, spawn_ingest};
 use crate::delivery::of_kind;
 use crate::inbound_commands::{cert, command, fingerprint, list};
 
@@ -75,20 +75,7 @@ fn ingest_locked_at_key_read(env: &Env, message: &[u8]) -> std::process::Output 
     let made = Command::new("mkfifo").arg(&key).status().expect("mkfifo");
     assert!(made.success());
 
-    let mut child = env
-        .command()
-        .arg("ingest")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ingest");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(message)
-        .expect("message");
+    let mut child = spawn_ingest(env, message, Stdio::piped());
     // Opening the FIFO for writing returns once ingest opens it to read:
     // the first command has committed by then. Bounded: after 60 s the
     // test unblocks the opener itself and fails.
@@ -307,23 +294,7 @@ fn concurrent_two_command_messages_under_contention_each_command_done_once() {
         }
         let children: Vec<(usize, Child)> = pending
             .iter()
-            .map(|&i| {
-                let mut child = env
-                    .command()
-                    .arg("ingest")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("ingest");
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(&messages[i])
-                    .expect("message");
-                (i, child)
-            })
+            .map(|&i| (i, spawn_ingest(&env, &messages[i], Stdio::null())))
             .collect();
         pending = children
             .into_iter()
@@ -381,23 +352,7 @@ fn the_same_message_ingested_concurrently_is_done_once_and_answered_once() {
         &[],
     );
     let children: Vec<Child> = (0..8)
-        .map(|_| {
-            let mut child = env
-                .command()
-                .arg("ingest")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("ingest");
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(&message)
-                .expect("message");
-            child
-        })
+        .map(|_| spawn_ingest(&env, &message, Stdio::null()))
         .collect();
     for mut child in children {
         assert_eq!(child.wait().expect("wait").code(), Some(0));

@@ -48,6 +48,13 @@ fn still_embargoed_at(env: &Env, at: &str) {
     assert!(of_kind(env, "disclosure").is_empty(), "disclosed at {at}");
 }
 
+/// Runs the scheduler at `at` and asserts the advisory was disclosed.
+fn publishes_at(env: &Env, at: &str) {
+    let run = env.run_at(at, &["queue", "run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(status(env), "disclosed", "not disclosed at {at}");
+}
+
 fn audit(env: &Env) -> String {
     env.ok(&["audit", "list", "--json"]).stdout
 }
@@ -213,14 +220,9 @@ fn members_told_get_an_update_when_a_hold_moves_the_date_and_when_it_is_released
     assert!(log.contains("advisory.hold") && log.contains("advisory.release"));
     // It publishes at its own time again.
     still_embargoed_at(&env, "2026-06-09T13:59:59Z");
-    let run = env.run_at("2026-06-09T14:00:01Z", &["queue", "run"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(status(&env), "disclosed");
+    publishes_at(&env, "2026-06-09T14:00:01Z");
 }
 
-// Releasing a hold after the original time has passed would publish at
-// once: refused, pointing at the commands that break an embargo knowingly;
-// `advisory disclose` during a hold is early and needs --now --reason.
 /// Regression: after a hold, `advisory show` and `advisory preview` still
 /// gave the advisory's own disclosure time, so an operator checking what
 /// members read saw the wrong date. Both show the time in force.
@@ -251,6 +253,9 @@ fn show_and_preview_give_the_held_disclosure_time() {
     assert!(preview.contains("2026-06-09 14:00 UTC"), "{preview}");
 }
 
+// Releasing a hold after the original time has passed would publish at
+// once: refused, pointing at the commands that break an embargo knowingly;
+// `advisory disclose` during a hold is early and needs --now --reason.
 #[test]
 fn a_release_after_the_original_time_is_refused_and_disclosing_during_a_hold_is_early() {
     let env = notified();
@@ -301,9 +306,7 @@ fn a_hold_after_the_time_passed_but_before_publication_stops_it() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     still_embargoed_at(&env, "2026-06-09T14:31:00Z");
-    let run = env.run_at("2026-06-10T14:00:01Z", &["queue", "run"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(status(&env), "disclosed");
+    publishes_at(&env, "2026-06-10T14:00:01Z");
 }
 
 // A hold past the policy's maximum embargo (14 days from the first
@@ -358,23 +361,7 @@ fn recorded_at_now() -> Env {
         let run = env.run_at(when, args);
         assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
     };
-    let alice = env.cert_file(who::ALICE);
-    at(
-        days_ago,
-        &[
-            "init",
-            "--admin",
-            who::ALICE,
-            "--name",
-            "Alice Admin",
-            "--org",
-            "Project",
-            "--key",
-            path(&alice),
-            "--role",
-            "committer",
-        ],
-    );
+    env.init_at(days_ago);
     let body = env.file("body.md", b"Details.\n");
     at(
         days_ago,
