@@ -489,7 +489,7 @@ impl App {
         }
         // A maintainer's hold moved the disclosure later and members were
         // told so: publishing before the hold's time is early too.
-        let due = super::outbox::effective_disclosure(&stored);
+        let due = super::scheduler::effective_disclosure(&stored);
         let before = now < due;
         let reason = reason.map(|r| single_line("reason", r, 1000)).transpose()?;
         if before && !early {
@@ -656,7 +656,7 @@ impl App {
         let templates = self.check_templates(advisory, &changes)?;
         // What members would read: the disclosure time in force (a hold's).
         let mut shown = advisory.clone();
-        shown.content.disclose_at = super::outbox::effective_disclosure(&stored);
+        shown.content.disclose_at = super::scheduler::effective_disclosure(&stored);
         let hours = (shown.content.disclose_at - now).num_hours().max(0);
         let rendered = templates.render(
             kind,
