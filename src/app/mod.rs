@@ -8,7 +8,9 @@
 
 pub mod advisory;
 mod binding;
+pub mod clock_guard;
 mod commands;
+mod crash;
 pub mod daemon;
 pub mod deliver;
 pub mod export;
@@ -16,7 +18,10 @@ pub mod health;
 pub mod inbound;
 pub mod init;
 pub mod jobs;
+pub mod list;
 pub mod member_mail;
+pub mod membership;
+pub mod outcome;
 pub mod publish;
 pub mod queue;
 pub mod reports;
@@ -24,6 +29,7 @@ pub mod roster;
 pub mod scheduler;
 pub mod seal;
 pub mod sealing;
+pub mod serve;
 mod settle;
 
 use std::time::Duration;

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::App;
 use super::advisory::{Force, enforce, with_override};
-use super::deliver::Tally;
+use super::outcome::Tally;
 use super::scheduler::{Prepared, effective_disclosure};
 use crate::advisory::policy;
 use crate::advisory::time::{format_utc, parse_instant};

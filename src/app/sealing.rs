@@ -125,7 +125,7 @@ impl App {
         let sealer = self.sealer(slot, self.now())?;
         let entity = Arc::new(sealer.sign(&rendered)?);
         let label = label(advisory.id.as_str(), advisory.revision, job.kind);
-        let crash = super::deliver::CrashPoints::from_env();
+        let crash = super::crash::CrashPoints::from_env();
         let mut done = Prepared::default();
         let mut after = 0;
         loop {
@@ -163,7 +163,7 @@ impl App {
                 return Ok(done);
             };
             done.add(written);
-            crash.reach(super::deliver::CRASH_AFTER_SEAL_BATCH, 1);
+            crash.reach(super::crash::CRASH_AFTER_SEAL_BATCH, 1);
             if last {
                 return Ok(done);
             }
