@@ -61,6 +61,8 @@ pub fn behind_record(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use chrono::TimeZone;
 

@@ -27,11 +27,6 @@ use crate::mail::Transport;
 use crate::store::WakeSocket;
 
 impl App {
-    /// Opens the list for `embargo serve`. When storage is failing (a full
-    /// disk, an I/O error, a lock held too long) it tries again with
-    /// backoff, logging once per change, until it can or `stop` turns true
-    /// (then `None`); a missing or unusable database fails at once.
-
     /// Runs until `stop` turns true. The caller holds the daemon lock.
     pub async fn daemon(
         self: Arc<Self>,

@@ -7,6 +7,7 @@
 //! an explicit [`Actor`](crate::audit::Actor), never in the CLI.
 
 pub mod advisory;
+pub mod advisory_view;
 mod binding;
 pub mod clock_guard;
 mod commands;

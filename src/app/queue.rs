@@ -244,7 +244,7 @@ impl App {
         tx.commit().await?;
         Ok(format!(
             "the disclosure of {id} is held until {}",
-            super::advisory::both_times(until)
+            super::advisory_view::both_times(until)
         ))
     }
 
@@ -350,7 +350,7 @@ impl App {
         tx.commit().await?;
         Ok(format!(
             "the disclosure of {id} is back at {}",
-            super::advisory::both_times(original)
+            super::advisory_view::both_times(original)
         ))
     }
 }

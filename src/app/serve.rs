@@ -45,6 +45,10 @@ pub async fn serve(config: Config, clock: Box<dyn Clock>) -> Result<()> {
 }
 
 impl App {
+    /// Opens the list for `embargo serve`. When storage is failing (a full
+    /// disk, an I/O error, a lock held too long) it tries again with
+    /// backoff, logging once per change, until it can or `stop` turns true
+    /// (then `None`); a missing or unusable database fails at once.
     pub async fn open_for_serve(
         config: crate::config::Config,
         clock: Box<dyn crate::clock::Clock>,
