@@ -114,7 +114,7 @@ pub struct ExportSettings {
 #[derive(Debug, Clone)]
 pub struct ScheduleSettings {
     /// When to check member keys for expiry (cron, five fields).
-    pub key_expiry_check: String,
+    pub key_expiry_check: crate::cron::Cron,
     /// Warn about encryption subkeys that expire within this long.
     pub key_expiry_warn: chrono::Duration,
 }
@@ -380,20 +380,6 @@ pub fn parse_duration(what: &str, text: &str) -> Result<chrono::Duration> {
     })
 }
 
-/// Turns the usual five-field cron form into the six-field form the cron
-/// crate reads (seconds first), and checks it.
-pub fn cron_schedule(what: &str, text: &str) -> Result<cron::Schedule> {
-    let fields = text.split_whitespace().count();
-    if fields != 5 {
-        bail!(
-            "{what} is {text:?}; expected five cron fields (minute hour day-of-month month day-of-week), e.g. \"0 6 * * *\""
-        );
-    }
-    format!("0 {text}")
-        .parse::<cron::Schedule>()
-        .map_err(|err| anyhow::anyhow!("{what} is {text:?}: {err}"))
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEmbargo {
@@ -639,12 +625,11 @@ impl Config {
                 None => format!("https://{}", address.domain()),
             },
         };
-        cron_schedule(
-            "[schedule] key_expiry_check",
-            &raw.schedule.key_expiry_check,
-        )?;
         let schedule = ScheduleSettings {
-            key_expiry_check: raw.schedule.key_expiry_check.clone(),
+            key_expiry_check: crate::cron::Cron::parse(
+                "[schedule] key_expiry_check",
+                &raw.schedule.key_expiry_check,
+            )?,
             key_expiry_warn: chrono::Duration::days(i64::from(raw.schedule.key_expiry_warn_days)),
         };
         if raw.inbound.max_bytes < 1024 || raw.inbound.max_depth < 2 || raw.inbound.max_parts < 2 {

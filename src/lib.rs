@@ -16,6 +16,7 @@ pub mod clock;
 pub mod commands;
 pub mod compose;
 pub mod config;
+pub mod cron;
 pub mod export;
 pub mod inbound;
 pub mod mail;

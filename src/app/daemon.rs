@@ -21,95 +21,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::App;
+use super::clock_guard::{ClockCheck, ClockGuard, behind_record};
 use super::health::Health;
 use crate::mail::Transport;
 use crate::store::WakeSocket;
 
-/// Compares the wall clock with the monotonic clock since a baseline.
-///
-/// NTP slews both clocks alike; only a step (someone setting the clock, a
-/// VM resumed, a broken RTC) makes them disagree. Domain logic: it is
-/// handed both readings.
-#[derive(Debug, Clone)]
-pub struct ClockGuard {
-    base_wall: DateTime<Utc>,
-    base_mono: Instant,
-    tolerance: chrono::Duration,
-}
-
-/// What the guard concluded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockCheck {
-    Consistent,
-    /// The wall clock is ahead of (positive) or behind (negative) where
-    /// the monotonic clock says it should be, by this many seconds.
-    Jumped(i64),
-}
-
-impl ClockGuard {
-    pub fn new(wall: DateTime<Utc>, mono: Instant, tolerance: chrono::Duration) -> Self {
-        Self {
-            base_wall: wall,
-            base_mono: mono,
-            tolerance,
-        }
-    }
-
-    pub fn check(&self, wall: DateTime<Utc>, mono: Instant) -> ClockCheck {
-        let elapsed = chrono::Duration::from_std(mono.saturating_duration_since(self.base_mono))
-            .unwrap_or(chrono::Duration::MAX);
-        let expected = self.base_wall + elapsed;
-        let drift = wall - expected;
-        if drift.abs() > self.tolerance {
-            ClockCheck::Jumped(drift.num_seconds())
-        } else {
-            ClockCheck::Consistent
-        }
-    }
-}
-
 impl App {
-    /// Opens the list for `embargo serve`. When storage is failing (a full
-    /// disk, an I/O error, a lock held too long) it tries again with
-    /// backoff, logging once per change, until it can or `stop` turns true
-    /// (then `None`); a missing or unusable database fails at once.
-    pub async fn open_for_serve(
-        config: crate::config::Config,
-        clock: Box<dyn crate::clock::Clock>,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<Option<Self>> {
-        let mut health = Health::new(config.delivery.alert_after);
-        let timeout = Duration::from_millis(config.storage.busy_timeout_ms);
-        loop {
-            match crate::store::Store::open(&config.storage.database, timeout).await {
-                Ok(store) => {
-                    if health.succeeded(Instant::now()).is_some() {
-                        tracing::warn!("the list database opens again; starting");
-                    }
-                    return Ok(Some(Self::with_store(config, store, clock)));
-                }
-                Err(err) if err.is_storage_fault() => {
-                    let text = format!("{:#}", anyhow::Error::new(err));
-                    let after = health.failed(&text, Instant::now());
-                    if after.log {
-                        tracing::error!(
-                            error = %text,
-                            retry_in_seconds = after.delay.as_secs(),
-                            "cannot open the list database; retrying with backoff"
-                        );
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(after.delay) => {}
-                        _ = stop.changed() => return Ok(None),
-                    }
-                }
-                Err(err) => return Err(anyhow::Error::new(err).context("open the list database")),
-            }
-        }
-    }
-
     /// Runs until `stop` turns true. The caller holds the daemon lock.
-    pub async fn serve(
+    pub async fn daemon(
         self: Arc<Self>,
         transport: Transport,
         stop: watch::Receiver<bool>,
@@ -397,16 +316,6 @@ impl App {
     }
 }
 
-/// How far `now` is behind `newest`, when that is more than `tolerance`.
-pub fn behind_record(
-    now: DateTime<Utc>,
-    newest: DateTime<Utc>,
-    tolerance: chrono::Duration,
-) -> Option<chrono::Duration> {
-    let by = newest - now;
-    (by > tolerance).then_some(by)
-}
-
 /// Logs scheduler steps that started failing or work again, once each:
 /// a step that keeps failing is not logged on every pass.
 fn log_steps(failing: &mut std::collections::BTreeSet<String>, now_failing: &[String]) {
@@ -432,51 +341,5 @@ fn transport_name(transport: &Transport) -> &'static str {
     match transport {
         Transport::Smtp(_) => "smtp",
         Transport::Maildir(_) => "maildir",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn the_guard_sees_a_jump_either_way_and_forgives_small_drift() {
-        let wall = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
-        let mono = Instant::now();
-        let guard = ClockGuard::new(wall, mono, chrono::Duration::seconds(5));
-        let later = mono + Duration::from_secs(600);
-        let on_time = wall + chrono::Duration::seconds(600);
-        assert_eq!(guard.check(on_time, later), ClockCheck::Consistent);
-        assert_eq!(
-            guard.check(on_time + chrono::Duration::seconds(4), later),
-            ClockCheck::Consistent
-        );
-        assert_eq!(
-            guard.check(on_time + chrono::Duration::hours(1), later),
-            ClockCheck::Jumped(3600)
-        );
-        assert_eq!(
-            guard.check(on_time - chrono::Duration::seconds(30), later),
-            ClockCheck::Jumped(-30)
-        );
-        // Time consistent again after the jump is undone.
-        assert_eq!(guard.check(on_time, later), ClockCheck::Consistent);
-    }
-
-    #[test]
-    fn a_clock_behind_the_record_beyond_the_tolerance_is_caught_and_ahead_is_fine() {
-        let newest = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
-        let tolerance = chrono::Duration::seconds(5);
-        let hour = chrono::Duration::hours(1);
-        assert_eq!(behind_record(newest - hour, newest, tolerance), Some(hour));
-        let six = chrono::Duration::seconds(6);
-        assert_eq!(behind_record(newest - six, newest, tolerance), Some(six));
-        assert_eq!(
-            behind_record(newest - chrono::Duration::seconds(5), newest, tolerance),
-            None
-        );
-        assert_eq!(behind_record(newest, newest, tolerance), None);
-        assert_eq!(behind_record(newest + hour, newest, tolerance), None);
     }
 }

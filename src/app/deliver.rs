@@ -10,7 +10,7 @@
 //! compares with the clock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -18,161 +18,16 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, mpsc, watch};
 
 use super::App;
-use crate::config::{DeliverySettings, UncertainPolicy};
+use super::crash::{CRASH_AFTER_CLAIM, CRASH_AFTER_DATA, CRASH_AFTER_RECORD, CrashPoints};
+use super::outcome::{Tally, complete};
 use crate::mail::{Envelope, Outcome, SmtpTarget, Transport};
 use crate::store::{Claimed, Completion, DeliveryState};
-
-/// What one delivery run did.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Tally {
-    pub sent: u64,
-    pub retry: u64,
-    pub failed: u64,
-    pub uncertain: u64,
-    pub dropped: u64,
-    pub missed: u64,
-}
-
-impl Tally {
-    /// Adds what another run did.
-    pub fn add(&mut self, other: Tally) {
-        self.sent += other.sent;
-        self.retry += other.retry;
-        self.failed += other.failed;
-        self.uncertain += other.uncertain;
-        self.dropped += other.dropped;
-        self.missed += other.missed;
-    }
-
-    fn count(&mut self, completion: &Completion) {
-        match completion.state {
-            DeliveryState::Sent => self.sent += 1,
-            DeliveryState::Queued => self.retry += 1,
-            DeliveryState::Failed => self.failed += 1,
-            DeliveryState::Uncertain => self.uncertain += 1,
-            DeliveryState::Dropped => self.dropped += 1,
-            DeliveryState::Missed => self.missed += 1,
-            DeliveryState::Sending => {}
-        }
-    }
-}
 
 /// How many copies one claim takes.
 const CLAIM_BATCH: u32 = 256;
 /// The recorder writes at least this often while copies complete.
 const RECORD_EVERY: Duration = Duration::from_millis(100);
 const RECORD_BATCH: usize = 500;
-
-/// The next attempt after `attempts` tries of a copy first due at `due`:
-/// a doubling ladder from `retry_first`, capped at `retry_max`; `None`
-/// once the copy's lifetime (`give_up_after` from `due`) is over.
-pub fn next_attempt(
-    settings: &DeliverySettings,
-    attempts: i64,
-    due: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    let delay = settings
-        .retry_first
-        .checked_mul(1_i32 << exponent.min(30))
-        .unwrap_or(settings.retry_max)
-        .min(settings.retry_max);
-    let next = now + delay;
-    (next <= due + settings.give_up_after).then_some(next)
-}
-
-/// What a result means for the row, after `attempts` (this one included).
-fn complete(
-    settings: &DeliverySettings,
-    claimed: &Claimed,
-    outcome: Outcome,
-    now: DateTime<Utc>,
-) -> Completion {
-    let attempts = claimed.attempts + 1;
-    let (state, next_attempt_at, reply) = match outcome {
-        Outcome::Sent(reply) => (DeliveryState::Sent, None, reply),
-        Outcome::Failed(reply) => (DeliveryState::Failed, None, reply),
-        Outcome::Retry(reply) => match next_attempt(settings, attempts, claimed.due_at, now) {
-            Some(next) => (DeliveryState::Queued, Some(next), reply),
-            None => (
-                DeliveryState::Failed,
-                None,
-                format!("gave up after {attempts} attempts: {reply}"),
-            ),
-        },
-        Outcome::Uncertain(reply) => match settings.uncertain {
-            UncertainPolicy::Hold => (DeliveryState::Uncertain, None, reply),
-            UncertainPolicy::Resend => (
-                DeliveryState::Uncertain,
-                next_attempt(settings, attempts, claimed.due_at, now),
-                reply,
-            ),
-        },
-    };
-    Completion {
-        id: claimed.id,
-        lease_gen: claimed.lease_gen,
-        state,
-        next_attempt_at,
-        reply,
-        attempted: true,
-    }
-}
-
-/// Stops the process the hard way at a named point, when the crash test
-/// asks for it with `EMBARGO_CRASH_AT=<point>:<n>` (the n-th time the
-/// point is reached). Costs one relaxed atomic add otherwise. Only a
-/// build with the `test-hooks` feature reads the variable: a release
-/// build never kills itself, whatever its environment says.
-pub(crate) struct CrashPoints {
-    point: Option<(String, u64)>,
-    counts: [AtomicU64; 4],
-}
-
-pub(crate) const CRASH_AFTER_CLAIM: usize = 0;
-pub(crate) const CRASH_AFTER_DATA: usize = 1;
-pub(crate) const CRASH_AFTER_RECORD: usize = 2;
-/// After a batch of sealed copies commits (`app::sealing`).
-pub(crate) const CRASH_AFTER_SEAL_BATCH: usize = 3;
-const CRASH_NAMES: [&str; 4] = ["claimed", "data", "recorded", "sealed"];
-
-impl CrashPoints {
-    pub(crate) fn from_env() -> Self {
-        Self::from(&|name| std::env::var_os(name))
-    }
-
-    fn from(env: crate::clock::Lookup<'_>) -> Self {
-        #[cfg(feature = "test-hooks")]
-        let point = env(crate::clock::CRASH_AT_ENV).and_then(|text| {
-            let (name, n) = text.to_str()?.split_once(':')?;
-            Some((name.to_owned(), n.parse().ok()?))
-        });
-        #[cfg(not(feature = "test-hooks"))]
-        let point = {
-            let _ = env;
-            None
-        };
-        Self {
-            point,
-            counts: Default::default(),
-        }
-    }
-
-    pub(crate) fn reach(&self, which: usize, by: u64) {
-        let Some((name, n)) = &self.point else {
-            return;
-        };
-        let before = self.counts[which].fetch_add(by, Ordering::Relaxed);
-        if CRASH_NAMES[which] == name && before < *n && before + by >= *n {
-            tracing::warn!(point = %name, "crash point reached: killing this process");
-            let _ = rustix::process::kill_process(
-                rustix::process::getpid(),
-                rustix::process::Signal::KILL,
-            );
-        }
-    }
-}
 
 impl App {
     /// Where mail goes: the `[smtp]` server, else the maildir.
@@ -489,49 +344,5 @@ impl App {
         tx.complete(batch).await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn settings() -> DeliverySettings {
-        crate::config::Config::parse(
-            "[list]\naddress = \"a@example.org\"\n",
-            std::path::Path::new("/x/embargo.toml"),
-        )
-        .expect("config")
-        .delivery
-    }
-
-    #[test]
-    fn retries_double_from_a_minute_up_to_an_hour_and_stop_after_three_days() {
-        let s = settings();
-        let due = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
-        let delays: Vec<i64> = (1..=8)
-            .map(|attempts| {
-                (next_attempt(&s, attempts, due, due).expect("within lifetime") - due).num_minutes()
-            })
-            .collect();
-        assert_eq!(delays, vec![1, 2, 4, 8, 16, 32, 60, 60]);
-        let late = due + chrono::Duration::days(3) - chrono::Duration::minutes(30);
-        assert_eq!(next_attempt(&s, 50, due, late), None);
-        assert!(next_attempt(&s, 50, due, late - chrono::Duration::hours(1)).is_some());
-    }
-
-    // Test hooks shipped in the release binary: `EMBARGO_CRASH_AT` killed
-    // the production daemon. Without the `test-hooks` feature the crash
-    // point is never armed, whatever the environment says.
-    #[test]
-    fn a_crash_point_is_armed_only_in_a_build_with_test_hooks() {
-        let env = |name: &str| (name == crate::clock::CRASH_AT_ENV).then(|| "claimed:3".into());
-        let armed = CrashPoints::from(&env).point;
-        if cfg!(feature = "test-hooks") {
-            assert_eq!(armed, Some(("claimed".to_owned(), 3)));
-        } else {
-            assert_eq!(armed, None);
-        }
     }
 }

@@ -421,7 +421,7 @@ impl App {
             cert: auth.cert.clone(),
             cert_version: 0,
         };
-        let view = super::outbox::member_view(&addressee, "");
+        let view = super::member_mail::member_view(&addressee, "");
         let rendered = self
             .templates()?
             .render(Kind::Reply, &reply_context(&self.list_view(), &view, lines))?;

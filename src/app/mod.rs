@@ -7,19 +7,30 @@
 //! an explicit [`Actor`](crate::audit::Actor), never in the CLI.
 
 pub mod advisory;
+pub mod advisory_view;
 mod binding;
+pub mod clock_guard;
 mod commands;
+mod crash;
 pub mod daemon;
 pub mod deliver;
 pub mod export;
 pub mod health;
 pub mod inbound;
 pub mod init;
-pub mod outbox;
+pub mod jobs;
+pub mod list;
+pub mod member_mail;
+pub mod membership;
+pub mod outcome;
+pub mod publish;
 pub mod queue;
+pub mod reports;
 pub mod roster;
+pub mod scheduler;
 pub mod seal;
 pub mod sealing;
+pub mod serve;
 mod settle;
 
 use std::time::Duration;

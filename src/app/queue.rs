@@ -9,8 +9,8 @@ use tokio::sync::watch;
 
 use super::App;
 use super::advisory::{Force, enforce, with_override};
-use super::deliver::Tally;
-use super::outbox::{Prepared, effective_disclosure};
+use super::outcome::Tally;
+use super::scheduler::{Prepared, effective_disclosure};
 use crate::advisory::policy;
 use crate::advisory::time::{format_utc, parse_instant};
 use crate::advisory::{AdvisoryId, Change, Status};
@@ -244,7 +244,7 @@ impl App {
         tx.commit().await?;
         Ok(format!(
             "the disclosure of {id} is held until {}",
-            super::advisory::both_times(until)
+            super::advisory_view::both_times(until)
         ))
     }
 
@@ -350,7 +350,7 @@ impl App {
         tx.commit().await?;
         Ok(format!(
             "the disclosure of {id} is back at {}",
-            super::advisory::both_times(original)
+            super::advisory_view::both_times(original)
         ))
     }
 }

@@ -1,14 +1,15 @@
-//! Roster use cases: add, confirm, change status, change key, grant and
-//! revoke roles, re-sponsor, and read the roster.
+//! Joining the roster: a member is added (sponsored, with a statement),
+//! sent a sealed confirmation, confirms, and is welcomed. Changes to a
+//! member already on it are in `membership.rs`.
 
 use anyhow::{Context, Result, bail};
 use chrono::Duration;
 
 use super::App;
 use crate::audit::{Actor, Record};
-use crate::pgp::{self, CertSummary};
+use crate::pgp::{self};
 use crate::roster::gate::{self, Transition};
-use crate::roster::{Email, Kind, Member, MemberSummary, Role, Roles, Status, token};
+use crate::roster::{Email, Kind, Member, Role, Roles, Status, token};
 use crate::store::{MemberChange, NewMember, WriteTx};
 
 /// What `member add` asks for.
@@ -36,14 +37,6 @@ pub struct Added {
     pub warnings: Vec<String>,
 }
 
-/// A member with what their certificate looks like now.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct MemberDetails {
-    #[serde(flatten)]
-    pub member: Member,
-    pub certificate: CertSummary,
-}
-
 /// A refusal because an address or a certificate is already someone's.
 /// The operator's CLI shows who holds it; a reply to a member must not
 /// (it would let any member probe the roster), so inbound mail tells these
@@ -57,18 +50,18 @@ pub enum Taken {
 }
 
 /// The length of a statement of sponsorship, in characters.
-const MAX_STATEMENT: usize = 4000;
+pub(super) const MAX_STATEMENT: usize = 4000;
 
-fn subject(email: &Email) -> String {
+pub(super) fn subject(email: &Email) -> String {
     format!("member:{}", email.normalized())
 }
 
-fn parse_email(text: &str, what: &str) -> Result<Email> {
+pub(super) fn parse_email(text: &str, what: &str) -> Result<Email> {
     Email::parse(text).with_context(|| what.to_owned())
 }
 
 /// Looks up a member by address inside `tx`, or says nobody has it.
-async fn require_member(tx: &mut WriteTx, email: &Email) -> Result<Member> {
+pub(super) async fn require_member(tx: &mut WriteTx, email: &Email) -> Result<Member> {
     match tx.member(email).await? {
         Some(member) => Ok(member),
         None => bail!("no member with address {email}"),
@@ -76,7 +69,10 @@ async fn require_member(tx: &mut WriteTx, email: &Email) -> Result<Member> {
 }
 
 /// Resolves `--by` into the acting member (if any) and the audit actor.
-async fn resolve_actor(tx: &mut WriteTx, by: Option<&str>) -> Result<(Option<Member>, Actor)> {
+pub(super) async fn resolve_actor(
+    tx: &mut WriteTx,
+    by: Option<&str>,
+) -> Result<(Option<Member>, Actor)> {
     match by {
         None => Ok((None, Actor::Operator)),
         Some(text) => {
@@ -318,287 +314,9 @@ impl App {
             &[],
         )
     }
-
-    /// Suspends, resumes or removes a member. Removing a member flags the
-    /// members they sponsored as needing a new sponsor; it returns those.
-    pub async fn change_status(
-        &self,
-        email: &str,
-        transition: Transition,
-        reason: Option<&str>,
-        by: Option<&str>,
-    ) -> Result<(Member, Vec<Email>)> {
-        let email = parse_email(email, "member address")?;
-        let reason = reason
-            .map(|text| crate::text::single_line("reason", text, 1000))
-            .transpose()?;
-        if matches!(transition, Transition::Remove) && reason.is_none() {
-            bail!("removing a member needs --reason");
-        }
-        let mut tx = self.write(self.now()).await?;
-        let (_, actor) = resolve_actor(&mut tx, by).await?;
-        let member = require_member(&mut tx, &email).await?;
-        let admins = tx.count_active_admins().await?;
-        let to = gate::check_transition(&member, transition, admins)?;
-        tx.update_member(member.id, &MemberChange::Status(to))
-            .await?;
-        tx.append_audit(
-            &Record::new(
-                actor.clone(),
-                transition_action(transition),
-                subject(&email),
-            )
-            .reason(reason.as_deref())
-            .detail("from", member.status.as_str())
-            .detail("to", to.as_str()),
-        )
-        .await?;
-        let flagged = if to == Status::Removed {
-            let flagged = tx.flag_sponsored_by(member.id).await?;
-            for orphan in &flagged {
-                tx.append_audit(
-                    &Record::new(Actor::System, "member.needs-sponsor", subject(orphan))
-                        .detail("former_sponsor", email.normalized()),
-                )
-                .await?;
-            }
-            flagged
-        } else {
-            Vec::new()
-        };
-        let member = require_member(&mut tx, &email).await?;
-        tx.commit().await?;
-        tracing::info!(fingerprint = %member.fingerprint, to = %to, flagged = flagged.len(), "changed a member's status");
-        Ok((member, flagged))
-    }
-
-    /// Takes an update of a member's current certificate (same primary
-    /// key): a revocation, a new expiry or subkey. A revoked or expired
-    /// result is stored too, with a warning: copies sealed to it become
-    /// `missed` at send time.
-    async fn update_member_key(
-        &self,
-        email: &Email,
-        cert: &[u8],
-        by: Option<&str>,
-    ) -> Result<(Member, Vec<String>)> {
-        let now = self.now();
-        let mut tx = self.write(now).await?;
-        let (_, actor) = resolve_actor(&mut tx, by).await?;
-        let member = require_member(&mut tx, email).await?;
-        if member.status == Status::Removed {
-            bail!("{email} is removed; a removed member's key cannot change");
-        }
-        let stored = tx.member_cert(member.id).await?;
-        let (merged, problem) = pgp::update_member_cert(&stored, cert, &self.cert_policy(), now)
-            .context("certificate update")?;
-        if merged == stored {
-            bail!("{email} already has everything in this certificate");
-        }
-        tx.update_member(
-            member.id,
-            &MemberChange::Cert {
-                fingerprint: member.fingerprint.clone(),
-                cert: merged.clone(),
-            },
-        )
-        .await?;
-        tx.set_member_keys(member.id, &pgp::signing_keys(&merged)?)
-            .await?;
-        tx.append_audit(
-            &Record::new(actor, "member.update-key", subject(email))
-                .detail("fingerprint", member.fingerprint.clone())
-                .detail("usable", if problem.is_none() { "yes" } else { "no" }),
-        )
-        .await?;
-        let member = require_member(&mut tx, email).await?;
-        tx.commit().await?;
-        let warnings = problem
-            .map(|problem| {
-                vec![format!(
-                    "the updated key can no longer be used ({problem}); {email} will get only the content-free `missed` notice until a usable key is set"
-                )]
-            })
-            .unwrap_or_default();
-        Ok((member, warnings))
-    }
-
-    /// Replaces a member's certificate with one that passes the policy.
-    pub async fn set_member_key(
-        &self,
-        email: &str,
-        cert: &[u8],
-        by: Option<&str>,
-    ) -> Result<(Member, Vec<String>)> {
-        let now = self.now();
-        let email = parse_email(email, "member address")?;
-        if let Some(current) = self.store.member(&email).await?
-            && pgp::fingerprint_of(cert).is_ok_and(|fpr| fpr == current.fingerprint)
-        {
-            return self.update_member_key(&email, cert, by).await;
-        }
-        let checked = pgp::check_member_cert(cert, &email, &self.cert_policy(), now)
-            .context("new certificate")?;
-        let mut tx = self.write(now).await?;
-        let (_, actor) = resolve_actor(&mut tx, by).await?;
-        let member = require_member(&mut tx, &email).await?;
-        if member.status == Status::Removed {
-            bail!("{email} is removed; a removed member's key cannot change");
-        }
-        if member.fingerprint == checked.fingerprint {
-            bail!("{email} already uses certificate {}", checked.fingerprint);
-        }
-        if let Some(holder) = tx.email_with_fingerprint(&checked.fingerprint).await? {
-            return Err(Taken::Certificate {
-                fingerprint: checked.fingerprint.clone(),
-                holder,
-            }
-            .into());
-        }
-        // The old keys may still finish a signed message already started
-        // (one whose SET-KEY this is); nothing new.
-        let old_cert = tx.member_cert(member.id).await?;
-        tx.retire_member_keys(member.id, &old_cert).await?;
-        tx.update_member(
-            member.id,
-            &MemberChange::Cert {
-                fingerprint: checked.fingerprint.clone(),
-                cert: checked.bytes.clone(),
-            },
-        )
-        .await?;
-        tx.set_member_keys(member.id, &pgp::signing_keys(&checked.bytes)?)
-            .await?;
-        tx.append_audit(
-            &Record::new(actor, "member.set-key", subject(&email))
-                .detail("old_fingerprint", member.fingerprint.clone())
-                .detail("new_fingerprint", checked.fingerprint.clone()),
-        )
-        .await?;
-        let member = require_member(&mut tx, &email).await?;
-        tx.commit().await?;
-        Ok((member, checked.warnings))
-    }
-
-    /// Grants (`grant = true`) or revokes a role.
-    pub async fn change_role(
-        &self,
-        email: &str,
-        role: Role,
-        grant: bool,
-        by: Option<&str>,
-    ) -> Result<Member> {
-        let email = parse_email(email, "member address")?;
-        let mut tx = self.write(self.now()).await?;
-        let (by_member, actor) = resolve_actor(&mut tx, by).await?;
-        let member = require_member(&mut tx, &email).await?;
-        let roles = if grant {
-            gate::check_grant(&member, role, by_member.as_ref())?
-        } else {
-            let admins = tx.count_active_admins().await?;
-            gate::check_revoke(&member, role, by_member.as_ref(), admins)?
-        };
-        tx.update_member(member.id, &MemberChange::Roles(roles))
-            .await?;
-        tx.append_audit(
-            &Record::new(
-                actor,
-                if grant {
-                    "member.grant"
-                } else {
-                    "member.revoke"
-                },
-                subject(&email),
-            )
-            .detail("role", role.as_str())
-            .detail("roles", roles.to_string()),
-        )
-        .await?;
-        let member = require_member(&mut tx, &email).await?;
-        tx.commit().await?;
-        Ok(member)
-    }
-
-    /// Records a new sponsor for a member (after their sponsor left).
-    pub async fn responsor_member(
-        &self,
-        email: &str,
-        sponsor: &str,
-        statement: Option<&str>,
-    ) -> Result<Member> {
-        let email = parse_email(email, "member address")?;
-        let sponsor_email = parse_email(sponsor, "sponsor address")?;
-        let statement = statement
-            .map(|text| crate::text::multi_line("statement", text, MAX_STATEMENT))
-            .transpose()?;
-        let mut tx = self.write(self.now()).await?;
-        let member = require_member(&mut tx, &email).await?;
-        if member.status == Status::Removed {
-            bail!("{email} is removed");
-        }
-        let sponsor = tx.member(&sponsor_email).await?;
-        gate::check_sponsor(sponsor_email.as_str(), sponsor.as_ref())?;
-        let sponsor = sponsor.context("sponsor checked above")?;
-        if sponsor.id == member.id {
-            return Err(gate::Refusal::SponsorIsSelf.into());
-        }
-        tx.update_member(
-            member.id,
-            &MemberChange::Sponsor {
-                sponsor: sponsor.id,
-                statement: statement.clone(),
-            },
-        )
-        .await?;
-        tx.append_audit(
-            &Record::new(
-                Actor::Member(sponsor.email.clone()),
-                "member.sponsor",
-                subject(&email),
-            )
-            .detail("sponsor", sponsor.email.normalized())
-            .detail("statement", statement.unwrap_or_default())
-            .detail(
-                "previous_sponsor",
-                member
-                    .sponsor
-                    .map(|s| s.normalized().to_owned())
-                    .unwrap_or_default(),
-            ),
-        )
-        .await?;
-        let member = require_member(&mut tx, &email).await?;
-        tx.commit().await?;
-        Ok(member)
-    }
-
-    /// A summary of every member, or of those with one status.
-    pub async fn list_members(&self, status: Option<Status>) -> Result<Vec<MemberSummary>> {
-        Ok(self.store.member_summaries(status).await?)
-    }
-
-    /// The listing as the JSON array `member list --json` prints.
-    pub async fn list_members_json(&self, status: Option<Status>) -> Result<String> {
-        Ok(self.store.member_summaries_json(status).await?)
-    }
-
-    /// One member with a description of their certificate as it is now.
-    pub async fn show_member(&self, email: &str) -> Result<MemberDetails> {
-        let email = parse_email(email, "member address")?;
-        let Some(member) = self.store.member(&email).await? else {
-            bail!("no member with address {email}");
-        };
-        let cert = self.store.member_cert(member.id).await?;
-        let certificate = pgp::summarize_member_cert(&cert, &self.cert_policy(), self.now())
-            .context("stored certificate")?;
-        Ok(MemberDetails {
-            member,
-            certificate,
-        })
-    }
 }
 
-fn transition_action(transition: Transition) -> &'static str {
+pub(super) fn transition_action(transition: Transition) -> &'static str {
     match transition {
         Transition::Confirm => "member.confirm",
         Transition::Suspend => "member.suspend",

@@ -22,7 +22,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use super::App;
-use super::outbox::{Prepared, SealerSlot, to_recipient};
+use super::member_mail::to_recipient;
+use super::scheduler::{Prepared, SealerSlot};
 use super::seal::{Recipient, Sealed, Sealer, label};
 use crate::compose::{Kind, advisory_context};
 use crate::mail::SignedEntity;
@@ -115,7 +116,7 @@ impl App {
         };
         // Members read the disclosure time in force: a hold's, if any.
         let mut shown = advisory.clone();
-        shown.content.disclose_at = super::outbox::effective_disclosure(job.stored);
+        shown.content.disclose_at = super::scheduler::effective_disclosure(job.stored);
         let hours = (shown.content.disclose_at - job.due).num_hours().max(0);
         let rendered = self.templates()?.render(
             job.kind,
@@ -124,7 +125,7 @@ impl App {
         let sealer = self.sealer(slot, self.now())?;
         let entity = Arc::new(sealer.sign(&rendered)?);
         let label = label(advisory.id.as_str(), advisory.revision, job.kind);
-        let crash = super::deliver::CrashPoints::from_env();
+        let crash = super::crash::CrashPoints::from_env();
         let mut done = Prepared::default();
         let mut after = 0;
         loop {
@@ -162,7 +163,7 @@ impl App {
                 return Ok(done);
             };
             done.add(written);
-            crash.reach(super::deliver::CRASH_AFTER_SEAL_BATCH, 1);
+            crash.reach(super::crash::CRASH_AFTER_SEAL_BATCH, 1);
             if last {
                 return Ok(done);
             }

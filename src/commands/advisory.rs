@@ -8,7 +8,8 @@ use super::{print_json, print_warnings, read_file};
 use crate::advisory::policy::Verdict;
 use crate::advisory::{Advisory, Permission, Severity};
 use crate::app::App;
-use crate::app::advisory::{AdvisoryInput, Force, Preview, Unreachable, both_times};
+use crate::app::advisory::{AdvisoryInput, Force};
+use crate::app::advisory_view::{Preview, Unreachable, both_times};
 use crate::cli::advisory::{
     AdvisoryCommand, Fields, ForceArgs, KindArg, PermissionArg, SeverityArg,
 };

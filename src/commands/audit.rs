@@ -8,7 +8,7 @@ use crate::audit;
 use crate::cli::AuditCommand;
 
 pub async fn dispatch(app: App, command: AuditCommand) -> Result<()> {
-    let entries = app.store.audit_entries().await?;
+    let entries = app.audit_entries().await?;
     app.finish();
     match command {
         AuditCommand::List { json: true } => print_json(&entries)?,

@@ -10,14 +10,14 @@ use anyhow::{Context, Result};
 use super::member;
 use crate::advisory::{Permission, Severity};
 use crate::app::App;
-use crate::app::advisory::{AdvisoryInput, Force, Preview};
+use crate::app::advisory::{AdvisoryInput, Force};
+use crate::app::advisory_view::Preview;
 use crate::app::init::{InitRequest, init};
+use crate::app::list::stand_in_key;
 use crate::app::roster::AddMember;
 use crate::cli::{DemoArgs, MemberCommand};
 use crate::clock;
 use crate::config::Config;
-use crate::mail;
-use crate::pgp;
 use crate::roster::{Email, Kind, Role};
 
 const CONFIG: &str = r#"# A throwaway list made by `embargo demo`.
@@ -43,8 +43,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     step(&format!("A throwaway list in {}", dir.path().display()));
     let admin = Email::parse("alice@project.example")?;
     let member = Email::parse("security@distro.example")?;
-    let (admin_cert, _admin_secret) = pgp::generate_member_key("Alice Admin", &admin, now)?;
-    let (member_cert, member_secret) = pgp::generate_member_key("Sam Roe", &member, now)?;
+    let (admin_cert, _admin_secret) = stand_in_key("Alice Admin", &admin, now)?;
+    let (member_cert, member_secret) = stand_in_key("Sam Roe", &member, now)?;
     println!(
         "Made OpenPGP keys for {admin} (the operator) and {member} (a distribution's security team)."
     );
@@ -185,17 +185,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .map(|row| row.message_id)
         .context("Sam's notice is in the outbox")?;
     let copy = find_message(&maildir, &notice_id)?;
-    let payload = mail::encrypted_payload(&copy)?;
-    let entity = pgp::decrypt(&member_secret, &payload)?;
-    let parts = mail::signed_parts(&entity)?;
-    let list_key = std::fs::read(&app.config.list_key.path).context("read the list key")?;
-    let list_public = pgp::ListKey::read(&list_key)?.to_public_binary()?;
-    let signer = pgp::verify_detached(&list_public, &parts.signed, &parts.signature, now)?;
+    let opened = app.open_as_member(&member_secret, &copy)?;
+    let signer = &opened.signer;
     println!(
         "Decrypted; the list key {signer} signed it. Inside, the real subject: {}",
-        parts.subject.as_deref().unwrap_or("(none)")
+        opened.subject.as_deref().unwrap_or("(none)")
     );
-    for line in parts.text.lines().take(4) {
+    for line in opened.text.lines().take(4) {
         println!("  | {line}");
     }
 
@@ -235,7 +231,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     };
 
     step("embargo audit verify");
-    let entries = app.store.audit_entries().await?;
+    let entries = app.audit_entries().await?;
     app.close().await;
     let count = crate::audit::verify(entries)?;
     println!("The audit log holds {count} hash-chained entries and is intact.");

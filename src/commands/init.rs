@@ -8,7 +8,6 @@ use crate::app::init::{InitRequest, init as init_list};
 use crate::cli::{InitArgs, KeyCommand};
 use crate::clock;
 use crate::config::Config;
-use crate::pgp;
 
 pub async fn init(config: Config, args: InitArgs) -> Result<()> {
     let clock = clock::from_env()?;
@@ -42,10 +41,7 @@ pub async fn init(config: Config, args: InitArgs) -> Result<()> {
 pub async fn key(app: App, command: KeyCommand) -> Result<()> {
     match command {
         KeyCommand::Export => {
-            let path = &app.config.list_key.path;
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("read list key file {}", path.display()))?;
-            let public = pgp::public_cert_armored(&bytes).context("list key file")?;
+            let public = app.list_certificate()?;
             use std::io::Write;
             std::io::stdout()
                 .write_all(&public)

@@ -213,7 +213,7 @@ fn print_table(members: &[MemberSummary]) -> Result<()> {
     Ok(())
 }
 
-fn print_details(details: &crate::app::roster::MemberDetails) -> Result<()> {
+fn print_details(details: &crate::app::membership::MemberDetails) -> Result<()> {
     let m = &details.member;
     let c = &details.certificate;
     println!("{} <{}>", m.name, m.email);

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use tokio::sync::watch;
+use anyhow::Result;
 
 use super::print_json;
 use crate::app::App;
@@ -106,37 +105,11 @@ async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
     }
 }
 
-/// `embargo serve`: opens the list (waiting out a storage fault), takes
-/// the lock, then runs until SIGTERM or SIGINT.
+/// `embargo serve`: runs the daemon until SIGTERM or SIGINT.
 pub async fn serve(
     config: crate::config::Config,
     clock: Box<dyn crate::clock::Clock>,
     _args: ServeArgs,
 ) -> Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listen for SIGTERM")?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("listen for SIGINT")?;
-    let signals = tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        tracing::info!("stopping: finishing the copies in flight");
-        let _ = stop_tx.send(true);
-    });
-    let Some(app) = App::open_for_serve(config, clock, stop_rx.clone()).await? else {
-        signals.abort();
-        return Ok(());
-    };
-    let _lock = crate::store::lock_daemon(&app.config.storage.database)?;
-    let transport = app.transport()?;
-    let app = Arc::new(app);
-    let result = app.clone().serve(transport, stop_rx).await;
-    signals.abort();
-    if let Ok(app) = Arc::try_unwrap(app) {
-        app.close().await;
-    }
-    result
+    crate::app::serve::serve(config, clock).await
 }

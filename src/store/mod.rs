@@ -21,12 +21,14 @@
 //! fresh one, so a storage fault lasts as long as the fault and no longer.
 
 mod advisories;
+mod announcements;
+mod audience;
 mod audit;
+mod deliveries;
 mod exports;
 mod inbound;
 mod instants;
 mod members;
-mod outbox;
 mod wake;
 
 use std::path::{Path, PathBuf};
@@ -38,13 +40,14 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use thiserror::Error;
 
 pub use advisories::StoredAdvisory;
+pub use announcements::PlannedAnnouncement;
+pub use audience::{Addressee, SealAudience};
+pub use deliveries::{
+    Claimed, Completion, DeliveryState, NewDelivery, QueueCounts, QueueRow, Unreported,
+};
 pub use exports::DueExport;
 pub use inbound::{AckRow, BouncedCopy, CommandRecord, SignedKey};
 pub use members::{MemberChange, NewMember};
-pub use outbox::{
-    Addressee, Claimed, Completion, DeliveryState, NewDelivery, PlannedAnnouncement, QueueCounts,
-    QueueRow, SealAudience, Unreported,
-};
 pub use wake::{WakeSocket, socket_path as wake_socket_path};
 
 /// What went wrong in the store.

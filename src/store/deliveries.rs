@@ -1,4 +1,5 @@
-//! The outbox: announcements, their deliveries, leases, recurring jobs.
+//! The outbox's deliveries: one copy per recipient of an announcement,
+//! its state, its lease and its attempts.
 //!
 //! A delivery is claimed by one `UPDATE … RETURNING` that sets its state to
 //! `sending`, a lease deadline and a new lease generation; a completion
@@ -11,7 +12,7 @@ use sqlx::Row;
 
 use super::{Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant;
-use crate::roster::{Email, MemberId, Role};
+use crate::roster::MemberId;
 
 /// Where a copy stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,18 +66,6 @@ impl std::fmt::Display for DeliveryState {
     }
 }
 
-/// A member who may receive a sealed copy, with the key to seal for.
-#[derive(Debug, Clone)]
-pub struct Addressee {
-    pub member_id: MemberId,
-    pub email: Email,
-    pub name: String,
-    pub org: String,
-    pub fingerprint: String,
-    pub cert: Vec<u8>,
-    pub cert_version: i64,
-}
-
 /// A copy to write into the outbox.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -89,16 +78,6 @@ pub struct NewDelivery {
     /// `Queued`, or `Missed` with the reason in `reply`.
     pub state: DeliveryState,
     pub reply: Option<String>,
-}
-
-/// An announcement waiting to be sealed.
-#[derive(Debug, Clone)]
-pub struct PlannedAnnouncement {
-    pub id: i64,
-    pub kind: String,
-    pub advisory_row: Option<i64>,
-    pub revision: Option<u32>,
-    pub due_at: DateTime<Utc>,
 }
 
 /// A copy a worker now holds under a lease.
@@ -170,220 +149,11 @@ pub struct QueueCounts {
     pub uncertain: i64,
 }
 
-const STATES_LIVE: &str = "('queued', 'sending', 'sent', 'uncertain', 'failed', 'missed')";
-
 fn time(value: DateTime<Utc>) -> String {
     format_instant(value)
 }
 
-fn parse_email(text: &str) -> Result<Email, StoreError> {
-    Email::parse(text).map_err(|err| StoreError::Corrupt(format!("member email: {err}")))
-}
-
-fn addressee_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<Addressee>, StoreError> {
-    rows.iter()
-        .map(|row| {
-            Ok(Addressee {
-                member_id: MemberId(row.try_get("id")?),
-                email: parse_email(row.try_get("email")?)?,
-                name: row.try_get("name")?,
-                org: row.try_get("org")?,
-                fingerprint: row.try_get("fingerprint")?,
-                cert: row.try_get("cert")?,
-                cert_version: row.try_get("version")?,
-            })
-        })
-        .collect()
-}
-
-const ADDRESSEE: &str = "SELECT m.id, m.email, m.name, m.org, m.fingerprint, c.cert, c.version \
-     FROM members m JOIN member_certs c ON c.member_id = m.id";
-
-/// Whom an advisory kind is sealed for, batch by batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SealAudience {
-    /// Active members without a live copy of a notice, update or
-    /// reminder: who still needs the notice.
-    Untold,
-    /// Active members who were told (a copy sent, in flight or perhaps
-    /// sent): the audience of updates and cancellations.
-    Told,
-    /// Active members who have, or are about to get, the advisory (a
-    /// notice or update queued, in flight, sent or perhaps sent): the
-    /// audience of the reminder.
-    Informed,
-}
-
-impl SealAudience {
-    /// Whether members need (`true`) or must lack a copy of these kinds in
-    /// these states.
-    fn clause(self) -> (bool, &'static str, &'static str) {
-        match self {
-            SealAudience::Untold => (false, "('notice', 'update', 'reminder')", STATES_LIVE),
-            SealAudience::Told => (
-                true,
-                "('notice', 'update', 'reminder')",
-                "('sending', 'sent', 'uncertain')",
-            ),
-            SealAudience::Informed => (
-                true,
-                "('notice', 'update')",
-                "('queued', 'sending', 'sent', 'uncertain')",
-            ),
-        }
-    }
-}
-
 impl Store {
-    /// The next `limit` members of `audience` after member id `after`,
-    /// leaving out those who already have a copy of `announcement` (in
-    /// any state): one batch of sealing work. A seal that stopped part
-    /// way resumes from here, so nobody is sealed for twice.
-    pub async fn audience_batch(
-        &self,
-        advisory_row: i64,
-        audience: SealAudience,
-        announcement: Option<i64>,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<Addressee>, StoreError> {
-        let (with, kinds, states) = audience.clause();
-        let exists = if with { "EXISTS" } else { "NOT EXISTS" };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ADDRESSEE} WHERE m.status = 'active' AND m.id > ? AND {exists} ( \
-               SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
-               WHERE d.member_id = m.id AND a.advisory_id = ? AND a.kind IN {kinds} \
-               AND d.state IN {states}) \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d \
-               WHERE d.announcement_id = ? AND d.member_id = m.id) \
-             ORDER BY m.id LIMIT ?"
-        )))
-        .bind(after)
-        .bind(advisory_row)
-        .bind(announcement)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        addressee_rows(rows)
-    }
-
-    /// The announcement of `kind` for this advisory revision, if it
-    /// exists.
-    pub async fn find_announcement(
-        &self,
-        kind: &str,
-        advisory_row: i64,
-        revision: u32,
-    ) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM announcements WHERE advisory_id = ? AND revision = ? AND kind = ?",
-        )
-        .bind(advisory_row)
-        .bind(i64::from(revision))
-        .bind(kind)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// Active members who were told about this advisory (a copy sent, in
-    /// flight, or perhaps sent).
-    pub async fn told_members(&self, advisory_row: i64) -> Result<Vec<Addressee>, StoreError> {
-        self.audience_batch(advisory_row, SealAudience::Told, None, 0, usize::MAX)
-            .await
-    }
-
-    /// Active members who have, or are about to get, this advisory: a
-    /// copy of a notice or update queued, in flight, sent or perhaps sent.
-    pub async fn informed_members(&self, advisory_row: i64) -> Result<Vec<Addressee>, StoreError> {
-        self.audience_batch(advisory_row, SealAudience::Informed, None, 0, usize::MAX)
-            .await
-    }
-
-    /// Active members holding any of `roles` (stored as a comma-separated
-    /// set).
-    pub async fn members_with_roles(&self, roles: &[Role]) -> Result<Vec<Addressee>, StoreError> {
-        let mut found = Vec::new();
-        for role in roles {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{ADDRESSEE} WHERE m.status = 'active' AND (',' || m.roles || ',') LIKE ? ORDER BY m.id"
-            )))
-            .bind(format!("%,{},%", role.as_str()))
-            .fetch_all(&self.pool)
-            .await?;
-            found.extend(addressee_rows(rows)?);
-        }
-        found.sort_by_key(|a| a.member_id.0);
-        found.dedup_by_key(|a| a.member_id.0);
-        Ok(found)
-    }
-
-    /// One member as an addressee.
-    pub async fn addressee(&self, member: MemberId) -> Result<Option<Addressee>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{ADDRESSEE} WHERE m.id = ?")))
-            .bind(member.0)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(addressee_rows(rows)?.pop())
-    }
-
-    /// Every active member as an addressee.
-    pub async fn active_addressees(&self) -> Result<Vec<Addressee>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ADDRESSEE} WHERE m.status = 'active' ORDER BY m.id"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        addressee_rows(rows)
-    }
-
-    /// Announcements planned and due to be sealed by `until`.
-    pub async fn planned_announcements(
-        &self,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<PlannedAnnouncement>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, kind, advisory_id, revision, due_at FROM announcements \
-             WHERE state = 'planned' AND due_at <= ? ORDER BY due_at, id",
-        )
-        .bind(time(until))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let revision: Option<i64> = row.try_get("revision")?;
-                Ok(PlannedAnnouncement {
-                    id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
-                    advisory_row: row.try_get("advisory_id")?,
-                    revision: revision
-                        .map(u32::try_from)
-                        .transpose()
-                        .map_err(|err| StoreError::Corrupt(format!("revision: {err}")))?,
-                    due_at: parse_time("announcements.due_at", row.try_get("due_at")?)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Whether an announcement of `kind` for this advisory (any
-    /// revision) has been sealed for its whole audience. One still being
-    /// sealed, or left part way by a process that died, does not count.
-    pub async fn has_sealed_announcement(
-        &self,
-        advisory_row: i64,
-        kind: &str,
-    ) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM announcements WHERE advisory_id = ? AND kind = ? \
-             AND state = 'sealed' LIMIT 1",
-        )
-        .bind(advisory_row)
-        .bind(kind)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
-    }
-
     /// The earliest instant a queued copy is next due.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let next: Option<String> = sqlx::query_scalar(
@@ -479,173 +249,9 @@ impl Store {
             })
             .collect()
     }
-
-    /// When a recurring job last ran.
-    pub async fn job_last_run(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let last: Option<String> =
-            sqlx::query_scalar("SELECT last_run_at FROM jobs WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        last.map(|text| parse_time("jobs.last_run_at", &text))
-            .transpose()
-    }
-}
-
-fn sql_list(items: &[&str]) -> String {
-    // Only ever called with our own constant kind names.
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|item| format!("'{}'", item.replace('\'', "")))
-        .collect();
-    format!("({})", quoted.join(", "))
 }
 
 impl WriteTx {
-    /// The announcement of `kind` for this advisory revision, made (as
-    /// `state`) if there is none yet.
-    pub async fn advisory_announcement(
-        &mut self,
-        kind: &str,
-        advisory_row: i64,
-        revision: u32,
-        due_at: DateTime<Utc>,
-        state: &str,
-    ) -> Result<i64, StoreError> {
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM announcements WHERE advisory_id = ? AND revision = ? AND kind = ?",
-        )
-        .bind(advisory_row)
-        .bind(i64::from(revision))
-        .bind(kind)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        if let Some(id) = existing {
-            return Ok(id);
-        }
-        let id = sqlx::query_scalar(
-            "INSERT INTO announcements (kind, advisory_id, revision, due_at, state, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(kind)
-        .bind(advisory_row)
-        .bind(i64::from(revision))
-        .bind(time(due_at))
-        .bind(state)
-        .bind(time(self.now))
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(id)
-    }
-
-    /// A new announcement that names no advisory (member mail, reports).
-    pub async fn other_announcement(
-        &mut self,
-        kind: &str,
-        due_at: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO announcements (kind, due_at, state, created_at, sealed_at) \
-             VALUES (?, ?, 'sealed', ?, ?) RETURNING id",
-        )
-        .bind(kind)
-        .bind(time(due_at))
-        .bind(time(self.now))
-        .bind(time(self.now))
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(id)
-    }
-
-    /// Marks an announcement sealed, if it is still planned. Answers
-    /// whether it was (a second sealer finds it already done).
-    pub async fn mark_sealed(&mut self, announcement: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE announcements SET state = 'sealed', sealed_at = ? WHERE id = ? AND state != 'superseded'",
-        )
-        .bind(time(self.now))
-        .bind(announcement)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Claims the sealing of `announcement` until `lease_until`, unless
-    /// another process holds an unexpired claim or the announcement was
-    /// superseded. Answers the claim's generation, which every later step
-    /// names. One statement, so two processes can never both win.
-    pub async fn claim_sealing(
-        &mut self,
-        announcement: i64,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "UPDATE announcements SET seal_gen = seal_gen + 1, seal_until = ? \
-             WHERE id = ? AND state != 'superseded' AND (seal_until IS NULL OR seal_until <= ?) \
-             RETURNING seal_gen",
-        )
-        .bind(time(lease_until))
-        .bind(announcement)
-        .bind(time(self.now))
-        .fetch_optional(&mut *self.tx)
-        .await?)
-    }
-
-    /// Extends a sealing claim before a batch is written. Answers false
-    /// when the claim was taken over (its generation moved on) or the
-    /// announcement was superseded: the batch must then be thrown away.
-    pub async fn renew_sealing(
-        &mut self,
-        announcement: i64,
-        generation: i64,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE announcements SET seal_until = ? \
-             WHERE id = ? AND seal_gen = ? AND state != 'superseded'",
-        )
-        .bind(time(lease_until))
-        .bind(announcement)
-        .bind(generation)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Counts `copies` encrypted for `announcement` under this claim.
-    pub async fn count_sealed(&mut self, announcement: i64, copies: u64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE announcements SET sealed_copies = sealed_copies + ? WHERE id = ?")
-            .bind(i64::try_from(copies).unwrap_or(i64::MAX))
-            .bind(announcement)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Ends a sealing claim; with `sealed`, the announcement is marked
-    /// sealed too (its last batch is in this transaction).
-    pub async fn end_sealing(
-        &mut self,
-        announcement: i64,
-        generation: i64,
-        sealed: bool,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE announcements SET seal_until = NULL, \
-               state = CASE WHEN ? AND state = 'planned' THEN 'sealed' ELSE state END, \
-               sealed_at = CASE WHEN ? AND state = 'planned' THEN ? ELSE sealed_at END \
-             WHERE id = ? AND seal_gen = ?",
-        )
-        .bind(sealed)
-        .bind(sealed)
-        .bind(time(self.now))
-        .bind(announcement)
-        .bind(generation)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
     /// Writes sealed copies of an announcement. A copy for a recipient
     /// that already has one is skipped; answers how many were written.
     pub async fn insert_deliveries(
@@ -684,66 +290,6 @@ impl WriteTx {
             self.adds_work = true;
         }
         Ok(written)
-    }
-
-    /// Plans an advisory announcement to be sealed by `due_at`.
-    pub async fn plan_announcement(
-        &mut self,
-        kind: &str,
-        advisory_row: i64,
-        revision: u32,
-        due_at: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        self.adds_work = true;
-        self.advisory_announcement(kind, advisory_row, revision, due_at, "planned")
-            .await
-    }
-
-    /// Stops every copy of this advisory's `kinds` that has not gone out
-    /// yet (queued, or waiting for an operator) and supersedes planned
-    /// announcements of those kinds. Answers how many copies stopped.
-    pub async fn drop_pending(
-        &mut self,
-        advisory_row: i64,
-        kinds: &[&str],
-        reason: &str,
-    ) -> Result<u64, StoreError> {
-        let kinds = sql_list(kinds);
-        let dropped = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = 'dropped', next_attempt_at = NULL, message = NULL, \
-               last_reply = ?, updated_at = ? \
-             WHERE state IN ('queued', 'uncertain') AND announcement_id IN ( \
-               SELECT id FROM announcements WHERE advisory_id = ? AND kind IN {kinds})"
-        )))
-        .bind(reason)
-        .bind(time(self.now))
-        .bind(advisory_row)
-        .execute(&mut *self.tx)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE announcements SET state = 'superseded' \
-             WHERE advisory_id = ? AND state = 'planned' AND kind IN {kinds}"
-        )))
-        .bind(advisory_row)
-        .execute(&mut *self.tx)
-        .await?;
-        // Members who lost a copy may need a new one sealed.
-        self.adds_work = true;
-        Ok(dropped.rows_affected())
-    }
-
-    /// Forgets sealed-but-unsent reminders so a new disclosure time plans
-    /// a new one.
-    pub async fn supersede_reminders(&mut self, advisory_row: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE announcements SET state = 'superseded' WHERE advisory_id = ? AND kind = 'reminder' \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.announcement_id = announcements.id \
-               AND d.state IN ('sending', 'sent', 'uncertain'))",
-        )
-        .bind(advisory_row)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
     }
 
     /// Claims up to `limit` copies due by `now` under a lease until
@@ -939,40 +485,6 @@ impl WriteTx {
                 .execute(&mut *self.tx)
                 .await?;
         }
-        Ok(())
-    }
-
-    /// Records that a recurring job ran (or, the first time, when its
-    /// schedule starts).
-    pub async fn set_job_run(&mut self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO jobs (name, last_run_at) VALUES (?, ?) \
-             ON CONFLICT (name) DO UPDATE SET last_run_at = excluded.last_run_at",
-        )
-        .bind(name)
-        .bind(time(at))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
-    /// Sets or clears the hold on an advisory's automatic disclosure.
-    pub async fn set_hold(
-        &mut self,
-        advisory_row: i64,
-        hold: Option<(DateTime<Utc>, &str)>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE advisories SET hold_until = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(hold.map(|(until, _)| time(until)))
-        .bind(hold.map(|(_, reason)| reason.to_owned()))
-        .bind(time(self.now))
-        .bind(advisory_row)
-        .execute(&mut *self.tx)
-        .await?;
-        // The disclosure moved: the daemon's next due time did too.
-        self.adds_work = true;
         Ok(())
     }
 }
