@@ -1,4 +1,4 @@
-//! The use cases the CLI (and later the daemon and inbound mail) share.
+//! The use cases the CLI, the daemon and inbound mail share.
 //!
 //! Each public function here is one thing a person does: add a member,
 //! confirm one, grant a role. It reads the clock once, asks the domain
