@@ -13,6 +13,8 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod clock;
+#[cfg(test)]
+mod codemap;
 pub mod commands;
 pub mod compose;
 pub mod config;
