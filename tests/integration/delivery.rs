@@ -1,48 +1,9 @@
 //! Delivery: the outbox, `queue run`, the maildir transport, and what
 //! happens at and around the scheduled instant (fixed clocks).
 
-use std::path::PathBuf;
-
+use crate::common::member::{Member, TITLE_CANARY, announced, read_as_member};
+use crate::common::outbox::{copies, maildir, of_kind};
 use crate::common::{Env, NOW, path, who};
-use crate::sealed::{Member, announced, read_as_member};
-
-/// The files the maildir transport wrote.
-pub fn maildir(env: &Env) -> Vec<PathBuf> {
-    let dir = env.dir.path().join("var/maildir/new");
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries.map(|e| e.expect("entry").path()).collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
-    files
-}
-
-/// (kind, recipient, state) of every copy, in id order.
-pub fn copies(env: &Env) -> Vec<(String, String, String)> {
-    env.sql(
-        "SELECT a.kind, d.recipient, d.state FROM deliveries d \
-         JOIN announcements a ON a.id = d.announcement_id ORDER BY d.id",
-    )
-    .lines()
-    .map(|line| {
-        let mut parts = line.split('|');
-        (
-            parts.next().unwrap_or_default().to_owned(),
-            parts.next().unwrap_or_default().to_owned(),
-            parts.next().unwrap_or_default().to_owned(),
-        )
-    })
-    .collect()
-}
-
-/// The copies of one kind: (recipient, state).
-pub fn of_kind(env: &Env, kind: &str) -> Vec<(String, String)> {
-    copies(env)
-        .into_iter()
-        .filter(|(k, _, _)| k == kind)
-        .map(|(_, r, s)| (r, s))
-        .collect()
-}
 
 fn maildir_with(env: &Env, needle: &str) -> Vec<Vec<u8>> {
     maildir(env)
@@ -90,7 +51,7 @@ fn announce_seals_every_copy_and_queue_run_delivers_them_into_the_maildir() {
         .map(|eml| read_as_member(&env, &member, eml))
         .find(|text| text.contains("embargoed pre-disclosure notice"))
         .expect("Dave's notice in the maildir");
-    assert!(text.contains(crate::sealed::TITLE_CANARY));
+    assert!(text.contains(TITLE_CANARY));
 
     // A second run sends nothing again.
     let before = maildir(&env).len();

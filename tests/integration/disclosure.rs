@@ -7,8 +7,8 @@ use jsonschema::{Resource, Validator};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value;
 
+use crate::common::outbox::{maildir, of_kind};
 use crate::common::{Env, path, who};
-use crate::delivery::{maildir, of_kind};
 
 fn schema(name: &str) -> Value {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::daemon::{Daemon, eventually};
+use crate::common::mail::{Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW, signed_mime};
+use crate::common::outbox::{maildir, of_kind};
 use crate::common::{Env, ingest, path, who};
-use crate::daemon::{Daemon, eventually};
-use crate::delivery::{maildir, of_kind};
-use crate::inbound_mail::{Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW, signed_mime};
 
 const PUBLIC: &str = "oss-security@lists.example";
 const ID: &str = "DF-2026-0010";
@@ -157,12 +157,12 @@ fn a_second_hold_earlier_than_the_first_is_refused() {
 /// Dave's copies that say `needle`, decrypted and verified as he reads
 /// them.
 fn read_by_dave(env: &Env, needle: &str) -> Vec<String> {
-    let member = crate::sealed::Member::new(env, who::DAVE);
+    let member = crate::common::member::Member::new(env, who::DAVE);
     maildir(env)
         .into_iter()
         .map(|file| std::fs::read(file).expect("mail"))
         .filter(|eml| String::from_utf8_lossy(eml).contains(&format!("To: {}", who::DAVE)))
-        .map(|eml| crate::sealed::read_as_member(env, &member, &eml))
+        .map(|eml| crate::common::member::read_as_member(env, &member, &eml))
         .filter(|text| text.contains(needle))
         .collect()
 }
