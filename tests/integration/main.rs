@@ -21,6 +21,7 @@ mod never_early;
 mod never_stuck;
 mod roster;
 mod roster_refusals;
+mod scheduler;
 mod sealed;
 mod sealing;
 mod smtp;

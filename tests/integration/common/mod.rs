@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod daemon;
 pub mod env;
+pub mod inproc;
 pub mod keys;
 pub mod limits;
 pub mod mail;
