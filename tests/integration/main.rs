@@ -8,6 +8,7 @@ mod certs;
 mod common;
 mod daemon;
 mod delivery;
+mod delivery_inproc;
 mod disclosure;
 mod inbound;
 mod inbound_answers;
