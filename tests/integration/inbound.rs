@@ -5,11 +5,12 @@
 use std::io::Write as _;
 use std::process::Stdio;
 
+use crate::common::hostile::{huge_header, many_parts, nested};
 use crate::common::mail::{
     Attachment, Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_30_DAYS_AGO, SIGNED_IN_AN_HOUR,
-    SIGNED_NOW, bounce, cleartext_signed, expired_key_signed_mime, forwarded, huge_header,
-    many_parts, mixed_with_unsigned, nested, revoked_key_signed_mime, rewrap,
-    signed_encrypted_mime, signed_entity, signed_mime, signed_mime_sha1, unsigned,
+    SIGNED_NOW, bounce, cleartext_signed, expired_key_signed_mime, forwarded, mixed_with_unsigned,
+    revoked_key_signed_mime, rewrap, signed_encrypted_mime, signed_entity, signed_mime,
+    signed_mime_sha1, unsigned,
 };
 use crate::common::outbox::of_kind;
 use crate::common::{Env, ingest, keys, who};

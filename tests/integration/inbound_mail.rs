@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
+use crate::common::gnupg::{GnuPg, micalg};
+use crate::common::hostile::{huge_header, many_parts, nested};
 use crate::common::mail::*;
+use crate::common::mime::crlf;
 use crate::common::{Env, keys, path, who};
 
 // ---------------------------------------------------------------------------

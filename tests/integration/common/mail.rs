@@ -1,22 +1,20 @@
 //! Inbound mail built the way members' software builds it, signed by GnuPG.
 //!
 //! GnuPG signs (and encrypts) in a throw-away home with
-//! `--faked-system-time`, so a test chooses when each signature was made,
-//! and the MIME around it follows RFC 3156 byte for byte, with CRLF line
-//! ends. Also the generators for the hostile messages too big to keep in
-//! `tests/data/inbound/`; `inbound_mail.rs` holds the tests that prove each
-//! builder makes what it claims.
+//! `--faked-system-time` (`gnupg.rs`), so a test chooses when each
+//! signature was made, and the MIME around it (`mime.rs`) follows RFC 3156
+//! byte for byte, with CRLF line ends. The hostile messages too big to keep
+//! in `tests/data/inbound/` are in `hostile.rs`; `inbound_mail.rs` holds the
+//! tests that prove each builder makes what it claims.
 //!
 //! Nothing here calls the project's own code: a builder that shared the
 //! parser or the signer under test would hide the bugs it should reveal.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use base64::Engine as _;
-
-use super::{keys, path, who};
+use super::gnupg::GnuPg;
+use super::mime::{content, crlf, crlf_bytes, encode_word, multipart, text_part};
+use super::path;
 
 /// When a signature is made, as GnuPG's `--faked-system-time` value: one
 /// minute before [`crate::common::NOW`].
@@ -43,7 +41,7 @@ pub const LIST_ADDRESS: &str = "security-announce@project.example";
 pub const REQUEST_ADDRESS: &str = "security-announce-request@project.example";
 
 /// The `Date:` every builder writes unless a test changes it: [`SIGNED_NOW`].
-const DATE_NOW: &str = "Mon, 01 Jun 2026 11:59:00 +0000";
+pub const DATE_NOW: &str = "Mon, 01 Jun 2026 11:59:00 +0000";
 
 /// A `--faked-system-time` value as seconds since the epoch.
 pub fn signed_at(when: &str) -> i64 {
@@ -126,7 +124,7 @@ impl Headers {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{}.{n}", std::process::id())
 }
@@ -142,305 +140,8 @@ fn unique_message_id(from: &str) -> String {
 
 /// A boundary that cannot occur in base64 or quoted-printable text, the
 /// trick real mail clients use.
-fn boundary() -> String {
+pub fn boundary() -> String {
     unique("=_embargo_test_")
-}
-
-// ---------------------------------------------------------------------------
-// GnuPG
-
-/// A throw-away GnuPG home; its agent is stopped when it is dropped.
-pub struct GnuPg {
-    home: tempfile::TempDir,
-}
-
-impl GnuPg {
-    pub fn new() -> Self {
-        use std::os::unix::fs::PermissionsExt;
-        let home = tempfile::tempdir().expect("GnuPG home");
-        // GnuPG warns about a home that others can read.
-        std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700))
-            .expect("chmod GnuPG home");
-        Self { home }
-    }
-
-    /// A home holding `email`'s fixture secret key, and that key's
-    /// fingerprint.
-    pub fn with_secret(email: &str, when: &str) -> (Self, String) {
-        let gpg = Self::new();
-        let fpr = gpg.import(when, keys().secret(email));
-        (gpg, fpr)
-    }
-
-    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let file = self.home.path().join(name);
-        std::fs::write(&file, bytes).expect("write file for gpg");
-        file
-    }
-
-    pub fn read(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.home.path().join(name)).expect("read gpg output")
-    }
-
-    /// Runs gpg at the faked time `when` with status lines on stderr; does
-    /// not judge the exit status. `batch` is off only for the commands that
-    /// refuse batch mode (`--gen-revoke`), which then read `input`.
-    pub fn output(&self, when: &str, args: &[&str], input: Option<&[u8]>, batch: bool) -> Output {
-        use std::io::Write;
-        let mut command = Command::new("gpg");
-        command.arg("--homedir").arg(self.home.path());
-        if batch {
-            command.arg("--batch");
-        }
-        command
-            .args(["--yes", "--no-tty", "--pinentry-mode", "loopback"])
-            .args(["--passphrase", "", "--status-fd", "2"])
-            .args(["--faked-system-time", when])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .expect("run gpg (scripts/test installs GnuPG)");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let input = input.unwrap_or_default().to_vec();
-        let writer = std::thread::spawn(move || stdin.write_all(&input));
-        let out = child.wait_with_output().expect("wait for gpg");
-        writer.join().expect("stdin writer").expect("write to gpg");
-        out
-    }
-
-    /// Runs gpg in batch mode and insists that it succeeds.
-    pub fn run(&self, when: &str, args: &[&str]) -> Output {
-        let out = self.output(when, args, None, true);
-        assert!(
-            out.status.success(),
-            "gpg {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// Imports `bytes` and returns the fingerprint of the first key in it.
-    /// `--ignore-time-conflict` keeps the list key, whose self-signatures
-    /// are dated NOW, when importing at [`SIGNED_NOW`]: without it GnuPG
-    /// drops them as "created in the future" and then the whole key.
-    pub fn import(&self, when: &str, bytes: &[u8]) -> String {
-        let file = self.write(&unique("import."), bytes);
-        let out = self.run(when, &["--ignore-time-conflict", "--import", path(&file)]);
-        status_field(&out.stderr, "IMPORT_OK", 1).unwrap_or_else(|| {
-            panic!(
-                "gpg imported no key: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
-    }
-
-    pub fn export(&self, when: &str, fpr: &str) -> Vec<u8> {
-        self.run(when, &["--armor", "--export", fpr]).stdout
-    }
-
-    /// A detached, armored signature by `fpr` over exactly `data`.
-    pub fn detach_sign(
-        &self,
-        fpr: &str,
-        data: &[u8],
-        when: &str,
-        digest: Option<&str>,
-    ) -> Signature {
-        let input = self.write(&unique("data."), data);
-        let output = self.home.path().join(unique("sig."));
-        let mut args = vec!["--local-user", fpr, "--armor", "--detach-sign"];
-        if let Some(algo) = digest {
-            args.extend(["--digest-algo", algo]);
-        }
-        args.extend(["--output", path(&output), path(&input)]);
-        let out = self.run(when, &args);
-        let hash = status_field(&out.stderr, "SIG_CREATED", 2).expect("SIG_CREATED line");
-        Signature {
-            armor: crlf_bytes(&std::fs::read(&output).expect("signature")),
-            micalg: micalg(&hash),
-        }
-    }
-}
-
-impl Drop for GnuPg {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--kill", "all"])
-            .status();
-    }
-}
-
-pub struct Signature {
-    armor: Vec<u8>,
-    micalg: &'static str,
-}
-
-/// Field `index` (0 = the first after the keyword) of the first status line
-/// `[GNUPG:] KEYWORD …` in `status`.
-fn status_field(status: &[u8], keyword: &str, index: usize) -> Option<String> {
-    String::from_utf8_lossy(status).lines().find_map(|line| {
-        let rest = line.strip_prefix("[GNUPG:] ")?.strip_prefix(keyword)?;
-        rest.strip_prefix(' ')?
-            .split(' ')
-            .nth(index)
-            .map(str::to_owned)
-    })
-}
-
-/// The RFC 3156 `micalg` name of an OpenPGP hash algorithm number.
-pub fn micalg(hash: &str) -> &'static str {
-    match hash {
-        "1" => "pgp-md5",
-        "2" => "pgp-sha1",
-        "3" => "pgp-ripemd160",
-        "8" => "pgp-sha256",
-        "9" => "pgp-sha384",
-        "10" => "pgp-sha512",
-        "11" => "pgp-sha224",
-        other => panic!("GnuPG used hash algorithm {other}"),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// MIME pieces
-
-/// `text` with every line end, and a final one, as CRLF.
-pub fn crlf(text: &str) -> String {
-    let mut out = text.replace("\r\n", "\n").replace('\n', "\r\n");
-    if !out.is_empty() && !out.ends_with("\r\n") {
-        out.push_str("\r\n");
-    }
-    out
-}
-
-fn crlf_bytes(bytes: &[u8]) -> Vec<u8> {
-    crlf(std::str::from_utf8(bytes).expect("gpg armor is ASCII")).into_bytes()
-}
-
-/// A subject as an RFC 2047 encoded word when it is not plain ASCII.
-fn encode_word(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_owned();
-    }
-    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
-    format!("=?UTF-8?B?{b64}?=")
-}
-
-/// Whether `text` must be quoted-printable to survive as 7bit mail and
-/// keep a signature valid: 8-bit bytes, long lines, trailing white space
-/// (which transports strip) and `From ` (which mbox mangles).
-fn needs_qp(text: &str) -> bool {
-    !text.is_ascii()
-        || text
-            .lines()
-            .any(|line| line.len() > 76 || line.ends_with([' ', '\t']) || line.starts_with("From "))
-}
-
-/// Quoted-printable (RFC 2045) of `text`, lines ending in CRLF.
-fn quoted_printable(text: &str) -> String {
-    let mut out = String::new();
-    let text = crlf(text);
-    for line in text.strip_suffix("\r\n").unwrap_or(&text).split("\r\n") {
-        let bytes = line.as_bytes();
-        let mut width = 0;
-        for (i, &byte) in bytes.iter().enumerate() {
-            let last = i + 1 == bytes.len();
-            let literal = match byte {
-                b' ' | b'\t' => !last,
-                b'F' => !(i == 0 && line.starts_with("From ")),
-                b'=' => false,
-                33..=126 => true,
-                _ => false,
-            };
-            let piece = if literal {
-                (byte as char).to_string()
-            } else {
-                format!("={byte:02X}")
-            };
-            if width + piece.len() > 75 {
-                out.push_str("=\r\n");
-                width = 0;
-            }
-            width += piece.len();
-            out.push_str(&piece);
-        }
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// A text/plain entity (headers and body): 7bit when that is safe,
-/// otherwise quoted-printable.
-fn text_part(text: &str) -> Vec<u8> {
-    let (encoding, body) = if needs_qp(text) {
-        ("quoted-printable", quoted_printable(text))
-    } else {
-        ("7bit", crlf(text))
-    };
-    format!(
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n{body}"
-    )
-    .into_bytes()
-}
-
-fn attachment_part(attachment: &Attachment) -> Vec<u8> {
-    let (name, disposition) = match &attachment.filename {
-        Some(file) => (
-            format!("; name=\"{file}\""),
-            format!("attachment; filename=\"{file}\""),
-        ),
-        None => (String::new(), "attachment".to_owned()),
-    };
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&attachment.bytes);
-    let mut out = format!(
-        "Content-Type: {}{name}\r\nContent-Disposition: {disposition}\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-        attachment.content_type
-    );
-    for line in b64.as_bytes().chunks(76) {
-        out.push_str(std::str::from_utf8(line).expect("base64"));
-        out.push_str("\r\n");
-    }
-    out.into_bytes()
-}
-
-/// A multipart entity. Every part ends in CRLF, which stays part of it:
-/// the CRLF written before each delimiter belongs to the delimiter
-/// (RFC 2046 §5.1.1), so a signed part's bytes are exactly what was signed.
-fn multipart(subtype: &str, params: &str, preamble: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let b = boundary();
-    let mut out =
-        format!("Content-Type: multipart/{subtype};{params}\r\n boundary=\"{b}\"\r\n\r\n");
-    if !preamble.is_empty() {
-        out.push_str(&crlf(preamble));
-    }
-    let mut out = out.into_bytes();
-    for (i, part) in parts.iter().enumerate() {
-        assert!(part.ends_with(b"\r\n"), "a part must end in CRLF");
-        if i > 0 {
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(format!("--{b}\r\n").as_bytes());
-        out.extend_from_slice(part);
-    }
-    out.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-    out
-}
-
-/// The text, alone or with its attachments in a multipart/mixed.
-fn content(text: &str, attachments: &[Attachment]) -> Vec<u8> {
-    let text = text_part(text);
-    if attachments.is_empty() {
-        return text;
-    }
-    let files: Vec<Vec<u8>> = attachments.iter().map(attachment_part).collect();
-    let mut parts: Vec<&[u8]> = vec![&text];
-    parts.extend(files.iter().map(Vec::as_slice));
-    multipart("mixed", "", "", &parts)
 }
 
 fn signed_entity_by(
@@ -783,73 +484,4 @@ pub fn expired_key_signed_mime(email: &str, headers: &Headers, text: &str) -> (V
         &signed_entity_by(&gpg, &fpr, text, &[], SIGNED_IN_JANUARY, None),
     );
     (gpg.export(made, &fpr), message)
-}
-
-// ---------------------------------------------------------------------------
-// Hostile messages generated at test time
-
-fn hostile_headers(id: &str) -> String {
-    format!(
-        "From: Alice <{}>\r\nTo: {REQUEST_ADDRESS}\r\nSubject: command\r\nDate: {DATE_NOW}\r\nMessage-ID: <{id}@project.example>\r\nMIME-Version: 1.0\r\n",
-        who::ALICE
-    )
-}
-
-/// A message from Alice whose multiparts nest `depth` deep (boundaries
-/// `n1` … `nDEPTH`, outermost first), with an unsigned text/plain
-/// `SPONSOR mallory@evil.example` at the bottom. `nested(1000)` is
-/// `tests/data/inbound/nested-1000.eml`.
-pub fn nested(depth: usize) -> Vec<u8> {
-    let mut out = hostile_headers(&format!("nested-{depth}"));
-    for level in 1..=depth {
-        out.push_str(&format!(
-            "Content-Type: multipart/mixed; boundary=\"n{level}\"\r\n\r\n--n{level}\r\n"
-        ));
-    }
-    out.push_str(
-        "Content-Type: text/plain; charset=us-ascii\r\n\r\nSPONSOR mallory@evil.example\r\n",
-    );
-    for level in (1..=depth).rev() {
-        out.push_str(&format!("\r\n--n{level}--\r\n"));
-    }
-    out.into_bytes()
-}
-
-/// A message from Alice: one multipart/mixed with `n` parts, each an empty
-/// header block and `x`, except the last, an unsigned
-/// `SUSPEND dave@vendor.example`.
-pub fn many_parts(n: usize) -> Vec<u8> {
-    let mut out = hostile_headers(&format!("parts-{n}"));
-    out.push_str("Content-Type: multipart/mixed; boundary=\"p\"\r\n\r\n");
-    for _ in 1..n {
-        out.push_str("--p\r\n\r\nx\r\n");
-    }
-    out.push_str("--p\r\n\r\nSUSPEND dave@vendor.example\r\n--p--\r\n");
-    out.into_bytes()
-}
-
-/// A message from Alice whose `X-Padding` header field is exactly `bytes`
-/// long (name, value, folding and its final CRLF), folded into lines
-/// shorter than 80 bytes, then an unsigned text/plain
-/// `SUSPEND dave@vendor.example`.
-pub fn huge_header(bytes: usize) -> Vec<u8> {
-    let mut field = String::with_capacity(bytes);
-    field.push_str("X-Padding: x");
-    let mut line = field.len();
-    // Leave room for the final CRLF; a fold costs CRLF, a space and an x.
-    while field.len() + 2 < bytes {
-        if line >= 76 && bytes - 2 - field.len() >= 4 {
-            field.push_str("\r\n ");
-            line = 1;
-        }
-        field.push('x');
-        line += 1;
-    }
-    field.push_str("\r\n");
-    let mut out = hostile_headers("huge-header");
-    out.push_str(&field);
-    out.push_str(
-        "Content-Type: text/plain; charset=us-ascii\r\n\r\nSUSPEND dave@vendor.example\r\n",
-    );
-    out.into_bytes()
 }

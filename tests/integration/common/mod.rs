@@ -6,11 +6,14 @@
 pub mod commands;
 pub mod daemon;
 pub mod env;
+pub mod gnupg;
+pub mod hostile;
 pub mod inproc;
 pub mod keys;
 pub mod limits;
 pub mod mail;
 pub mod member;
+pub mod mime;
 pub mod outbox;
 pub mod smtp;
 
