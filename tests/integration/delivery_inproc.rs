@@ -1,5 +1,6 @@
 //! Delivery and disclosure logic in-process: tests moved here from
-//! `delivery.rs` and `disclosure.rs` (same names, same checks) because
+//! `delivery.rs`, `disclosure.rs` and `never_early.rs` (same names, same
+//! checks) because
 //! they only ask who gets which copy when. Each `queue run` at an instant
 //! is `App::queue_run` with the clock set there; what proves the real
 //! parts (GnuPG read-back, OSV/CSAF schemas) stays with the binary.
@@ -340,4 +341,53 @@ async fn the_reminder_goes_to_those_told_a_day_before() {
     list.set("2026-06-08T14:00:00Z");
     list.run().await;
     assert!(all_in(&list.of_kind("reminder").await, "sent"));
+}
+
+/// `never_early.rs`'s `notified`: Alice and Dave active, DF-2026-0010
+/// (the standard draft) announced at `NOW` and its notices sent.
+async fn never_early_notified() -> Inproc {
+    let list = Inproc::with_config(&format!("\n[mail]\npublic_addresses = [\"{PUBLIC}\"]\n")).await;
+    list.add_active(who::DAVE, who::ALICE).await;
+    list.draft("DF-2026-0010", "Parser overflow", Severity::High)
+        .await;
+    list.announce("DF-2026-0010", None).await;
+    list.run().await;
+    list
+}
+
+/// `queue run` at `at`, and the advisory is still embargoed: not
+/// disclosed, no export written, no disclosure copy for anyone.
+async fn still_embargoed_at(list: &Inproc, at: &str) {
+    list.set(at);
+    list.run().await;
+    assert_eq!(
+        list.status("DF-2026-0010").await,
+        "notified",
+        "disclosed at {at}"
+    );
+    assert_eq!(exports(list).len(), 0, "exports written at {at}");
+    assert!(
+        list.of_kind("disclosure").await.is_empty(),
+        "disclosed at {at}"
+    );
+}
+
+// A hold on an advisory whose time has passed but which no pass has
+// published yet stops the publication: it moves the date later.
+#[tokio::test]
+async fn a_hold_after_the_time_passed_but_before_publication_stops_it() {
+    let list = never_early_notified().await;
+    list.set("2026-06-09T14:30:00Z");
+    list.app
+        .hold("DF-2026-0010", Some("2026-06-10T14:00:00Z"), "stop", false)
+        .await
+        .expect("queue hold");
+    still_embargoed_at(&list, "2026-06-09T14:31:00Z").await;
+    list.set("2026-06-10T14:00:01Z");
+    list.run().await;
+    assert_eq!(
+        list.status("DF-2026-0010").await,
+        "disclosed",
+        "not disclosed at 2026-06-10T14:00:01Z"
+    );
 }

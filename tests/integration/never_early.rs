@@ -287,28 +287,6 @@ fn a_release_after_the_original_time_is_refused_and_disclosing_during_a_hold_is_
     assert!(audit(&env).contains("advisory.disclose-early"));
 }
 
-// A hold on an advisory whose time has passed but which no pass has
-// published yet stops the publication: it moves the date later.
-#[test]
-fn a_hold_after_the_time_passed_but_before_publication_stops_it() {
-    let env = notified();
-    let run = env.run_at(
-        "2026-06-09T14:30:00Z",
-        &[
-            "queue",
-            "hold",
-            ID,
-            "--until",
-            "2026-06-10T14:00:00Z",
-            "--reason",
-            "stop",
-        ],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    still_embargoed_at(&env, "2026-06-09T14:31:00Z");
-    publishes_at(&env, "2026-06-10T14:00:01Z");
-}
-
 // A hold past the policy's maximum embargo (14 days from the first
 // notice) went through unchecked: it needs --force, audited with the rule.
 #[test]
