@@ -16,9 +16,7 @@ use chrono::{DateTime, Utc};
 use embargo::advisory::Severity;
 use embargo::app::App;
 use embargo::app::advisory::{AdvisoryInput, Force};
-use embargo::app::deliver::Tally;
 use embargo::app::init::{InitRequest, init};
-use embargo::app::outbox::Prepared;
 use embargo::app::roster::AddMember;
 use embargo::clock::{ManualClock, parse_instant};
 use embargo::config::Config;
@@ -186,26 +184,31 @@ impl Inproc {
     }
 
     /// `queue run` at the clock's now: a scheduler pass and delivery, twice
-    /// (the second for reports about the first), as the CLI does it.
-    pub async fn run(&self) -> (Prepared, Tally) {
-        self.app.queue_run().await.expect("queue run")
+    /// (the second for reports about the first), as the CLI does it. Every
+    /// step of the passes must succeed.
+    pub async fn run(&self) {
+        let (prepared, _) = self.app.queue_run().await.expect("queue run");
+        assert!(prepared.failed.is_empty(), "{:?}", prepared.failed);
     }
 
-    /// One scheduler pass at the clock's now.
-    pub async fn prepare(&self) -> Prepared {
+    /// One scheduler pass at the clock's now, every step of which must
+    /// succeed; answers the advisories it disclosed.
+    pub async fn prepare(&self) -> Vec<String> {
         let prepared = self.app.prepare().await.expect("scheduler pass");
         assert!(prepared.failed.is_empty(), "{:?}", prepared.failed);
-        prepared
+        prepared.disclosed
     }
 
-    /// One delivery run at the clock's now, into the maildir.
-    pub async fn deliver(&self) -> Tally {
+    /// One delivery run at the clock's now, into the maildir; answers how
+    /// many copies it sent.
+    pub async fn deliver(&self) -> u64 {
         let transport = self.app.transport().expect("transport");
         let (_keep, stop) = tokio::sync::watch::channel(false);
         self.app
             .deliver_due(&transport, stop, None)
             .await
             .expect("deliver")
+            .sent
     }
 
     /// Every row of the outbox, as `queue list --all` shows it.
