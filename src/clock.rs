@@ -34,6 +34,53 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock a test sets and moves by hand, shared by every clone: the test
+/// keeps one and hands another to the `App`, so a scheduler pass and a
+/// delivery run see exactly the instant the test chose, and time moves
+/// only when the test says so (never by sleeping). Compiled only for tests
+/// and the `test-hooks` feature, so a release build cannot contain it.
+#[cfg(any(test, feature = "test-hooks"))]
+#[derive(Debug, Clone)]
+pub struct ManualClock(std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>);
+
+#[cfg(any(test, feature = "test-hooks"))]
+impl ManualClock {
+    /// A clock that reads `start` until it is moved.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(start)))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now = now
+            .checked_add_signed(by)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    }
+
+    /// Sets the clock to `at`, earlier or later than it was.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+    }
+}
+
+#[cfg(any(test, feature = "test-hooks"))]
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A clock that starts at a given instant and then runs with the
 /// monotonic clock: what the daemon uses under `EMBARGO_TEST_NOW`.
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +239,18 @@ mod tests {
         assert_eq!(format_instant(instant), "2026-11-26T10:20:30.123456Z");
         let shifted = parse_instant("2026-11-26T11:20:30.123456+01:00").expect("valid instant");
         assert_eq!(shifted, instant);
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told_and_every_clone_sees_it() {
+        let start = parse_instant("2026-06-01T12:00:00Z").expect("instant");
+        let clock = ManualClock::new(start);
+        let app_side: Box<dyn Clock> = Box::new(clock.clone());
+        assert_eq!(app_side.now(), start);
+        clock.advance(std::time::Duration::from_secs(90));
+        assert_eq!(app_side.now(), start + chrono::Duration::seconds(90));
+        clock.set(start - chrono::Duration::days(1));
+        assert_eq!(app_side.now(), start - chrono::Duration::days(1));
     }
 
     #[test]

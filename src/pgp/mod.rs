@@ -15,6 +15,8 @@ mod bounds;
 mod cert;
 mod listkey;
 mod seal;
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod testing;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

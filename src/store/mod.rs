@@ -357,3 +357,6 @@ fn lock_path(database: &Path) -> PathBuf {
     name.push(".lock");
     PathBuf::from(name)
 }
+
+#[cfg(test)]
+mod outbox_tests;

@@ -7,8 +7,8 @@ use jsonschema::{Resource, Validator};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value;
 
+use crate::common::outbox::{maildir, of_kind};
 use crate::common::{Env, path, who};
-use crate::delivery::{maildir, of_kind};
 
 fn schema(name: &str) -> Value {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -162,30 +162,6 @@ fn the_advisory_publishes_itself_at_the_instant_with_valid_osv_and_csaf() {
 }
 
 #[test]
-fn a_hold_stops_the_disclosure_until_its_new_time() {
-    let env = notified();
-    let run = env.ok(&[
-        "queue",
-        "hold",
-        "DF-2026-0010",
-        "--until",
-        "2026-06-10T14:00:00Z",
-        "--reason",
-        "the patch slipped a day",
-    ]);
-    assert!(run.stdout.contains("held until"), "{}", run.stdout);
-    let at_old_time = env.run_at("2026-06-09T14:00:01Z", &["queue", "run"]);
-    assert_eq!(at_old_time.code, 0, "{}", at_old_time.stderr);
-    assert_eq!(status(&env), "notified");
-    assert!(exports(&env).is_empty());
-    assert!(of_kind(&env, "disclosure").is_empty());
-    let at_new_time = env.run_at("2026-06-10T14:00:01Z", &["queue", "run"]);
-    assert_eq!(at_new_time.code, 0, "{}", at_new_time.stderr);
-    assert_eq!(status(&env), "disclosed");
-    assert_eq!(exports(&env).len(), 2);
-}
-
-#[test]
 fn a_hold_needs_a_future_time_and_a_reason_and_changes_nothing_otherwise() {
     let env = notified();
     let dump = env.dump();
@@ -222,20 +198,4 @@ fn a_hold_needs_a_future_time_and_a_reason_and_changes_nothing_otherwise() {
     ])
     .fails_with("no advisory");
     assert_eq!(env.dump(), dump);
-}
-
-#[test]
-fn the_reminder_goes_to_those_told_a_day_before() {
-    let env = notified();
-    let early = env.run_at("2026-06-08T13:40:00Z", &["queue", "run"]);
-    assert_eq!(early.code, 0, "{}", early.stderr);
-    assert!(of_kind(&env, "reminder").is_empty(), "sealed too early");
-    // Sealed 15 minutes ahead, sent at its time.
-    let sealed = env.run_at("2026-06-08T13:50:00Z", &["queue", "run"]);
-    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
-    assert!(of_kind(&env, "reminder").iter().all(|(_, s)| s == "queued"));
-    assert_eq!(of_kind(&env, "reminder").len(), 2);
-    let sent = env.run_at("2026-06-08T14:00:00Z", &["queue", "run"]);
-    assert_eq!(sent.code, 0, "{}", sent.stderr);
-    assert!(of_kind(&env, "reminder").iter().all(|(_, s)| s == "sent"));
 }

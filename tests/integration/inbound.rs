@@ -5,14 +5,15 @@
 use std::io::Write as _;
 use std::process::Stdio;
 
-use crate::common::{Env, ingest, keys, who};
-use crate::delivery::of_kind;
-use crate::inbound_mail::{
+use crate::common::hostile::{huge_header, many_parts, nested};
+use crate::common::mail::{
     Attachment, Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_30_DAYS_AGO, SIGNED_IN_AN_HOUR,
-    SIGNED_NOW, bounce, cleartext_signed, expired_key_signed_mime, forwarded, huge_header,
-    many_parts, mixed_with_unsigned, nested, revoked_key_signed_mime, rewrap,
-    signed_encrypted_mime, signed_entity, signed_mime, signed_mime_sha1, unsigned,
+    SIGNED_NOW, bounce, cleartext_signed, expired_key_signed_mime, forwarded, mixed_with_unsigned,
+    revoked_key_signed_mime, rewrap, signed_encrypted_mime, signed_entity, signed_mime,
+    signed_mime_sha1, unsigned,
 };
+use crate::common::outbox::of_kind;
+use crate::common::{Env, ingest, keys, who};
 
 /// Alice (admin, committer) and Dave (subscriber) active, member mail
 /// delivered, the bounce secret made: ready for inbound mail.
@@ -235,12 +236,12 @@ fn maintainers_suspend_approve_and_hold_and_others_are_refused() {
     assert_eq!(env.sql("SELECT status FROM members ORDER BY id"), before);
     assert!(replies(&env).iter().any(|(r, _)| r == who::DAVE));
     env.ok(&["queue", "run"]);
-    let member = crate::sealed::Member::new(&env, who::DAVE);
-    let reply = crate::delivery::maildir(&env)
+    let member = crate::common::member::Member::new(&env, who::DAVE);
+    let reply = crate::common::outbox::maildir(&env)
         .into_iter()
         .map(|f| std::fs::read(f).expect("mail"))
         .filter(|eml| String::from_utf8_lossy(eml).contains(&format!("To: {}", who::DAVE)))
-        .map(|eml| crate::sealed::read_as_member(&env, &member, &eml))
+        .map(|eml| crate::common::member::read_as_member(&env, &member, &eml))
         .find(|text| text.contains("read your signed message"))
         .expect("Dave's reply");
     assert!(
@@ -499,7 +500,7 @@ fn revoked_and_expired_keys_do_not_count() {
 
 #[test]
 fn a_bounce_with_a_valid_token_raises_the_bounce_score() {
-    use crate::smtp::{Rules, SmtpServer};
+    use crate::common::smtp::{Rules, SmtpServer};
     let env = list();
     env.draft("DF-2026-0032", "Bounced", "low");
     env.ok(&["advisory", "announce", "DF-2026-0032"]);

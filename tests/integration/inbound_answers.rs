@@ -2,9 +2,9 @@
 //! never reveal who is on the roster, ACKs that count only from members an
 //! advisory reached, and commands only from the member's own text.
 
+use crate::common::commands::{cert, command, fingerprint, last_lines, list};
 use crate::common::ingest;
 use crate::common::{Env, who};
-use crate::inbound_commands::{cert, command, fingerprint, last_lines, list};
 
 fn sponsor_lines(email: &str) -> String {
     format!("SPONSOR {email}\nName: New Member\nOrg: Org\nKind: vendor\nStatement: I know them\n")

@@ -9,94 +9,15 @@ use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 
+use crate::common::limits::{dropped_unchanged, ingest_measured, list_with};
+use crate::common::mail::{Attachment, Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW};
 use crate::common::{Env, who};
-use crate::inbound_mail::{Attachment, Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW};
 
 /// The message limit these tests configure: the bombs below inflate to
 /// 64 times it.
-pub const MAX_BYTES: usize = 1 << 20;
+const MAX_BYTES: usize = 1 << 20;
 /// What each bomb inflates to.
 const BOMB_BYTES: usize = 64 << 20;
-
-/// What one `embargo ingest` run did.
-pub struct Ingested {
-    pub code: i32,
-    /// Peak resident set size, KiB, as GNU time reports it.
-    pub rss_kib: u64,
-    pub stderr: String,
-}
-
-/// Runs `embargo ingest` exactly as [`Env::command`] sets it up, under
-/// `/usr/bin/time`, with `message` on stdin.
-pub fn ingest_measured(env: &Env, message: &[u8]) -> Ingested {
-    let base = env.command();
-    let rss_file = env.dir.path().join("ingest.rss");
-    let mut command = Command::new("/usr/bin/time");
-    command
-        .args(["-f", "%M", "-o"])
-        .arg(&rss_file)
-        .arg(base.get_program())
-        .args(base.get_args())
-        .arg("ingest");
-    if let Some(dir) = base.get_current_dir() {
-        command.current_dir(dir);
-    }
-    for (name, value) in base.get_envs() {
-        match value {
-            Some(value) => command.env(name, value),
-            None => command.env_remove(name),
-        };
-    }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run embargo ingest under /usr/bin/time");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = message.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().expect("wait for ingest");
-    let _ = writer.join();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "ingest panicked: {stderr}");
-    let rss_kib = std::fs::read_to_string(&rss_file)
-        .expect("GNU time's report")
-        .lines()
-        .last()
-        .and_then(|line| line.trim().parse().ok())
-        .expect("a peak RSS figure");
-    Ingested {
-        code: out.status.code().unwrap_or(-1),
-        rss_kib,
-        stderr,
-    }
-}
-
-/// Alice (admin) and Dave (subscriber) active, mail delivered, with the
-/// `[inbound]` settings `inbound` (TOML lines).
-pub fn list_with(inbound: &str) -> Env {
-    let env = Env::with_config(&format!("[inbound]\n{inbound}\n"));
-    env.init();
-    env.add_active(who::DAVE, who::ALICE, &[]);
-    env.ok(&["queue", "run"]);
-    env
-}
-
-/// Ingests `message`, which must be taken (exit 0), dropped with a log
-/// line holding `reason`, and change nothing; answers the peak RSS (KiB).
-pub fn dropped_unchanged(env: &Env, what: &str, message: &[u8], reason: &str) -> u64 {
-    let before = env.dump();
-    let run = ingest_measured(env, message);
-    assert_eq!(run.code, 0, "{what}: not taken: {}", run.stderr);
-    assert!(
-        run.stderr.contains("inbound message dropped") && run.stderr.contains(reason),
-        "{what}: no drop for {reason:?} in the log:\n{}",
-        run.stderr
-    );
-    assert_eq!(env.dump(), before, "{what}: the database changed");
-    run.rss_kib
-}
 
 /// Python builds the bombs (its zlib and bz2 are C, and fast): `layers`
 /// nested compressed packets of `algo` (1 ZIP, 2 ZLIB, 3 BZip2) around a
@@ -251,7 +172,7 @@ fn encrypted_bomb(env: &Env, algo: &str) -> Vec<u8> {
 fn decompression_bomb_is_refused_before_it_expands() {
     let env = list_with(&format!("max_bytes = {MAX_BYTES}"));
     // What an ordinary signed command costs, for comparison.
-    let ordinary = crate::inbound_mail::signed_mime(
+    let ordinary = crate::common::mail::signed_mime(
         who::DAVE,
         &Headers::new(who::DAVE, REQUEST_ADDRESS),
         &format!("List: {LIST_ADDRESS}\nUNSUBSCRIBE-NOT-A-COMMAND\n"),
@@ -264,7 +185,7 @@ fn decompression_bomb_is_refused_before_it_expands() {
         let single = bomb(algo, 1, 13, BOMB_BYTES);
         let nested = bomb(algo, 2, 13, BOMB_BYTES);
         assert!(single.len() < MAX_BYTES / 4, "{name}: {}", single.len());
-        let key = crate::inbound_mail::signed_mime(
+        let key = crate::common::mail::signed_mime(
             who::DAVE,
             &Headers::new(who::DAVE, REQUEST_ADDRESS),
             &format!("List: {LIST_ADDRESS}\nSET-KEY\n"),
@@ -326,7 +247,7 @@ fn decompression_bomb_is_refused_before_it_expands() {
 fn deeply_nested_compression_is_refused() {
     let env = list_with(&format!("max_bytes = {MAX_BYTES}"));
     let nest = bomb(2, 12, 13, 10);
-    let key = crate::inbound_mail::signed_mime(
+    let key = crate::common::mail::signed_mime(
         who::DAVE,
         &Headers::new(who::DAVE, REQUEST_ADDRESS),
         &format!("List: {LIST_ADDRESS}\nSET-KEY\n"),

@@ -4,12 +4,12 @@
 
 use base64::Engine as _;
 
-use crate::common::{Env, who};
-use crate::inbound_limits::{ingest_measured, list_with};
-use crate::inbound_mail::{
+use crate::common::limits::{ingest_measured, list_with};
+use crate::common::mail::{
     Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW, cleartext_signed, rewrap,
     signed_encrypted_mime, signed_entity, signed_mime,
 };
+use crate::common::{Env, who};
 
 fn command(line: &str) -> String {
     format!("Hello,\n\nList: {LIST_ADDRESS}\n{line}\n\nThanks\n")
@@ -39,7 +39,7 @@ fn carried_out(env: &Env, what: &str, message: &[u8]) {
 /// Ingests `message`, which must be dropped for `reason` and change
 /// nothing.
 fn refused(env: &Env, what: &str, message: &[u8], reason: &str) {
-    crate::inbound_limits::dropped_unchanged(env, what, message, reason);
+    crate::common::limits::dropped_unchanged(env, what, message, reason);
 }
 
 /// Splits a message at its first blank line.

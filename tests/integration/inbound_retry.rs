@@ -6,10 +6,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::common::commands::{cert, command, fingerprint, list};
+use crate::common::outbox::of_kind;
 use crate::common::{Env, who};
 use crate::common::{ingest, spawn_ingest};
-use crate::delivery::of_kind;
-use crate::inbound_commands::{cert, command, fingerprint, list};
 
 /// Appends `busy_timeout_ms` to the config's `[storage]` table (its last).
 fn busy_timeout(env: &Env, millis: u64) {

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::daemon::{Daemon, eventually};
+use crate::common::mail::{Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW, signed_mime};
+use crate::common::outbox::{maildir, of_kind};
 use crate::common::{Env, ingest, path, who};
-use crate::daemon::{Daemon, eventually};
-use crate::delivery::{maildir, of_kind};
-use crate::inbound_mail::{Headers, LIST_ADDRESS, REQUEST_ADDRESS, SIGNED_NOW, signed_mime};
 
 const PUBLIC: &str = "oss-security@lists.example";
 const ID: &str = "DF-2026-0010";
@@ -157,12 +157,12 @@ fn a_second_hold_earlier_than_the_first_is_refused() {
 /// Dave's copies that say `needle`, decrypted and verified as he reads
 /// them.
 fn read_by_dave(env: &Env, needle: &str) -> Vec<String> {
-    let member = crate::sealed::Member::new(env, who::DAVE);
+    let member = crate::common::member::Member::new(env, who::DAVE);
     maildir(env)
         .into_iter()
         .map(|file| std::fs::read(file).expect("mail"))
         .filter(|eml| String::from_utf8_lossy(eml).contains(&format!("To: {}", who::DAVE)))
-        .map(|eml| crate::sealed::read_as_member(env, &member, &eml))
+        .map(|eml| crate::common::member::read_as_member(env, &member, &eml))
         .filter(|text| text.contains(needle))
         .collect()
 }
@@ -285,28 +285,6 @@ fn a_release_after_the_original_time_is_refused_and_disclosing_during_a_hold_is_
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(status(&env), "disclosed");
     assert!(audit(&env).contains("advisory.disclose-early"));
-}
-
-// A hold on an advisory whose time has passed but which no pass has
-// published yet stops the publication: it moves the date later.
-#[test]
-fn a_hold_after_the_time_passed_but_before_publication_stops_it() {
-    let env = notified();
-    let run = env.run_at(
-        "2026-06-09T14:30:00Z",
-        &[
-            "queue",
-            "hold",
-            ID,
-            "--until",
-            "2026-06-10T14:00:00Z",
-            "--reason",
-            "stop",
-        ],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    still_embargoed_at(&env, "2026-06-09T14:31:00Z");
-    publishes_at(&env, "2026-06-10T14:00:01Z");
 }
 
 // A hold past the policy's maximum embargo (14 days from the first

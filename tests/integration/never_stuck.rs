@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::daemon::{Daemon, eventually};
+use crate::common::outbox::of_kind;
+use crate::common::smtp::{Rules, SmtpServer};
 use crate::common::{Env, NOW, path, who};
-use crate::daemon::{Daemon, eventually};
-use crate::delivery::of_kind;
-use crate::smtp::{Rules, SmtpServer};
 
 /// A tmpfs mounted for one test, unmounted (lazily) when dropped.
 struct Tmpfs {

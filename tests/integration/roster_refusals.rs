@@ -2,9 +2,9 @@
 //! message that says what is wrong, the database unchanged) and by signed
 //! mail, and the channel every audit entry names.
 
+use crate::common::commands::{cert, command, fingerprint, last_lines, list};
 use crate::common::ingest;
 use crate::common::{Env, path, who};
-use crate::inbound_commands::{cert, command, fingerprint, last_lines, list};
 
 /// `member add EMAIL` for a new member sponsored by `sponsor`.
 fn add_args<'a>(email: &'a str, key: &'a str, sponsor: &'a str) -> Vec<&'a str> {

@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rstest::rstest;
 
+use crate::common::daemon::{Daemon, eventually};
+use crate::common::smtp::{Rules, SmtpServer};
 use crate::common::{Env, NOW, path, who};
-use crate::daemon::{Daemon, eventually};
-use crate::smtp::{Rules, SmtpServer};
 
 const ADVISORY: &str = "DF-2026-0700";
 /// Well after every clock the tests use: nothing sealed here is due.

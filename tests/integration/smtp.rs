@@ -1,757 +1,356 @@
-//! A real SMTP server for the tests: `tests/smtp/server.py` (aiosmtpd under
-//! Debian's `/usr/bin/python3`), answering each connection and each recipient
-//! as a test's [`Rules`] say, and recording every message whose DATA
-//! completes. [`SmtpServer`] starts it on a free port, reads what it
-//! recorded, and stops it when dropped.
-//!
-//! The server writes into the folder given to [`SmtpServer::start`]:
-//! `rules.json` (what it was told), `server.stderr`, `msg-<seq>.eml` (each
-//! message's bytes as received, dot-unstuffed, CRLF line ends) and
-//! `log.jsonl`, one JSON object a line, each flushed and fsynced:
-//!
-//! - `{"seq", "mail_from", "rcpt", "message_id", "outcome", "file", "size",
-//!   "at"}` for each completed DATA; `outcome` is `accepted`, `dropped`,
-//!   `hung`, `451` or `554`;
-//! - `{"event": "rcpt", "rcpt", "code", "at"}` for each refused RCPT;
-//! - `{"event": "connect", "code": 421, "at"}` for each refused connection.
-//!
-//! A server started again on the same folder appends to the same log and
-//! numbers on from the highest `seq` there, so a test can restart it.
+//! The server does what the rules say, seen through a minimal SMTP
+//! client written here so that no library hides what went over the wire.
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::TcpStream;
+use std::time::Duration;
 
-use serde::Deserialize;
+use crate::common::smtp::{Rules, SmtpServer};
 
-/// Debian's interpreter, which has `python3-aiosmtpd`; the one on `PATH`
-/// may be another Python without it.
-const PYTHON: &str = "/usr/bin/python3";
+/// A bound on every read, so a silent server fails a test instead of
+/// hanging it.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+const WAIT: Duration = Duration::from_secs(10);
 
-/// How long the server may take to print `READY`.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long the server may take to exit after SIGTERM before it is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How often the waiting helpers read `log.jsonl` again.
-const POLL: Duration = Duration::from_millis(20);
-
-/// How many free ports to try: another process may take the one we picked
-/// between our probe and the server's bind.
-const BIND_ATTEMPTS: usize = 5;
-
-/// The server's exit status when it cannot bind its port.
-const EXIT_BIND_FAILED: i32 = 3;
-
-/// What the server does with one RCPT of a scripted recipient, by the name
-/// [`Rules::recipient`] takes.
-///
-/// | name              | effect                                                        |
-/// |-------------------|---------------------------------------------------------------|
-/// | `accept`          | RCPT 250, DATA 250; recorded as `accepted`                    |
-/// | `451`             | RCPT `451 4.3.0`; logged as a `rcpt` event                    |
-/// | `550`             | RCPT `550 5.1.1`; logged as a `rcpt` event                    |
-/// | `drop-after-data` | reads all of DATA, records `dropped`, closes without a reply  |
-/// | `hang-after-data` | reads all of DATA, records `hung`, never replies              |
-/// | `451-data`        | answers the end of DATA with `451 4.3.0`; recorded as `451`   |
-/// | `554-data`        | answers the end of DATA with `554 5.6.0`; recorded as `554`   |
-///
-/// When a message has several recipients, the most disruptive DATA action
-/// among them wins (drop, then hang, then 554, then 451).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    Accept,
-    Code451,
-    Code550,
-    DropAfterData,
-    HangAfterData,
-    Data451,
-    Data554,
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
 }
 
-impl Action {
-    pub const ALL: [Action; 7] = [
-        Action::Accept,
-        Action::Code451,
-        Action::Code550,
-        Action::DropAfterData,
-        Action::HangAfterData,
-        Action::Data451,
-        Action::Data554,
-    ];
-
-    /// The name used in the rules file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Accept => "accept",
-            Action::Code451 => "451",
-            Action::Code550 => "550",
-            Action::DropAfterData => "drop-after-data",
-            Action::HangAfterData => "hang-after-data",
-            Action::Data451 => "451-data",
-            Action::Data554 => "554-data",
-        }
+impl Client {
+    /// Connects and returns the client with the greeting's code.
+    fn connect(server: &SmtpServer) -> (Client, u16) {
+        Self::connect_with(server, READ_TIMEOUT)
     }
 
-    /// The action called `name`, if there is one.
-    pub fn from_name(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str() == name)
-    }
-}
-
-/// The script the server follows: a queue of actions for connections and
-/// one per recipient address. Each queue is consumed in order and its last
-/// action repeats; an address without a queue is accepted.
-///
-/// ```ignore
-/// Rules::new()
-///     .connect(&["421", "421", "accept"])
-///     .recipient("x@example.org", &["451", "accept"])
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct Rules {
-    connect: Vec<String>,
-    recipients: BTreeMap<String, Vec<String>>,
-}
-
-impl Rules {
-    /// Accept every connection and every recipient.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// How to greet successive connections: `"accept"`, or `"421"` to greet
-    /// with 421 and close. Panics on any other name.
-    pub fn connect(mut self, actions: &[&str]) -> Self {
-        assert!(!actions.is_empty(), "connect: no actions");
-        for action in actions {
-            assert!(
-                matches!(*action, "accept" | "421"),
-                "connect: unknown action {action:?}, expected \"accept\" or \"421\""
-            );
-        }
-        self.connect = actions.iter().map(ToString::to_string).collect();
-        self
-    }
-
-    /// How to answer successive RCPTs of `address` (compared without
-    /// regard to case); see [`Action`] for the names. Panics on an unknown
-    /// name.
-    pub fn recipient(mut self, address: &str, actions: &[&str]) -> Self {
-        assert!(!actions.is_empty(), "{address}: no actions");
-        for action in actions {
-            assert!(
-                Action::from_name(action).is_some(),
-                "{address}: unknown action {action:?}, expected one of {:?}",
-                Action::ALL.map(Action::as_str)
-            );
-        }
-        self.recipients.insert(
-            address.to_lowercase(),
-            actions.iter().map(ToString::to_string).collect(),
-        );
-        self
-    }
-
-    /// The rules as the server reads them.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({ "connect": self.connect, "recipients": self.recipients })
-    }
-}
-
-/// One completed DATA, as recorded in `log.jsonl`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Received {
-    pub seq: u64,
-    pub mail_from: String,
-    pub rcpt: Vec<String>,
-    /// The unfolded value of the Message-ID header, angle brackets included.
-    pub message_id: Option<String>,
-    /// `accepted`, `dropped`, `hung`, `451` or `554`.
-    pub outcome: String,
-    /// The `.eml` file's name inside the server's folder.
-    pub file: String,
-    /// The message's length in bytes.
-    pub size: u64,
-    /// When the server recorded it (Unix time, seconds).
-    pub at: f64,
-}
-
-/// A running `server.py`; dropping it stops the process.
-pub struct SmtpServer {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-/// Why one launch did not give a listening server.
-enum LaunchError {
-    /// The port was taken; another may work.
-    PortTaken,
-    /// Anything else, with what the server said.
-    Failed(String),
-}
-
-impl SmtpServer {
-    /// Starts a server that follows `rules` and records into `dir` (made if
-    /// missing), on a free port of 127.0.0.1. Panics with the server's
-    /// stderr if it does not come up within 10 seconds.
-    pub fn start(dir: &Path, rules: &Rules) -> SmtpServer {
-        std::fs::create_dir_all(dir).expect("create the SMTP server folder");
-        let rules_file = dir.join("rules.json");
-        std::fs::write(&rules_file, rules.to_json().to_string()).expect("write rules.json");
-        for _ in 0..BIND_ATTEMPTS {
-            let port = free_port();
-            match launch(dir, &rules_file, port) {
-                Ok(child) => {
-                    return SmtpServer {
-                        child,
-                        port,
-                        dir: dir.to_owned(),
-                    };
-                }
-                Err(LaunchError::PortTaken) => continue,
-                Err(LaunchError::Failed(why)) => panic!("SMTP test server failed: {why}"),
-            }
-        }
-        panic!("SMTP test server found no free port in {BIND_ATTEMPTS} attempts");
-    }
-
-    /// The port it listens on, at 127.0.0.1.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Every line of `log.jsonl` so far, messages and refusals alike.
-    pub fn events(&self) -> Vec<serde_json::Value> {
-        let text = match std::fs::read_to_string(self.dir.join("log.jsonl")) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-            Err(e) => panic!("read log.jsonl: {e}"),
+    fn connect_with(server: &SmtpServer, read_timeout: Duration) -> (Client, u16) {
+        let stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+        stream
+            .set_read_timeout(Some(read_timeout))
+            .expect("timeout");
+        stream
+            .set_write_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        let mut client = Client {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            writer: stream,
         };
-        // A line without its newline is still being written; leave it for
-        // the next read.
-        let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
-        complete
-            .lines()
-            .map(|line| {
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("log.jsonl: {e}: {line}"))
-            })
+        let greeting = client.reply().expect("greeting");
+        (client, greeting)
+    }
+
+    /// Reads one reply, multi-line or not, and returns its code.
+    fn reply(&mut self) -> std::io::Result<u16> {
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(ErrorKind::UnexpectedEof.into());
+            }
+            assert!(line.len() >= 4, "short reply line {line:?}");
+            if line.as_bytes()[3] == b' ' || line.trim_end().len() == 3 {
+                return Ok(line[..3].parse().expect("reply code"));
+            }
+        }
+    }
+
+    fn command(&mut self, line: &str) -> std::io::Result<u16> {
+        self.writer.write_all(format!("{line}\r\n").as_bytes())?;
+        self.reply()
+    }
+
+    /// EHLO, MAIL FROM, one RCPT TO each, and returns the RCPT codes.
+    fn envelope(&mut self, from: &str, to: &[&str]) -> Vec<u16> {
+        assert_eq!(self.command("EHLO client.test").expect("EHLO"), 250);
+        let mail = self.command(&format!("MAIL FROM:<{from}>")).expect("MAIL");
+        assert_eq!(mail, 250);
+        to.iter()
+            .map(|rcpt| self.command(&format!("RCPT TO:<{rcpt}>")).expect("RCPT"))
             .collect()
     }
 
-    /// Every completed DATA so far, whatever its outcome, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.events()
-            .into_iter()
-            .filter(|event| event.get("seq").is_some())
-            .map(|event| serde_json::from_value(event).expect("a message record"))
-            .collect()
-    }
-
-    /// The completed DATAs the server answered with 250.
-    pub fn accepted(&self) -> Vec<Received> {
-        let mut received = self.received();
-        received.retain(|r| r.outcome == "accepted");
-        received
-    }
-
-    /// The bytes of a recorded message.
-    pub fn message(&self, received: &Received) -> Vec<u8> {
-        std::fs::read(self.dir.join(&received.file))
-            .unwrap_or_else(|e| panic!("read {}: {e}", received.file))
-    }
-
-    /// Waits until at least `count` messages were accepted, or `timeout`
-    /// passed, and returns the accepted messages it has then.
-    pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Received> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let accepted = self.accepted();
-            let now = Instant::now();
-            if accepted.len() >= count || now >= deadline {
-                return accepted;
+    /// DATA with `body` (CRLF lines), dot-stuffed; returns the reply to
+    /// the final dot, or the error reading it.
+    fn data(&mut self, body: &[u8]) -> std::io::Result<u16> {
+        assert_eq!(self.command("DATA")?, 354);
+        let mut wire = Vec::with_capacity(body.len() + 16);
+        for line in body.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b".") {
+                wire.push(b'.');
             }
-            std::thread::sleep(POLL.min(deadline - now));
+            wire.extend_from_slice(line);
         }
+        wire.extend_from_slice(b".\r\n");
+        self.writer.write_all(&wire)?;
+        self.reply()
     }
 
-    /// Waits until `done` holds for the events, or `timeout` passed, and
-    /// returns the events it has then.
-    pub fn wait_for_events(
-        &self,
-        timeout: Duration,
-        done: impl Fn(&[serde_json::Value]) -> bool,
-    ) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let events = self.events();
-            let now = Instant::now();
-            if done(&events) || now >= deadline {
-                return events;
-            }
-            std::thread::sleep(POLL.min(deadline - now));
-        }
-    }
-
-    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within
-    /// five seconds. Returns how it exited; calling it again is harmless.
-    pub fn stop(&mut self) -> ExitStatus {
-        if let Some(status) = self.child.try_wait().expect("poll the SMTP server") {
-            return status;
-        }
-        let pid = rustix::process::Pid::from_child(&self.child);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("poll the SMTP server") {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        self.child.wait().expect("reap the SMTP server")
+    fn quit(mut self) {
+        let _ = self.command("QUIT");
     }
 }
 
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        self.stop();
+fn message(id: &str) -> Vec<u8> {
+    format!(
+        "Message-ID: <{id}>\r\nFrom: list@project.example\r\nSubject: test\r\n\r\n\
+         .a line that starts with a dot\r\nbody \u{e9}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Sends one message over a fresh connection; returns the RCPT codes and
+/// the DATA reply (`None` if RCPT was refused).
+fn deliver(server: &SmtpServer, to: &str, body: &[u8]) -> (u16, Option<u16>) {
+    let (mut client, greeting) = Client::connect(server);
+    assert_eq!(greeting, 220);
+    let rcpt = client.envelope("list@project.example", &[to])[0];
+    if rcpt != 250 {
+        client.quit();
+        return (rcpt, None);
     }
+    let data = client.data(body).expect("DATA reply");
+    client.quit();
+    (rcpt, Some(data))
 }
 
-/// A port nobody listened on a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("probe for a free port")
-        .port()
+#[test]
+fn accepted_message_is_recorded_with_its_id_and_exact_bytes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = SmtpServer::start(dir.path(), &Rules::new());
+    let body = message("one@project.example");
+    assert_eq!(
+        deliver(&server, "alice@project.example", &body),
+        (250, Some(250))
+    );
+    let received = server.wait_for(1, WAIT);
+    assert_eq!(received.len(), 1);
+    let r = &received[0];
+    assert_eq!(r.seq, 1);
+    assert_eq!(r.mail_from, "list@project.example");
+    assert_eq!(r.rcpt, ["alice@project.example"]);
+    assert_eq!(r.message_id.as_deref(), Some("<one@project.example>"));
+    assert_eq!(r.outcome, "accepted");
+    assert_eq!(server.message(r), body);
+    assert_eq!(r.size, body.len() as u64);
 }
 
-/// Runs the server on `port` and waits for its `READY` line.
-fn launch(dir: &Path, rules: &Path, port: u16) -> Result<Child, LaunchError> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
-    let stderr_path = dir.join("server.stderr");
-    let stderr = File::create(&stderr_path).expect("create server.stderr");
-    let mut child = Command::new(PYTHON)
-        .arg(&script)
-        .arg("--port")
-        .arg(port.to_string())
-        .arg("--dir")
-        .arg(dir)
-        .arg("--rules")
-        .arg(rules)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {PYTHON} (needs python3-aiosmtpd): {e}"));
+#[test]
+fn messages_of_a_few_mib_pass() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = SmtpServer::start(dir.path(), &Rules::new());
+    let mut body = message("big@project.example");
+    let line = format!("{}\r\n", "A".repeat(76));
+    body.extend(line.as_bytes().iter().cycle().take(line.len() * 45_000));
+    assert!(body.len() > 3 * 1024 * 1024);
+    assert_eq!(deliver(&server, "bob@x.example", &body), (250, Some(250)));
+    let received = server.wait_for(1, WAIT);
+    assert_eq!(server.message(&received[0]), body);
+}
 
-    // A thread reads stdout so the wait below can time out; it ends when
-    // the server closes stdout by exiting.
-    let stdout = child.stdout.take().expect("server stdout");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
+#[test]
+fn temporary_rcpt_failure_then_accept_over_two_connections() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Rules::new().recipient("Bob@Vendor.example", &["451", "accept"]);
+    let server = SmtpServer::start(dir.path(), &rules);
+    let body = message("retry@project.example");
+    assert_eq!(deliver(&server, "bob@vendor.example", &body), (451, None));
+    assert!(server.received().is_empty());
+    assert_eq!(
+        deliver(&server, "bob@vendor.example", &body),
+        (250, Some(250))
+    );
+    let events = server.events();
+    assert_eq!(events[0]["event"], "rcpt");
+    assert_eq!(events[0]["rcpt"], "bob@vendor.example");
+    assert_eq!(events[0]["code"], 451);
+    let received = server.wait_for(1, WAIT);
+    assert_eq!(received[0].rcpt, ["bob@vendor.example"]);
+}
+
+#[test]
+fn permanent_rcpt_failure_repeats_and_records_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Rules::new().recipient("gone@vendor.example", &["550"]);
+    let server = SmtpServer::start(dir.path(), &rules);
+    let body = message("gone@project.example");
+    for _ in 0..2 {
+        assert_eq!(deliver(&server, "gone@vendor.example", &body), (550, None));
+    }
+    // Other recipients are untouched by the rule.
+    assert_eq!(
+        deliver(&server, "ok@vendor.example", &body),
+        (250, Some(250))
+    );
+    let refusals: Vec<_> = server
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "rcpt" && e["code"] == 550)
+        .collect();
+    assert_eq!(refusals.len(), 2);
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].rcpt, ["ok@vendor.example"]);
+}
+
+#[test]
+fn first_connection_refused_with_421_then_accepted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Rules::new().connect(&["421", "accept"]);
+    let server = SmtpServer::start(dir.path(), &rules);
+    let (mut client, greeting) = Client::connect(&server);
+    assert_eq!(greeting, 421);
+    let after = client.reply().expect_err("closed after 421");
+    assert_eq!(after.kind(), ErrorKind::UnexpectedEof);
+    let body = message("after421@project.example");
+    assert_eq!(deliver(&server, "carol@x.example", &body), (250, Some(250)));
+    let events = server.events();
+    assert_eq!(events[0]["event"], "connect");
+    assert_eq!(events[0]["code"], 421);
+    assert_eq!(server.wait_for(1, WAIT).len(), 1);
+}
+
+#[test]
+fn drop_after_data_closes_without_reply_and_records_dropped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Rules::new().recipient("dave@vendor.example", &["drop-after-data", "accept"]);
+    let server = SmtpServer::start(dir.path(), &rules);
+    let body = message("dropped@project.example");
+    let (mut client, _) = Client::connect(&server);
+    assert_eq!(
+        client.envelope("list@project.example", &["dave@vendor.example"]),
+        [250]
+    );
+    let error = client.data(&body).expect_err("no reply after DATA");
+    assert!(
+        matches!(
+            error.kind(),
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
+        ),
+        "{error}"
+    );
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].outcome, "dropped");
+    assert_eq!(server.message(&received[0]), body);
+    assert!(server.accepted().is_empty());
+
+    assert_eq!(
+        deliver(&server, "dave@vendor.example", &body),
+        (250, Some(250))
+    );
+    let accepted = server.wait_for(1, WAIT);
+    assert_eq!(accepted[0].seq, 2);
+    assert_eq!(
+        accepted[0].message_id.as_deref(),
+        Some("<dropped@project.example>")
+    );
+}
+
+#[test]
+fn hang_after_data_never_answers_and_stop_still_exits_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Rules::new().recipient("erin@distro.example", &["hang-after-data"]);
+    let mut server = SmtpServer::start(dir.path(), &rules);
+    let (mut client, _) = Client::connect_with(&server, Duration::from_millis(500));
+    assert_eq!(
+        client.envelope("list@project.example", &["erin@distro.example"]),
+        [250]
+    );
+    let error = client
+        .data(&message("hung@project.example"))
+        .expect_err("silence");
+    assert!(
+        matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{error}"
+    );
+    assert_eq!(server.received()[0].outcome, "hung");
+    // The client is still connected; SIGTERM must end the server anyway.
+    let status = server.stop();
+    assert!(status.success(), "{status}");
+    drop(client);
+}
+
+#[test]
+fn data_codes_answer_the_final_dot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Rules::new()
+        .recipient("temp@x.example", &["451-data"])
+        .recipient("perm@x.example", &["554-data"]);
+    let server = SmtpServer::start(dir.path(), &rules);
+    let body = message("codes@project.example");
+    assert_eq!(deliver(&server, "temp@x.example", &body), (250, Some(451)));
+    assert_eq!(deliver(&server, "perm@x.example", &body), (250, Some(554)));
+    let outcomes: Vec<_> = server.received().into_iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, ["451", "554"]);
+}
+
+#[test]
+fn concurrent_connections_are_all_recorded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Rules::new().recipient("flaky@x.example", &["451", "accept"]);
+    let server = SmtpServer::start(dir.path(), &rules);
+    std::thread::scope(|scope| {
+        for thread in 0..8 {
+            let server = &server;
+            scope.spawn(move || {
+                let (mut client, greeting) = Client::connect(server);
+                assert_eq!(greeting, 220);
+                assert_eq!(client.command("EHLO client.test").expect("EHLO"), 250);
+                for n in 0..25 {
+                    assert_eq!(client.command("MAIL FROM:<list@x.example>").unwrap(), 250);
+                    let to = format!("RCPT TO:<m{thread}-{n}@x.example>");
+                    assert_eq!(client.command(&to).expect("RCPT"), 250);
+                    let body = message(&format!("{thread}-{n}@project.example"));
+                    assert_eq!(client.data(&body).expect("DATA"), 250);
+                }
+                client.quit();
+            });
         }
     });
-    let said = |why: &str| format!("{why}; stderr:\n{}", read_lossy(&stderr_path));
-    match lines.recv_timeout(READY_TIMEOUT) {
-        Ok(line) if line == format!("READY {port}") => Ok(child),
-        Ok(line) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(LaunchError::Failed(said(&format!(
-                "unexpected output {line:?}"
-            ))))
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(LaunchError::Failed(said("not ready after 10 seconds")))
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            let status = child.wait().expect("reap the SMTP server");
-            if status.code() == Some(EXIT_BIND_FAILED) {
-                Err(LaunchError::PortTaken)
-            } else {
-                Err(LaunchError::Failed(said(&format!("exited with {status}"))))
-            }
-        }
-    }
+    let received = server.wait_for(200, WAIT);
+    assert_eq!(received.len(), 200);
+    let mut seqs: Vec<u64> = received.iter().map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+    let mut ids: Vec<_> = received
+        .iter()
+        .filter_map(|r| r.message_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+
+    assert_eq!(deliver(&server, "flaky@x.example", b"\r\n"), (451, None));
+    let events = server.wait_for_events(WAIT, |events| events.iter().any(|e| e["event"] == "rcpt"));
+    assert_eq!(events.len(), 201);
 }
 
-fn read_lossy(path: &Path) -> String {
-    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+#[test]
+fn dropping_the_handle_stops_the_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = SmtpServer::start(dir.path(), &Rules::new());
+    let proc = std::path::PathBuf::from(format!("/proc/{}", server.child.id()));
+    assert!(proc.exists());
+    drop(server);
+    assert!(!proc.exists(), "server process still present");
 }
 
-#[cfg(test)]
-mod tests {
-    //! The server does what the rules say, seen through a minimal SMTP
-    //! client written here so that no library hides what went over the wire.
+#[test]
+fn a_restarted_server_numbers_on_in_the_same_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let body = message("restart@project.example");
+    let server = SmtpServer::start(dir.path(), &Rules::new());
+    assert_eq!(deliver(&server, "a@x.example", &body), (250, Some(250)));
+    drop(server);
+    let server = SmtpServer::start(dir.path(), &Rules::new());
+    assert_eq!(deliver(&server, "b@x.example", &body), (250, Some(250)));
+    let received = server.wait_for(2, WAIT);
+    let seqs: Vec<_> = received.iter().map(|r| (r.seq, r.file.as_str())).collect();
+    assert_eq!(seqs, [(1, "msg-1.eml"), (2, "msg-2.eml")]);
+    assert_eq!(received[0].rcpt, ["a@x.example"]);
+}
 
-    use std::io::{BufRead, BufReader, ErrorKind, Write};
-    use std::net::TcpStream;
-    use std::time::Duration;
-
-    use super::{Rules, SmtpServer};
-
-    /// A bound on every read, so a silent server fails a test instead of
-    /// hanging it.
-    const READ_TIMEOUT: Duration = Duration::from_secs(5);
-    const WAIT: Duration = Duration::from_secs(10);
-
-    struct Client {
-        reader: BufReader<TcpStream>,
-        writer: TcpStream,
-    }
-
-    impl Client {
-        /// Connects and returns the client with the greeting's code.
-        fn connect(server: &SmtpServer) -> (Client, u16) {
-            Self::connect_with(server, READ_TIMEOUT)
-        }
-
-        fn connect_with(server: &SmtpServer, read_timeout: Duration) -> (Client, u16) {
-            let stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
-            stream
-                .set_read_timeout(Some(read_timeout))
-                .expect("timeout");
-            stream
-                .set_write_timeout(Some(READ_TIMEOUT))
-                .expect("timeout");
-            let mut client = Client {
-                reader: BufReader::new(stream.try_clone().expect("clone")),
-                writer: stream,
-            };
-            let greeting = client.reply().expect("greeting");
-            (client, greeting)
-        }
-
-        /// Reads one reply, multi-line or not, and returns its code.
-        fn reply(&mut self) -> std::io::Result<u16> {
-            loop {
-                let mut line = String::new();
-                if self.reader.read_line(&mut line)? == 0 {
-                    return Err(ErrorKind::UnexpectedEof.into());
-                }
-                assert!(line.len() >= 4, "short reply line {line:?}");
-                if line.as_bytes()[3] == b' ' || line.trim_end().len() == 3 {
-                    return Ok(line[..3].parse().expect("reply code"));
-                }
-            }
-        }
-
-        fn command(&mut self, line: &str) -> std::io::Result<u16> {
-            self.writer.write_all(format!("{line}\r\n").as_bytes())?;
-            self.reply()
-        }
-
-        /// EHLO, MAIL FROM, one RCPT TO each, and returns the RCPT codes.
-        fn envelope(&mut self, from: &str, to: &[&str]) -> Vec<u16> {
-            assert_eq!(self.command("EHLO client.test").expect("EHLO"), 250);
-            let mail = self.command(&format!("MAIL FROM:<{from}>")).expect("MAIL");
-            assert_eq!(mail, 250);
-            to.iter()
-                .map(|rcpt| self.command(&format!("RCPT TO:<{rcpt}>")).expect("RCPT"))
-                .collect()
-        }
-
-        /// DATA with `body` (CRLF lines), dot-stuffed; returns the reply to
-        /// the final dot, or the error reading it.
-        fn data(&mut self, body: &[u8]) -> std::io::Result<u16> {
-            assert_eq!(self.command("DATA")?, 354);
-            let mut wire = Vec::with_capacity(body.len() + 16);
-            for line in body.split_inclusive(|&b| b == b'\n') {
-                if line.starts_with(b".") {
-                    wire.push(b'.');
-                }
-                wire.extend_from_slice(line);
-            }
-            wire.extend_from_slice(b".\r\n");
-            self.writer.write_all(&wire)?;
-            self.reply()
-        }
-
-        fn quit(mut self) {
-            let _ = self.command("QUIT");
-        }
-    }
-
-    fn message(id: &str) -> Vec<u8> {
-        format!(
-            "Message-ID: <{id}>\r\nFrom: list@project.example\r\nSubject: test\r\n\r\n\
-             .a line that starts with a dot\r\nbody \u{e9}\r\n"
-        )
-        .into_bytes()
-    }
-
-    /// Sends one message over a fresh connection; returns the RCPT codes and
-    /// the DATA reply (`None` if RCPT was refused).
-    fn deliver(server: &SmtpServer, to: &str, body: &[u8]) -> (u16, Option<u16>) {
-        let (mut client, greeting) = Client::connect(server);
-        assert_eq!(greeting, 220);
-        let rcpt = client.envelope("list@project.example", &[to])[0];
-        if rcpt != 250 {
-            client.quit();
-            return (rcpt, None);
-        }
-        let data = client.data(body).expect("DATA reply");
-        client.quit();
-        (rcpt, Some(data))
-    }
-
-    #[test]
-    fn accepted_message_is_recorded_with_its_id_and_exact_bytes() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let server = SmtpServer::start(dir.path(), &Rules::new());
-        let body = message("one@project.example");
-        assert_eq!(
-            deliver(&server, "alice@project.example", &body),
-            (250, Some(250))
-        );
-        let received = server.wait_for(1, WAIT);
-        assert_eq!(received.len(), 1);
-        let r = &received[0];
-        assert_eq!(r.seq, 1);
-        assert_eq!(r.mail_from, "list@project.example");
-        assert_eq!(r.rcpt, ["alice@project.example"]);
-        assert_eq!(r.message_id.as_deref(), Some("<one@project.example>"));
-        assert_eq!(r.outcome, "accepted");
-        assert_eq!(server.message(r), body);
-        assert_eq!(r.size, body.len() as u64);
-    }
-
-    #[test]
-    fn messages_of_a_few_mib_pass() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let server = SmtpServer::start(dir.path(), &Rules::new());
-        let mut body = message("big@project.example");
-        let line = format!("{}\r\n", "A".repeat(76));
-        body.extend(line.as_bytes().iter().cycle().take(line.len() * 45_000));
-        assert!(body.len() > 3 * 1024 * 1024);
-        assert_eq!(deliver(&server, "bob@x.example", &body), (250, Some(250)));
-        let received = server.wait_for(1, WAIT);
-        assert_eq!(server.message(&received[0]), body);
-    }
-
-    #[test]
-    fn temporary_rcpt_failure_then_accept_over_two_connections() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rules = Rules::new().recipient("Bob@Vendor.example", &["451", "accept"]);
-        let server = SmtpServer::start(dir.path(), &rules);
-        let body = message("retry@project.example");
-        assert_eq!(deliver(&server, "bob@vendor.example", &body), (451, None));
-        assert!(server.received().is_empty());
-        assert_eq!(
-            deliver(&server, "bob@vendor.example", &body),
-            (250, Some(250))
-        );
-        let events = server.events();
-        assert_eq!(events[0]["event"], "rcpt");
-        assert_eq!(events[0]["rcpt"], "bob@vendor.example");
-        assert_eq!(events[0]["code"], 451);
-        let received = server.wait_for(1, WAIT);
-        assert_eq!(received[0].rcpt, ["bob@vendor.example"]);
-    }
-
-    #[test]
-    fn permanent_rcpt_failure_repeats_and_records_nothing() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rules = Rules::new().recipient("gone@vendor.example", &["550"]);
-        let server = SmtpServer::start(dir.path(), &rules);
-        let body = message("gone@project.example");
-        for _ in 0..2 {
-            assert_eq!(deliver(&server, "gone@vendor.example", &body), (550, None));
-        }
-        // Other recipients are untouched by the rule.
-        assert_eq!(
-            deliver(&server, "ok@vendor.example", &body),
-            (250, Some(250))
-        );
-        let refusals: Vec<_> = server
-            .events()
-            .into_iter()
-            .filter(|e| e["event"] == "rcpt" && e["code"] == 550)
-            .collect();
-        assert_eq!(refusals.len(), 2);
-        let received = server.received();
-        assert_eq!(received.len(), 1);
-        assert_eq!(received[0].rcpt, ["ok@vendor.example"]);
-    }
-
-    #[test]
-    fn first_connection_refused_with_421_then_accepted() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rules = Rules::new().connect(&["421", "accept"]);
-        let server = SmtpServer::start(dir.path(), &rules);
-        let (mut client, greeting) = Client::connect(&server);
-        assert_eq!(greeting, 421);
-        let after = client.reply().expect_err("closed after 421");
-        assert_eq!(after.kind(), ErrorKind::UnexpectedEof);
-        let body = message("after421@project.example");
-        assert_eq!(deliver(&server, "carol@x.example", &body), (250, Some(250)));
-        let events = server.events();
-        assert_eq!(events[0]["event"], "connect");
-        assert_eq!(events[0]["code"], 421);
-        assert_eq!(server.wait_for(1, WAIT).len(), 1);
-    }
-
-    #[test]
-    fn drop_after_data_closes_without_reply_and_records_dropped() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rules = Rules::new().recipient("dave@vendor.example", &["drop-after-data", "accept"]);
-        let server = SmtpServer::start(dir.path(), &rules);
-        let body = message("dropped@project.example");
-        let (mut client, _) = Client::connect(&server);
-        assert_eq!(
-            client.envelope("list@project.example", &["dave@vendor.example"]),
-            [250]
-        );
-        let error = client.data(&body).expect_err("no reply after DATA");
-        assert!(
-            matches!(
-                error.kind(),
-                ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
-            ),
-            "{error}"
-        );
-        let received = server.received();
-        assert_eq!(received.len(), 1);
-        assert_eq!(received[0].outcome, "dropped");
-        assert_eq!(server.message(&received[0]), body);
-        assert!(server.accepted().is_empty());
-
-        assert_eq!(
-            deliver(&server, "dave@vendor.example", &body),
-            (250, Some(250))
-        );
-        let accepted = server.wait_for(1, WAIT);
-        assert_eq!(accepted[0].seq, 2);
-        assert_eq!(
-            accepted[0].message_id.as_deref(),
-            Some("<dropped@project.example>")
-        );
-    }
-
-    #[test]
-    fn hang_after_data_never_answers_and_stop_still_exits_cleanly() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rules = Rules::new().recipient("erin@distro.example", &["hang-after-data"]);
-        let mut server = SmtpServer::start(dir.path(), &rules);
-        let (mut client, _) = Client::connect_with(&server, Duration::from_millis(500));
-        assert_eq!(
-            client.envelope("list@project.example", &["erin@distro.example"]),
-            [250]
-        );
-        let error = client
-            .data(&message("hung@project.example"))
-            .expect_err("silence");
-        assert!(
-            matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-            "{error}"
-        );
-        assert_eq!(server.received()[0].outcome, "hung");
-        // The client is still connected; SIGTERM must end the server anyway.
-        let status = server.stop();
-        assert!(status.success(), "{status}");
-        drop(client);
-    }
-
-    #[test]
-    fn data_codes_answer_the_final_dot() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rules = Rules::new()
-            .recipient("temp@x.example", &["451-data"])
-            .recipient("perm@x.example", &["554-data"]);
-        let server = SmtpServer::start(dir.path(), &rules);
-        let body = message("codes@project.example");
-        assert_eq!(deliver(&server, "temp@x.example", &body), (250, Some(451)));
-        assert_eq!(deliver(&server, "perm@x.example", &body), (250, Some(554)));
-        let outcomes: Vec<_> = server.received().into_iter().map(|r| r.outcome).collect();
-        assert_eq!(outcomes, ["451", "554"]);
-    }
-
-    #[test]
-    fn concurrent_connections_are_all_recorded() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rules = Rules::new().recipient("flaky@x.example", &["451", "accept"]);
-        let server = SmtpServer::start(dir.path(), &rules);
-        std::thread::scope(|scope| {
-            for thread in 0..8 {
-                let server = &server;
-                scope.spawn(move || {
-                    let (mut client, greeting) = Client::connect(server);
-                    assert_eq!(greeting, 220);
-                    assert_eq!(client.command("EHLO client.test").expect("EHLO"), 250);
-                    for n in 0..25 {
-                        assert_eq!(client.command("MAIL FROM:<list@x.example>").unwrap(), 250);
-                        let to = format!("RCPT TO:<m{thread}-{n}@x.example>");
-                        assert_eq!(client.command(&to).expect("RCPT"), 250);
-                        let body = message(&format!("{thread}-{n}@project.example"));
-                        assert_eq!(client.data(&body).expect("DATA"), 250);
-                    }
-                    client.quit();
-                });
-            }
-        });
-        let received = server.wait_for(200, WAIT);
-        assert_eq!(received.len(), 200);
-        let mut seqs: Vec<u64> = received.iter().map(|r| r.seq).collect();
-        seqs.sort_unstable();
-        assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
-        let mut ids: Vec<_> = received
-            .iter()
-            .filter_map(|r| r.message_id.clone())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), 200);
-
-        assert_eq!(deliver(&server, "flaky@x.example", b"\r\n"), (451, None));
-        let events =
-            server.wait_for_events(WAIT, |events| events.iter().any(|e| e["event"] == "rcpt"));
-        assert_eq!(events.len(), 201);
-    }
-
-    #[test]
-    fn dropping_the_handle_stops_the_process() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let server = SmtpServer::start(dir.path(), &Rules::new());
-        let proc = std::path::PathBuf::from(format!("/proc/{}", server.child.id()));
-        assert!(proc.exists());
-        drop(server);
-        assert!(!proc.exists(), "server process still present");
-    }
-
-    #[test]
-    fn a_restarted_server_numbers_on_in_the_same_folder() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let body = message("restart@project.example");
-        let server = SmtpServer::start(dir.path(), &Rules::new());
-        assert_eq!(deliver(&server, "a@x.example", &body), (250, Some(250)));
-        drop(server);
-        let server = SmtpServer::start(dir.path(), &Rules::new());
-        assert_eq!(deliver(&server, "b@x.example", &body), (250, Some(250)));
-        let received = server.wait_for(2, WAIT);
-        let seqs: Vec<_> = received.iter().map(|r| (r.seq, r.file.as_str())).collect();
-        assert_eq!(seqs, [(1, "msg-1.eml"), (2, "msg-2.eml")]);
-        assert_eq!(received[0].rcpt, ["a@x.example"]);
-    }
-
-    #[test]
-    #[should_panic(expected = "unknown action")]
-    fn unknown_action_names_are_refused() {
-        let _ = Rules::new().recipient("x@x.example", &["250"]);
-    }
+#[test]
+#[should_panic(expected = "unknown action")]
+fn unknown_action_names_are_refused() {
+    let _ = Rules::new().recipient("x@x.example", &["250"]);
 }

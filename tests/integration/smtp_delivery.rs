@@ -3,9 +3,9 @@
 
 use std::io::Write as _;
 
+use crate::common::outbox::of_kind;
+use crate::common::smtp::{Received, Rules, SmtpServer};
 use crate::common::{Env, who};
-use crate::delivery::of_kind;
-use crate::smtp::{Received, Rules, SmtpServer};
 
 const AT: &str = "2026-06-01T12:00:00Z";
 const PLUS_30S: &str = "2026-06-01T12:00:30Z";
