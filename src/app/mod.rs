@@ -23,6 +23,7 @@ pub mod list;
 pub mod member_mail;
 pub mod membership;
 pub mod outcome;
+pub mod progress;
 pub mod publish;
 pub mod queue;
 pub mod reports;
@@ -57,6 +58,8 @@ pub struct App {
     channel: std::sync::Mutex<Channel>,
     /// What a delivery run could not store (see [`settle::Unsettled`]).
     unsettled: std::sync::Mutex<settle::Unsettled>,
+    /// Where long work reports how far it got (nowhere by default).
+    progress: std::sync::Arc<dyn progress::Progress>,
 }
 
 /// One command of a signed message: the message (who signed, when, over
@@ -101,6 +104,7 @@ impl App {
             replay: std::sync::Mutex::new(None),
             channel: std::sync::Mutex::new(Channel::Cli),
             unsettled: std::sync::Mutex::default(),
+            progress: std::sync::Arc::new(progress::Quiet),
         }
     }
 
@@ -152,6 +156,11 @@ impl App {
         if let Ok(mut slot) = self.channel.lock() {
             *slot = channel;
         }
+    }
+
+    /// Reports long work (sealing) to `hook` from now on.
+    pub fn set_progress(&mut self, hook: std::sync::Arc<dyn progress::Progress>) {
+        self.progress = hook;
     }
 
     /// The certificate policy from the config.

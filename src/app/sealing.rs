@@ -14,7 +14,8 @@
 //! batch is taken from the audience query, which leaves out members who
 //! already have a copy of the announcement: a seal that stopped between
 //! batches resumes where it stopped. The announcement is marked sealed
-//! when the last batch commits.
+//! when the last batch commits. Each committed batch is reported to the
+//! app's progress hook (see [`super::progress`]).
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use super::App;
 use super::member_mail::to_recipient;
 use super::scheduler::{Prepared, SealerSlot};
+use super::progress::SealingReport;
 use super::seal::{Recipient, Sealed, Sealer, label};
 use crate::compose::{Kind, advisory_context};
 use crate::mail::SignedEntity;
@@ -128,6 +130,9 @@ impl App {
         let crash = super::crash::CrashPoints::from_env();
         let mut done = Prepared::default();
         let mut after = 0;
+        // Started at the first copy, so a pass with nothing to seal draws
+        // nothing; ended when dropped, however the loop ends.
+        let mut report: Option<SealingReport<'_>> = None;
         loop {
             let batch = self
                 .store
@@ -163,6 +168,20 @@ impl App {
                 return Ok(done);
             };
             done.add(written);
+            if !copies.is_empty() {
+                if report.is_none() {
+                    // Only the bar's length: not worth failing a seal for.
+                    let total = self.store.count_active_members().await.unwrap_or_default();
+                    report = Some(SealingReport::start(
+                        self.progress.as_ref(),
+                        job.kind,
+                        total,
+                    ));
+                }
+                if let Some(report) = report.as_mut() {
+                    report.add(copies.len() as u64);
+                }
+            }
             crash.reach(super::crash::CRASH_AFTER_SEAL_BATCH, 1);
             if last {
                 return Ok(done);

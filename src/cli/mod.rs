@@ -5,6 +5,7 @@
 //! `commands` turns what is parsed here into calls to `app`.
 
 pub mod advisory;
+pub mod generate;
 pub mod member;
 pub mod queue;
 
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use advisory::AdvisoryCommand;
+pub use generate::ShellArg;
 pub use member::{MemberCommand, RoleArg};
 pub use queue::{HoldArgs, QueueCommand, ServeArgs};
 
@@ -78,6 +80,19 @@ pub enum Command {
     /// Run a throwaway list in a temporary folder, end to end.
     #[command(after_help = "Example:\n  embargo demo")]
     Demo(DemoArgs),
+    /// Print the shell completion script for SHELL (bash, zsh or fish).
+    /// Needs no config and no list.
+    #[command(
+        after_help = "Examples:\n  source <(embargo completions bash)\n  embargo completions zsh > ~/.zfunc/_embargo\n  embargo completions fish > ~/.config/fish/completions/embargo.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// Print the man page, embargo(1), as roff. Needs no config and no list.
+    #[command(after_help = "Example:\n  embargo man | man -l -")]
+    Man,
 }
 
 /// `embargo init`.

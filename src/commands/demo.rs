@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result};
 
-use super::member;
+use super::{member, progress};
 use crate::advisory::{Permission, Severity};
 use crate::app::App;
 use crate::app::advisory::{AdvisoryInput, Force};
@@ -69,7 +69,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         outcome.list_fingerprint, admin
     );
 
-    let app = App::open(config, clock).await?;
+    let app = open_app(config, clock).await?;
     step("embargo member add: a committer sponsors a new subscriber");
     let added = app
         .add_member(AddMember {
@@ -107,7 +107,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     .await;
     result?;
 
-    let app = App::open(Config::load(Some(&config_path))?, clock::from_env()?).await?;
+    let app = open_app(Config::load(Some(&config_path))?, clock::from_env()?).await?;
     step("embargo advisory new: a maintainer drafts an embargoed advisory");
     let disclose = now + chrono::Duration::days(7);
     let (advisory, _) = app
@@ -200,7 +200,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
     let later = disclose + chrono::Duration::seconds(1);
     let at_disclosure = std::sync::Arc::new(
-        App::open(
+        open_app(
             Config::load(Some(&config_path))?,
             Box::new(clock::FixedClock(later)),
         )
@@ -265,4 +265,12 @@ fn find_message(dir: &std::path::Path, message_id: &str) -> Result<Vec<u8>> {
 
 fn step(title: &str) {
     println!("\n== {title}");
+}
+
+/// Opens the demo's list, drawing progress when stderr is a terminal, as
+/// the other commands do.
+async fn open_app(config: Config, clock: Box<dyn clock::Clock>) -> Result<App> {
+    let mut app = App::open(config, clock).await?;
+    progress::attach(&mut app);
+    Ok(app)
 }

@@ -7,6 +7,7 @@ mod audit;
 mod demo;
 mod init;
 mod member;
+mod progress;
 mod queue;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Ingest => ingest(cli.config.as_deref()).await,
         Command::Help { topic } => help(topic.as_deref()),
+        Command::Completions { shell } => generated(|out| {
+            crate::cli::generate::completions(shell, out);
+            Ok(())
+        }),
+        Command::Man => generated(crate::cli::generate::man_page),
     }
 }
 
@@ -115,13 +121,28 @@ fn help(topic: Option<&str>) -> Result<()> {
     }
 }
 
+/// Prints a generated file (completions, the man page) to stdout. These
+/// need neither a config nor a list, so they work on a machine that only
+/// has the binary, as when the Debian package is built.
+fn generated(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
+    use std::io::Write as _;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    write(&mut out).context("write to stdout")?;
+    out.flush().context("write to stdout")?;
+    Ok(())
+}
+
 fn load_config(path: Option<&Path>) -> Result<Config> {
     Config::load(path)
 }
 
+/// Opens the list, drawing progress on stderr when it is a terminal.
 async fn open(path: Option<&Path>) -> Result<App> {
     let config = load_config(path)?;
-    App::open(config, clock::from_env()?).await
+    let mut app = App::open(config, clock::from_env()?).await?;
+    progress::attach(&mut app);
+    Ok(app)
 }
 
 /// Reads a file named on the command line, saying which flag named it.

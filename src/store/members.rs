@@ -294,6 +294,15 @@ impl Store {
     pub async fn count_active_admins(&self) -> Result<u64, StoreError> {
         count_active_admins(&self.pool).await
     }
+
+    /// How many members are active: the most copies one announcement can
+    /// need, which a progress report shows as its length.
+    pub async fn count_active_members(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE status = 'active'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
 }
 
 impl WriteTx {

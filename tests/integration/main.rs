@@ -20,6 +20,7 @@ mod inbound_retry;
 mod init;
 mod never_early;
 mod never_stuck;
+mod operator;
 mod roster;
 mod roster_refusals;
 mod scheduler;
