@@ -19,6 +19,7 @@ pub mod config;
 pub mod export;
 pub mod inbound;
 pub mod mail;
+pub mod names;
 pub mod pgp;
 pub mod roster;
 pub mod store;
