@@ -3,9 +3,6 @@
 //! demo uses it to show a copy opening; inbound mail will verify members'
 //! signatures the same way.
 
-use std::io::Read;
-use std::time::SystemTime;
-
 use chrono::{DateTime, Utc};
 use sequoia_openpgp as openpgp;
 
@@ -14,13 +11,13 @@ use openpgp::crypto::SessionKey;
 use openpgp::packet::{PKESK, SKESK};
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
-    VerificationHelper,
+    DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationHelper,
 };
 use openpgp::policy::StandardPolicy;
 use openpgp::types::SymmetricAlgorithm;
 use openpgp::{KeyHandle, Result as PgpResult};
 
+use super::stream::{Reading, open_session};
 use super::{CertError, first_line};
 
 struct Helper {
@@ -54,29 +51,20 @@ impl DecryptionHelper for Helper {
         sym_algo: Option<SymmetricAlgorithm>,
         decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
     ) -> PgpResult<Option<Cert>> {
-        let policy = StandardPolicy::new();
         let Some(secret) = &self.secret else {
             return Ok(None);
         };
-        for key in secret
+        let policy = StandardPolicy::new();
+        let mut pairs: Vec<_> = secret
             .keys()
             .with_policy(&policy, None)
             .secret()
             .for_transport_encryption()
             .for_storage_encryption()
-        {
-            let Ok(mut pair) = key.key().clone().into_keypair() else {
-                continue;
-            };
-            for pkesk in pkesks {
-                if let Some((algo, session_key)) = pkesk.decrypt(&mut pair, sym_algo)
-                    && decrypt(algo, &session_key)
-                {
-                    return Ok(Some(secret.clone()));
-                }
-            }
-        }
-        Ok(None)
+            .filter_map(|key| key.key().clone().into_keypair().ok())
+            .collect();
+        let opened = open_session(&mut pairs, pkesks, sym_algo, decrypt);
+        Ok(opened.then(|| secret.clone()))
     }
 }
 
@@ -85,20 +73,18 @@ impl DecryptionHelper for Helper {
 pub fn decrypt(secret_key: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CertError> {
     let secret =
         Cert::from_bytes(secret_key).map_err(|err| CertError::Unreadable(first_line(&err)))?;
-    let policy = StandardPolicy::new();
     let helper = Helper {
         secret: Some(secret.clone()),
         signer: secret,
         verified: None,
     };
-    let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
-        .and_then(|builder| builder.with_policy(&policy, None, helper))
-        .map_err(|err| CertError::Unreadable(format!("cannot decrypt: {}", first_line(&err))))?;
-    let mut plaintext = Vec::new();
-    decryptor
-        .read_to_end(&mut plaintext)
-        .map_err(|err| CertError::Unreadable(format!("cannot decrypt: {err}")))?;
-    Ok(plaintext)
+    let reading = Reading {
+        what: "cannot decrypt",
+        at: None,
+        max_bytes: None,
+    };
+    let mut decryptor = reading.open::<DecryptorBuilder, _>(ciphertext, helper)?;
+    reading.read_all(&mut decryptor)
 }
 
 /// Verifies a detached signature by `signer` over exactly `data`, as of
@@ -110,20 +96,18 @@ pub fn verify_detached(
     now: DateTime<Utc>,
 ) -> Result<String, CertError> {
     let signer = Cert::from_bytes(signer).map_err(|err| CertError::Unreadable(first_line(&err)))?;
-    let policy = StandardPolicy::new();
     let helper = Helper {
         secret: None,
         signer,
         verified: None,
     };
-    let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
-        .and_then(|builder| builder.with_policy(&policy, Some(SystemTime::from(now)), helper))
-        .map_err(|err| CertError::Unreadable(format!("bad signature: {}", first_line(&err))))?;
-    verifier
-        .verify_bytes(data)
-        .map_err(|err| CertError::Unreadable(format!("bad signature: {}", first_line(&err))))?;
-    verifier
-        .into_helper()
+    let reading = Reading {
+        what: "bad signature",
+        at: Some(now),
+        max_bytes: None,
+    };
+    reading
+        .verify_detached(signature, data, helper)?
         .verified
         .ok_or_else(|| CertError::Unreadable("no good signature by the expected key".to_owned()))
 }
