@@ -155,42 +155,23 @@ pub(crate) mod tests {
     fn every_named_enum_round_trips_and_refuses_with_its_own_message() {
         // `export::cvss::Minor` is private to `export`; its own tests cover it.
         use crate::{advisory, compose, inbound, roster, store};
-        round_trip(
-            &roster::Role::ALL,
-            r#"unknown role "bogus" (expected one of: admin, maintainer, committer, advisor, subscriber)"#,
-        );
-        round_trip(
-            &roster::Kind::ALL,
-            r#"unknown kind "bogus" (expected one of: vendor, distribution, user, individual)"#,
-        );
-        round_trip(
-            &roster::Status::ALL,
-            r#"unknown status "bogus" (expected one of: pending, active, suspended, removed)"#,
-        );
-        round_trip(
-            &advisory::Severity::ALL,
-            r#"unknown severity "bogus" (expected one of: low, moderate, high, critical)"#,
-        );
-        round_trip(
-            &advisory::Permission::ALL,
-            r#"unknown permission "bogus" (expected one of: deploy, ship-binaries, notify-customers)"#,
-        );
-        round_trip(
-            &advisory::Status::ALL,
-            r#"unknown advisory status "bogus" (expected one of: draft, scheduled, notified, disclosed, cancelled)"#,
-        );
-        round_trip(
-            &compose::Kind::ALL,
-            r#"unknown mail kind "bogus" (expected one of: notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry, report, reply)"#,
-        );
-        round_trip(
-            &inbound::AckStatus::ALL,
-            r#"unknown ACK status "bogus" (expected one of: received, affected, not-affected, fixed)"#,
-        );
-        round_trip(
-            &store::DeliveryState::ALL,
-            r#"unknown delivery state "bogus" (expected one of: queued, sending, sent, uncertain, failed, missed, dropped)"#,
-        );
+        // One line an enum: its type, then its refusal of "bogus".
+        macro_rules! round_trips {
+            ($($enum:ty => $refusal:literal,)+) => {
+                $(round_trip(&<$enum>::ALL, $refusal);)+
+            };
+        }
+        round_trips! {
+            roster::Role => r#"unknown role "bogus" (expected one of: admin, maintainer, committer, advisor, subscriber)"#,
+            roster::Kind => r#"unknown kind "bogus" (expected one of: vendor, distribution, user, individual)"#,
+            roster::Status => r#"unknown status "bogus" (expected one of: pending, active, suspended, removed)"#,
+            advisory::Severity => r#"unknown severity "bogus" (expected one of: low, moderate, high, critical)"#,
+            advisory::Permission => r#"unknown permission "bogus" (expected one of: deploy, ship-binaries, notify-customers)"#,
+            advisory::Status => r#"unknown advisory status "bogus" (expected one of: draft, scheduled, notified, disclosed, cancelled)"#,
+            compose::Kind => r#"unknown mail kind "bogus" (expected one of: notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry, report, reply)"#,
+            inbound::AckStatus => r#"unknown ACK status "bogus" (expected one of: received, affected, not-affected, fixed)"#,
+            store::DeliveryState => r#"unknown delivery state "bogus" (expected one of: queued, sending, sent, uncertain, failed, missed, dropped)"#,
+        }
     }
 
     /// `ALL` holds every variant once, in table order, so listings and
