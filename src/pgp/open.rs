@@ -7,21 +7,17 @@ use chrono::{DateTime, Utc};
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::prelude::*;
-use openpgp::crypto::SessionKey;
-use openpgp::packet::{PKESK, SKESK};
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationHelper,
+    DecryptorBuilder, MessageLayer, MessageStructure, VerificationHelper,
 };
 use openpgp::policy::StandardPolicy;
-use openpgp::types::SymmetricAlgorithm;
 use openpgp::{KeyHandle, Result as PgpResult};
 
-use super::stream::{Reading, open_session};
+use super::stream::{Decrypting, Reading};
 use super::{CertError, first_line};
 
 struct Helper {
-    secret: Option<Cert>,
     signer: Cert,
     verified: Option<String>,
 }
@@ -43,40 +39,28 @@ impl VerificationHelper for Helper {
     }
 }
 
-impl DecryptionHelper for Helper {
-    fn decrypt(
-        &mut self,
-        pkesks: &[PKESK],
-        _skesks: &[SKESK],
-        sym_algo: Option<SymmetricAlgorithm>,
-        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
-    ) -> PgpResult<Option<Cert>> {
-        let Some(secret) = &self.secret else {
-            return Ok(None);
-        };
-        let policy = StandardPolicy::new();
-        let mut pairs: Vec<_> = secret
-            .keys()
-            .with_policy(&policy, None)
-            .secret()
-            .for_transport_encryption()
-            .for_storage_encryption()
-            .filter_map(|key| key.key().clone().into_keypair().ok())
-            .collect();
-        let opened = open_session(&mut pairs, pkesks, sym_algo, decrypt);
-        Ok(opened.then(|| secret.clone()))
-    }
-}
-
 /// Decrypts `ciphertext` with `secret_key` (an unencrypted secret key, as
 /// `generate_member_key` makes).
 pub fn decrypt(secret_key: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CertError> {
     let secret =
         Cert::from_bytes(secret_key).map_err(|err| CertError::Unreadable(first_line(&err)))?;
-    let helper = Helper {
-        secret: Some(secret.clone()),
-        signer: secret,
-        verified: None,
+    let policy = StandardPolicy::new();
+    let keys = secret
+        .keys()
+        .with_policy(&policy, None)
+        .secret()
+        .for_transport_encryption()
+        .for_storage_encryption()
+        .filter_map(|key| key.key().clone().into_keypair().ok())
+        .collect();
+    let helper = Decrypting {
+        helper: Helper {
+            signer: secret.clone(),
+            verified: None,
+        },
+        keys,
+        owner: Some(secret),
+        refusal: None,
     };
     let reading = Reading {
         what: "cannot decrypt",
@@ -97,7 +81,6 @@ pub fn verify_detached(
 ) -> Result<String, CertError> {
     let signer = Cert::from_bytes(signer).map_err(|err| CertError::Unreadable(first_line(&err)))?;
     let helper = Helper {
-        secret: None,
         signer,
         verified: None,
     };

@@ -15,14 +15,15 @@ use chrono::{DateTime, Utc};
 use sequoia_openpgp as openpgp;
 
 use openpgp::crypto::{KeyPair, SessionKey};
-use openpgp::packet::PKESK;
+use openpgp::packet::{PKESK, SKESK};
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
-    DecryptionHelper, Decryptor, DecryptorBuilder, DetachedVerifierBuilder, VerificationHelper,
-    Verifier, VerifierBuilder,
+    DecryptionHelper, Decryptor, DecryptorBuilder, DetachedVerifierBuilder, MessageStructure,
+    VerificationHelper, Verifier, VerifierBuilder,
 };
 use openpgp::policy::StandardPolicy;
 use openpgp::types::SymmetricAlgorithm;
+use openpgp::{Cert, KeyHandle};
 
 use super::{CertError, first_line};
 
@@ -141,24 +142,54 @@ impl Reading {
     }
 }
 
-/// Tries each key pair on each session-key packet, in order, until
-/// `decrypt` accepts a session key: what both decryption helpers do.
-pub(super) fn open_session(
-    pairs: &mut [KeyPair],
-    pkesks: &[PKESK],
-    sym_algo: Option<SymmetricAlgorithm>,
-    decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
-) -> bool {
-    for pair in pairs {
-        for pkesk in pkesks {
-            if let Some((algo, session_key)) = pkesk.decrypt(pair, sym_algo)
-                && decrypt(algo, &session_key)
-            {
-                return true;
+/// A verification helper given the keys to decrypt with: what a
+/// `Decryptor` needs. The list opening mail sent to it (its decryption
+/// keys) and a member's read-back of a copy (their secret key) find the
+/// session key the same way: each key on each session-key packet, in order,
+/// until one opens it.
+pub(super) struct Decrypting<H> {
+    pub helper: H,
+    pub keys: Vec<KeyPair>,
+    /// The certificate the keys belong to, told to sequoia once one opened
+    /// the session, when known.
+    pub owner: Option<Cert>,
+    /// Why no key opened it, when that is ours to say; `None` leaves the
+    /// refusal to sequoia.
+    pub refusal: Option<&'static str>,
+}
+
+impl<H: VerificationHelper> VerificationHelper for Decrypting<H> {
+    fn get_certs(&mut self, ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        self.helper.get_certs(ids)
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        self.helper.check(structure)
+    }
+}
+
+impl<H: VerificationHelper> DecryptionHelper for Decrypting<H> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        _skesks: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        for pair in &mut self.keys {
+            for pkesk in pkesks {
+                if let Some((algo, session_key)) = pkesk.decrypt(pair, sym_algo)
+                    && decrypt(algo, &session_key)
+                {
+                    return Ok(self.owner.clone());
+                }
             }
         }
+        match self.refusal {
+            Some(why) => Err(anyhow::anyhow!(why)),
+            None => Ok(None),
+        }
     }
-    false
 }
 
 #[cfg(test)]
@@ -207,23 +238,18 @@ mod tests {
                 Ok(())
             }
         }
-        impl DecryptionHelper for Nobody {
-            fn decrypt(
-                &mut self,
-                _: &[PKESK],
-                _: &[openpgp::packet::SKESK],
-                _: Option<SymmetricAlgorithm>,
-                _: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
-            ) -> openpgp::Result<Option<openpgp::Cert>> {
-                Ok(None)
-            }
-        }
         let garbage = b"\xff\xfe not OpenPGP at all";
         let what = |err: CertError| err.to_string();
         let limited = reading(Some(1024));
         let verifier = limited.open::<VerifierBuilder, _>(garbage, Nobody);
         assert!(what(verifier.err().expect("refused")).contains("bad signed text: "));
-        let decryptor = limited.open::<DecryptorBuilder, _>(garbage, Nobody);
+        let decrypting = Decrypting {
+            helper: Nobody,
+            keys: Vec::new(),
+            owner: None,
+            refusal: None,
+        };
+        let decryptor = limited.open::<DecryptorBuilder, _>(garbage, decrypting);
         assert!(what(decryptor.err().expect("refused")).contains("bad signed text: "));
         let detached = limited.verify_detached(garbage, b"data", Nobody);
         assert!(what(detached.err().expect("refused")).contains("bad signed text: "));

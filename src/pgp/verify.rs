@@ -13,17 +13,16 @@ use chrono::{DateTime, Utc};
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::prelude::*;
-use openpgp::crypto::{KeyPair, SessionKey};
-use openpgp::packet::{PKESK, SKESK, Signature};
+use openpgp::packet::Signature;
 use openpgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationError,
-    VerificationHelper, VerifierBuilder,
+    DecryptorBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
+    VerifierBuilder,
 };
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
-use openpgp::types::{SignatureType, SymmetricAlgorithm};
+use openpgp::types::SignatureType;
 use openpgp::{KeyHandle, Packet, Result as PgpResult};
 
-use super::stream::{Reading, open_session};
+use super::stream::{Decrypting, Reading};
 use super::{Bounds, CertError, ListKey, first_line};
 use crate::config::Secret;
 
@@ -129,17 +128,15 @@ fn signature_issuers_unguarded(signature: &[u8], bounds: &Bounds) -> Result<Issu
 
 struct Helper {
     certs: Vec<Cert>,
-    keys: Vec<KeyPair>,
     verified: Option<Verified>,
     issuers: Issuers,
     problem: Option<String>,
 }
 
 impl Helper {
-    fn new(certs: Vec<Cert>, keys: Vec<KeyPair>) -> Self {
+    fn new(certs: Vec<Cert>) -> Self {
         Self {
             certs,
-            keys,
             verified: None,
             issuers: Issuers::default(),
             problem: None,
@@ -199,21 +196,6 @@ fn signature_of<'a>(err: &'a VerificationError<'a>) -> Option<&'a Signature> {
     }
 }
 
-impl DecryptionHelper for Helper {
-    fn decrypt(
-        &mut self,
-        pkesks: &[PKESK],
-        _skesks: &[SKESK],
-        sym_algo: Option<SymmetricAlgorithm>,
-        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
-    ) -> PgpResult<Option<Cert>> {
-        if open_session(&mut self.keys, pkesks, sym_algo, decrypt) {
-            return Ok(None);
-        }
-        Err(anyhow::anyhow!("not encrypted to the list key"))
-    }
-}
-
 fn refused(helper: &Helper) -> CertError {
     CertError::Unreadable(format!(
         "no good signature by the expected key{}",
@@ -247,7 +229,7 @@ fn verify_signed_unguarded(
     // the refusal still says the signature was bad, as it always has.
     let signer = parse_cert(cert)
         .map_err(|err| CertError::Unreadable(format!("{}: {err}", reading.what)))?;
-    let helper = reading.verify_detached(signature, data, Helper::new(vec![signer], Vec::new()))?;
+    let helper = reading.verify_detached(signature, data, Helper::new(vec![signer]))?;
     helper.verified.clone().ok_or_else(|| refused(&helper))
 }
 
@@ -277,7 +259,7 @@ fn open_cleartext_unguarded(
         at: Some(now),
         max_bytes: Some(bounds.max_bytes),
     };
-    let helper = Helper::new(certs, Vec::new());
+    let helper = Helper::new(certs);
     let mut verifier = reading.open::<VerifierBuilder, _>(armored, helper)?;
     let content = reading.read_all(&mut verifier)?;
     Ok(opened(content, verifier.into_helper()))
@@ -301,10 +283,15 @@ fn open_encrypted_unguarded(
         at: Some(now),
         max_bytes: Some(bounds.max_bytes),
     };
-    let mut decryptor =
-        reading.open::<DecryptorBuilder, _>(ciphertext, Helper::new(certs, keys))?;
+    let decrypting = Decrypting {
+        helper: Helper::new(certs),
+        keys,
+        owner: None,
+        refusal: Some("not encrypted to the list key"),
+    };
+    let mut decryptor = reading.open::<DecryptorBuilder, _>(ciphertext, decrypting)?;
     let content = reading.read_all(&mut decryptor)?;
-    Ok(opened(content, decryptor.into_helper()))
+    Ok(opened(content, decryptor.into_helper().helper))
 }
 
 /// What a reader's output and its helper found, as [`Opened`].
