@@ -5,11 +5,12 @@
 //!
 //! Domain code: no IO. Before this module every such enum wrote the same
 //! three blocks by hand (a `match` from variant to word, a `Display` that
-//! writes it, a `FromStr` that finds it again), and the copies drifted: one
-//! parsed case-sensitively, one forgot `Display`, one listed its words in
-//! an order its error message did not. [`named_enum!`] generates them from
-//! one table, so the word a value is written as and the word it is read
-//! back from cannot disagree.
+//! writes it, a `FromStr` that finds it again, and a hand-typed list of the
+//! words for its error message), and the copies had begun to differ: one
+//! parsed case-sensitively, some had no `Display` or no `FromStr`.
+//! [`named_enum!`] generates them from one table, so the word a value is
+//! written as, the word it is read back from and the words an error lists
+//! cannot disagree.
 
 /// A word that is not one of a closed set's, and the words that are.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
