@@ -7,6 +7,7 @@
 //! copies across `open.rs` and `verify.rs`), so a limit or an error text
 //! could be changed in one and not the others. [`Reading`] holds those
 //! choices; [`Reading::open`] builds any of the three readers from them.
+//! [`Decrypting`] is the one way a decryptor finds its session key.
 
 use std::io::Read;
 use std::time::SystemTime;
