@@ -23,15 +23,16 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use embargo::app::App;
 use embargo::app::advisory::{AdvisoryInput, Force};
-use embargo::app::init::{InitRequest, init};
-use embargo::app::roster::AddMember;
 use embargo::clock::{Clock, SystemClock};
 use embargo::config::Config;
-use embargo::pgp;
-use embargo::roster::{Email, Kind, Role};
+use embargo::roster::Role;
+
+mod common;
+use common::{add_seeded_member, count, init_list, list_config, peak_rss_mb, sqlite};
 
 fn main() -> Result<()> {
-    let full = std::env::args().any(|arg| arg == "--bench");
+    common::quiet_backtraces();
+    let full = common::full_run();
     let sizes: Vec<usize> = match std::env::var("FANOUT_SIZES") {
         Ok(text) => text
             .split(',')
@@ -40,13 +41,7 @@ fn main() -> Result<()> {
         Err(_) if full => vec![1_000, 10_000],
         Err(_) => vec![30],
     };
-    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
-        // SAFETY: single-threaded here, before the runtime starts.
-        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = common::runtime()?;
     for size in sizes {
         runtime.block_on(bench(size, full))?;
     }
@@ -106,18 +101,15 @@ async fn bench(size: usize, full: bool) -> Result<()> {
     };
     std::fs::create_dir_all(&dir)?;
     let sink = Sink::start()?;
-    let config_path = dir.join("embargo.toml");
     let concurrency = std::env::var("FANOUT_CONCURRENCY").unwrap_or_else(|_| "16".to_owned());
-    std::fs::write(
-        &config_path,
-        format!(
-            "[list]\naddress = \"security-announce@bench.example\"\n[storage]\ndata_dir = \"var\"\n\
-             [smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+    let (config_path, config) = list_config(
+        &dir,
+        &format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
              [delivery]\nconcurrency = {concurrency}\n",
             sink.port
         ),
     )?;
-    let config = Config::load(Some(&config_path))?;
     if !config.storage.database.exists() {
         seed(&config, size).await?;
     }
@@ -200,7 +192,7 @@ async fn bench(size: usize, full: bool) -> Result<()> {
         let row = sqlite(&config.storage.database, &query)?;
         let parts: Vec<&str> = row.trim().split('|').collect();
         let done: i64 = parts.first().and_then(|n| n.parse().ok()).unwrap_or(0);
-        let peak = peak_rss_mb(daemon.id()).unwrap_or(0);
+        let peak = peak_rss_mb(Some(daemon.id())).unwrap_or(0);
         if done >= sealed {
             break (parse(parts[1])?, parse(parts[2])?, peak);
         }
@@ -247,42 +239,12 @@ async fn bench(size: usize, full: bool) -> Result<()> {
 async fn seed(config: &Config, size: usize) -> Result<()> {
     let clock = SystemClock;
     let now = clock.now();
-    let admin = Email::parse("admin@bench.example")?;
-    let (admin_cert, _) = pgp::generate_member_key("Admin", &admin, now)?;
-    init(
-        config,
-        &clock,
-        InitRequest {
-            admin_email: admin.to_string(),
-            admin_name: "Admin".to_owned(),
-            admin_org: "Bench".to_owned(),
-            admin_kind: Kind::Individual,
-            admin_key: admin_cert,
-            extra_roles: vec![Role::Committer],
-            import_key: None,
-        },
-    )
-    .await?;
+    init_list(config, &clock, vec![Role::Committer]).await?;
     let started = Instant::now();
     let app = App::open(config.clone(), Box::new(SystemClock)).await?;
     for i in 0..size {
-        let email = format!("member{i:05}@org{}.example", i % 97);
-        let parsed = Email::parse(&email)?;
-        let (cert, _) = pgp::generate_member_key("Member", &parsed, now)?;
-        let added = app
-            .add_member(AddMember {
-                email: email.clone(),
-                name: format!("Member {i}"),
-                org: format!("Org {}", i % 97),
-                kind: Kind::Vendor,
-                cert,
-                sponsor: admin.to_string(),
-                statement: Some("benchmark".to_owned()),
-                roles: Vec::new(),
-                by: None,
-            })
-            .await?;
-        app.confirm_member(&email, &added.token).await?;
+        let (email, token) = add_seeded_member(&app, i, now).await?;
+        app.confirm_member(email.as_str(), &token).await?;
     }
     app.close().await;
     eprintln!(
@@ -292,38 +254,8 @@ async fn seed(config: &Config, size: usize) -> Result<()> {
     Ok(())
 }
 
-fn sqlite(database: &Path, sql: &str) -> Result<String> {
-    let out = Command::new("sqlite3")
-        .arg(database)
-        .arg(sql)
-        .output()
-        .context("run sqlite3")?;
-    if !out.status.success() {
-        bail!("sqlite3: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn count(database: &Path, sql: &str) -> Result<i64> {
-    sqlite(database, sql)?
-        .trim()
-        .parse()
-        .context("a count from sqlite3")
-}
-
 fn parse(text: &str) -> Result<DateTime<Utc>> {
     Ok(DateTime::parse_from_rfc3339(text.trim())
         .with_context(|| format!("a timestamp: {text:?}"))?
         .with_timezone(&Utc))
-}
-
-/// A process's peak resident set (VmHWM), in MB.
-fn peak_rss_mb(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("VmHWM line")?;
-    Ok(kb / 1024)
 }

@@ -18,47 +18,26 @@ use anyhow::{Context, Result, bail};
 use embargo::advisory::Severity;
 use embargo::app::App;
 use embargo::app::advisory::{AdvisoryInput, Force};
-use embargo::app::init::{InitRequest, init};
 use embargo::app::roster::AddMember;
 use embargo::clock::{Clock, SystemClock};
-use embargo::config::Config;
 use embargo::pgp::{self, ListKey, ListSigner};
 use embargo::roster::{Email, Kind, Role};
 
+mod common;
+use common::{count, init_list, list_config, ms};
+
 fn main() -> Result<()> {
-    let full = std::env::args().any(|arg| arg == "--bench");
+    let full = common::full_run();
     let runs = if full { 30 } else { 3 };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(bench(runs, full))
+    common::runtime()?.block_on(bench(runs, full))
 }
 
 async fn bench(runs: usize, full: bool) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let config_path = dir.path().join("embargo.toml");
-    std::fs::write(
-        &config_path,
-        "[list]\naddress = \"security-announce@bench.example\"\n[storage]\ndata_dir = \"var\"\n",
-    )?;
-    let config = Config::load(Some(&config_path))?;
+    let (config_path, config) = list_config(dir.path(), "")?;
+    let database = config.storage.database.clone();
     let now = SystemClock.now();
-    let admin = Email::parse("admin@bench.example")?;
-    let (admin_cert, _) = pgp::generate_member_key("Admin", &admin, now)?;
-    init(
-        &config,
-        &SystemClock,
-        InitRequest {
-            admin_email: admin.to_string(),
-            admin_name: "Admin".to_owned(),
-            admin_org: "Bench".to_owned(),
-            admin_kind: Kind::Individual,
-            admin_key: admin_cert,
-            extra_roles: vec![Role::Committer],
-            import_key: None,
-        },
-    )
-    .await?;
+    let admin = init_list(&config, &SystemClock, vec![Role::Committer]).await?;
     let member = Email::parse("security@distro.example")?;
     let (member_cert, member_secret) = pgp::generate_member_key("Sam", &member, now)?;
     let app = App::open(config, Box::new(SystemClock)).await?;
@@ -122,33 +101,17 @@ async fn bench(runs: usize, full: bool) -> Result<()> {
     floor.sort();
     let mut times = Vec::with_capacity(runs);
     for message in &messages {
-        let started = Instant::now();
-        let mut child = Command::new(binary)
-            .args(["--config"])
-            .arg(&config_path)
-            .arg("ingest")
-            .env_remove("EMBARGO_TEST_NOW")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("run embargo ingest")?;
-        child.stdin.take().context("stdin")?.write_all(message)?;
-        let out = child.wait_with_output()?;
-        times.push(started.elapsed());
-        if !out.status.success() {
-            bail!("ingest failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
+        times.push(time_ingest(binary, &config_path, message)?);
     }
     let replies = count(
-        dir.path(),
+        &database,
         "SELECT count(*) FROM announcements WHERE kind = 'reply'",
     )?;
     if replies != runs as i64 {
         bail!("{replies} replies for {runs} commands: not every command was carried out");
     }
     // Each run's ACK updates Sam's one answer; a refused ACK stores none.
-    let acks = count(dir.path(), "SELECT count(*) FROM acks")?;
+    let acks = count(&database, "SELECT count(*) FROM acks")?;
     if acks != 1 {
         bail!("{acks} stored answers: the ACKs were refused, not recorded");
     }
@@ -215,20 +178,4 @@ fn signed_command(
     message.extend_from_slice(&signature);
     message.extend_from_slice(b"\r\n--sig--\r\n");
     Ok(message)
-}
-
-fn count(dir: &std::path::Path, sql: &str) -> Result<i64> {
-    let out = Command::new("sqlite3")
-        .arg(dir.join("var/embargo.sqlite"))
-        .arg(sql)
-        .output()
-        .context("run sqlite3")?;
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .context("a count")
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }

@@ -16,25 +16,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use embargo::app::App;
-use embargo::app::init::{InitRequest, init};
-use embargo::app::roster::AddMember;
 use embargo::clock::{Clock, SystemClock};
-use embargo::config::Config;
 use embargo::pgp;
-use embargo::roster::{Email, Kind, Role};
+use embargo::roster::{Email, Role};
+
+mod common;
+use common::{add_seeded_member, init_list, list_config, ms};
 
 fn main() -> Result<()> {
-    let full = std::env::args().any(|arg| arg == "--bench");
+    let full = common::full_run();
     let size: usize = match std::env::var("ROSTER_SIZE") {
         Ok(text) => text.parse().context("ROSTER_SIZE")?,
         Err(_) if full => 10_000,
         Err(_) => 100,
     };
     let runs = if full { 30 } else { 3 };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(bench(size, runs))
+    common::runtime()?.block_on(bench(size, runs))
 }
 
 async fn bench(size: usize, runs: usize) -> Result<()> {
@@ -44,15 +41,9 @@ async fn bench(size: usize, runs: usize) -> Result<()> {
         None => temp.path().to_path_buf(),
     };
     std::fs::create_dir_all(&dir)?;
-    let config_path = dir.join("embargo.toml");
-    std::fs::write(
-        &config_path,
-        "[list]\naddress = \"security-announce@bench.example\"\n[storage]\ndata_dir = \"var\"\n",
-    )?;
-    let config = Config::load(Some(&config_path))?;
+    let (config_path, config) = list_config(&dir, "")?;
     let clock = SystemClock;
     let now = clock.now();
-    let admin = Email::parse("admin@bench.example")?;
     if config.storage.database.exists() {
         // A kept list from an earlier run: drop the members the add timing
         // made, then time against it as it is.
@@ -61,39 +52,12 @@ async fn bench(size: usize, runs: usize) -> Result<()> {
         app.close().await;
         return time_cli(&dir, &config_path, size, runs, now).await;
     }
-    let (admin_cert, _) = pgp::generate_member_key("Admin", &admin, now)?;
-    init(
-        &config,
-        &clock,
-        InitRequest {
-            admin_email: admin.to_string(),
-            admin_name: "Admin".to_owned(),
-            admin_org: "Bench".to_owned(),
-            admin_kind: Kind::Individual,
-            admin_key: admin_cert,
-            extra_roles: vec![Role::Committer],
-            import_key: None,
-        },
-    )
-    .await?;
+    init_list(&config, &clock, vec![Role::Committer]).await?;
 
     let started = Instant::now();
     let app = App::open(config, Box::new(SystemClock)).await?;
     for i in 0..size {
-        let email = Email::parse(&format!("member{i:05}@org{}.example", i % 97))?;
-        let (cert, _) = pgp::generate_member_key("Member", &email, now)?;
-        app.add_member(AddMember {
-            email: email.to_string(),
-            name: format!("Member {i}"),
-            org: format!("Org {}", i % 97),
-            kind: Kind::Vendor,
-            cert,
-            sponsor: admin.to_string(),
-            statement: Some("benchmark".to_owned()),
-            roles: Vec::new(),
-            by: None,
-        })
-        .await?;
+        add_seeded_member(&app, i, now).await?;
     }
     app.close().await;
     eprintln!(
@@ -190,7 +154,7 @@ fn add_command(binary: &str, config: &Path, email: &Email, key: &Path) -> Comman
             "--key",
         ])
         .arg(key)
-        .args(["--sponsor", "admin@bench.example"])
+        .args(["--sponsor", common::ADMIN])
         .stdout(Stdio::null());
     command
 }
@@ -202,7 +166,6 @@ fn time_runs(runs: usize, mut run: impl FnMut() -> Result<Duration>) -> Result<V
 }
 
 fn report(what: &str, times: &[Duration], target: Duration) {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let median = times[times.len() / 2];
     let verdict = if median <= target { "meets" } else { "MISSES" };
     println!(

@@ -10,59 +10,32 @@
 //! Sealed copies are taken in batches of 500 and then let go, as the
 //! outbox will store them, so memory stays flat however large the roster.
 //! The benchmark turns off anyhow's backtrace capture (`RUST_LIB_BACKTRACE=0`)
-//! unless it was set: with `RUST_BACKTRACE=1` in the environment, every
-//! error sequoia creates and handles internally captures a backtrace, which
-//! costs about 10% here; a daemon under systemd runs without it.
+//! unless it was set (`common::quiet_backtraces` says why).
 
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use embargo::app::init::{InitRequest, init};
 use embargo::app::seal::{Recipient, Sealed, Sealer};
 use embargo::clock::FixedClock;
 use embargo::compose::Rendered;
-use embargo::config::Config;
 use embargo::pgp;
-use embargo::roster::{Email, Kind};
+use embargo::roster::Email;
+
+mod common;
+use common::{init_list, list_config, peak_rss_mb};
 
 /// Copies sealed per batch before they are handed on.
 const BATCH: usize = 500;
 
 fn main() -> Result<()> {
-    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
-        // SAFETY: no other thread exists yet; nothing reads the environment
-        // concurrently.
-        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
-    }
-    let full = std::env::args().any(|arg| arg == "--bench");
+    common::quiet_backtraces();
+    let full = common::full_run();
     let sizes: &[usize] = if full { &[1_000, 10_000] } else { &[50] };
     let dir = tempfile::tempdir()?;
-    let config_path = dir.path().join("embargo.toml");
-    std::fs::write(
-        &config_path,
-        "[list]\naddress = \"security-announce@bench.example\"\n",
-    )?;
-    let config = Config::load(Some(&config_path))?;
+    let (_, config) = list_config(dir.path(), "")?;
     let now = Utc::now();
-    let admin = Email::parse("admin@bench.example")?;
-    let (admin_cert, _) = pgp::generate_member_key("Admin", &admin, now)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(init(
-        &config,
-        &FixedClock(now),
-        InitRequest {
-            admin_email: admin.to_string(),
-            admin_name: "Admin".to_owned(),
-            admin_org: "Bench".to_owned(),
-            admin_kind: Kind::Individual,
-            admin_key: admin_cert,
-            extra_roles: Vec::new(),
-            import_key: None,
-        },
-    ))?;
+    common::runtime()?.block_on(init_list(&config, &FixedClock(now), Vec::new()))?;
     let sealer = Sealer::from_config(&config, now)?;
 
     // Distinct member certificates, cycled: the cost per member is parsing
@@ -135,22 +108,11 @@ fn main() -> Result<()> {
         println!(
             "  two cores vs one: {:.2}x; peak RSS so far {} MB",
             rates[1] / rates[0],
-            peak_rss_mb().context("read peak RSS")?
+            peak_rss_mb(None).context("read peak RSS")?
         );
         if full && rates[0] < 1_500.0 {
             println!("  MISSES the 1,500 members/s one-core target");
         }
     }
     Ok(())
-}
-
-/// The process's peak resident set (VmHWM), in MB.
-fn peak_rss_mb() -> Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("VmHWM line")?;
-    Ok(kb / 1024)
 }

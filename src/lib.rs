@@ -22,6 +22,7 @@ pub mod cron;
 pub mod export;
 pub mod inbound;
 pub mod mail;
+pub mod names;
 pub mod pgp;
 pub mod roster;
 pub mod store;

@@ -10,13 +10,10 @@ pub mod policy;
 pub mod time;
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-use crate::roster::{UnknownName, parse_name};
 
 /// Why a typed advisory field was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -127,42 +124,13 @@ pub enum Severity {
     Critical,
 }
 
-impl Severity {
-    const ALL: [Severity; 4] = [
-        Severity::Low,
-        Severity::Moderate,
-        Severity::High,
-        Severity::Critical,
-    ];
-
+crate::names::named_enum! {
     /// The name as typed and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Moderate => "moderate",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = UnknownName;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse_name(
-            &Severity::ALL,
-            Severity::as_str,
-            "severity",
-            "low, moderate, high, critical",
-            text,
-        )
+    pub fn as_str for Severity, "severity" {
+        Low => "low",
+        Moderate => "moderate",
+        High => "high",
+        Critical => "critical",
     }
 }
 
@@ -178,16 +146,16 @@ pub enum Permission {
     NotifyCustomers,
 }
 
-impl Permission {
+crate::names::named_enum! {
     /// The name as typed and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::Deploy => "deploy",
-            Permission::ShipBinaries => "ship-binaries",
-            Permission::NotifyCustomers => "notify-customers",
-        }
+    pub fn as_str for Permission, "permission" {
+        Deploy => "deploy",
+        ShipBinaries => "ship-binaries",
+        NotifyCustomers => "notify-customers",
     }
+}
 
+impl Permission {
     /// A sentence for people.
     pub fn describe(self) -> &'static str {
         match self {
@@ -218,49 +186,21 @@ pub enum Status {
     Cancelled,
 }
 
-impl Status {
-    const ALL: [Status; 5] = [
-        Status::Draft,
-        Status::Scheduled,
-        Status::Notified,
-        Status::Disclosed,
-        Status::Cancelled,
-    ];
-
+crate::names::named_enum! {
     /// The name as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Draft => "draft",
-            Status::Scheduled => "scheduled",
-            Status::Notified => "notified",
-            Status::Disclosed => "disclosed",
-            Status::Cancelled => "cancelled",
-        }
+    pub fn as_str for Status, "advisory status" {
+        Draft => "draft",
+        Scheduled => "scheduled",
+        Notified => "notified",
+        Disclosed => "disclosed",
+        Cancelled => "cancelled",
     }
+}
 
+impl Status {
     /// Whether the content can still change.
     pub fn is_open(self) -> bool {
         matches!(self, Status::Draft | Status::Scheduled | Status::Notified)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Status {
-    type Err = UnknownName;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse_name(
-            &Status::ALL,
-            Status::as_str,
-            "advisory status",
-            "draft, scheduled, notified, disclosed, cancelled",
-            text,
-        )
     }
 }
 

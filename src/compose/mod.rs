@@ -44,22 +44,24 @@ pub enum Kind {
     Reply,
 }
 
-impl Kind {
-    /// Every kind, in the order they are documented.
-    pub const ALL: [Kind; 11] = [
-        Kind::Notice,
-        Kind::Update,
-        Kind::Reminder,
-        Kind::Disclosure,
-        Kind::Cancellation,
-        Kind::Confirm,
-        Kind::Welcome,
-        Kind::Missed,
-        Kind::KeyExpiry,
-        Kind::Report,
-        Kind::Reply,
-    ];
+crate::names::named_enum! {
+    /// The template's name, which is also its file name without `.txt`.
+    pub fn name for Kind, "mail kind" {
+        Notice => "notice",
+        Update => "update",
+        Reminder => "reminder",
+        Disclosure => "disclosure",
+        Cancellation => "cancellation",
+        Confirm => "confirm",
+        Welcome => "welcome",
+        Missed => "missed",
+        KeyExpiry => "key-expiry",
+        Report => "report",
+        Reply => "reply",
+    }
+}
 
+impl Kind {
     /// The kinds rendered from an advisory.
     pub const ADVISORY: [Kind; 5] = [
         Kind::Notice,
@@ -68,23 +70,6 @@ impl Kind {
         Kind::Disclosure,
         Kind::Cancellation,
     ];
-
-    /// The template's name, which is also its file name without `.txt`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Notice => "notice",
-            Kind::Update => "update",
-            Kind::Reminder => "reminder",
-            Kind::Disclosure => "disclosure",
-            Kind::Cancellation => "cancellation",
-            Kind::Confirm => "confirm",
-            Kind::Welcome => "welcome",
-            Kind::Missed => "missed",
-            Kind::KeyExpiry => "key-expiry",
-            Kind::Report => "report",
-            Kind::Reply => "reply",
-        }
-    }
 
     /// Whether this kind may only ever leave encrypted to one member.
     /// Everything but the public disclosure is.
@@ -111,20 +96,6 @@ impl Kind {
             Kind::Report => include_str!("../../templates/report.txt"),
             Kind::Reply => include_str!("../../templates/reply.txt"),
         }
-    }
-}
-
-impl std::str::FromStr for Kind {
-    type Err = crate::roster::UnknownName;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        crate::roster::parse_name(
-            &Kind::ALL,
-            Kind::name,
-            "mail kind",
-            "notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry, report, reply",
-            text,
-        )
     }
 }
 

@@ -18,12 +18,11 @@ pub(crate) enum Minor {
     V31,
 }
 
-impl Minor {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Minor::V30 => "3.0",
-            Minor::V31 => "3.1",
-        }
+crate::names::named_enum! {
+    /// The version as a vector's prefix and the exports write it.
+    pub(crate) fn as_str for Minor, "CVSS 3 version" {
+        V30 => "3.0",
+        V31 => "3.1",
     }
 }
 

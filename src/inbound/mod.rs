@@ -29,24 +29,15 @@ pub enum AckStatus {
     Fixed,
 }
 
-impl AckStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AckStatus::Received => "received",
-            AckStatus::Affected => "affected",
-            AckStatus::NotAffected => "not-affected",
-            AckStatus::Fixed => "fixed",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text.to_ascii_lowercase().as_str() {
-            "received" => AckStatus::Received,
-            "affected" => AckStatus::Affected,
-            "not-affected" | "notaffected" | "not_affected" => AckStatus::NotAffected,
-            "fixed" => AckStatus::Fixed,
-            _ => return None,
-        })
+crate::names::named_enum! {
+    /// The word as a member writes it and a reply shows it. Members'
+    /// clients and fingers also write the compound one run together or
+    /// with an underscore; those spellings are read, never written.
+    pub fn as_str for AckStatus, "ACK status" {
+        Received => "received",
+        Affected => "affected",
+        NotAffected => "not-affected" | "notaffected" | "not_affected",
+        Fixed => "fixed",
     }
 }
 
@@ -309,7 +300,7 @@ pub fn parse(text: &str) -> Parsed {
             "UNSUBSCRIBE" => Command::Unsubscribe,
             "ACK" => {
                 let advisory = args.next();
-                let status = args.next().and_then(AckStatus::parse);
+                let status = args.next().and_then(|word| word.parse::<AckStatus>().ok());
                 match (advisory, status) {
                     (Some(advisory), Some(status)) => {
                         let note: Vec<&str> = args.collect();

@@ -8,6 +8,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::raw::find;
+
 /// Returns `message` with its header block's `Date:` field (and any
 /// folded continuation lines) replaced by `date`, or one added at the top
 /// when there is none. The body is never touched.
@@ -39,12 +41,6 @@ pub fn with_date(message: &[u8], date: DateTime<Utc>) -> Vec<u8> {
     }
     out.extend_from_slice(&message[header_end..]);
     out
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 #[cfg(test)]

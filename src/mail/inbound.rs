@@ -12,6 +12,8 @@
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
+use super::raw::{crlf, find};
+
 mod prescan;
 use prescan::prescan;
 
@@ -76,20 +78,6 @@ pub struct SignedContent {
     pub keys: Vec<Vec<u8>>,
     /// Addresses in its own (protected) To header.
     pub to: Vec<String>,
-}
-
-/// Line ends as signatures see them: CRLF throughout.
-pub fn crlf(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 40);
-    let mut previous = 0u8;
-    for &byte in bytes {
-        if byte == b'\n' && previous != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(byte);
-        previous = byte;
-    }
-    out
 }
 
 fn parse<'x>(bytes: &'x [u8], limits: &Limits) -> Result<Message<'x>, Dropped> {
@@ -255,12 +243,6 @@ pub fn read_inbound(bytes: &[u8], limits: &Limits) -> Result<Inbound, Dropped> {
         }
         _ => Ok(Inbound::Unsigned),
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 /// Reads the text and attached keys of a MIME entity that a signature

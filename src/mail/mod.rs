@@ -18,6 +18,7 @@
 mod date;
 mod inbound;
 mod qp;
+mod raw;
 mod read;
 mod transport;
 
@@ -34,7 +35,8 @@ use crate::roster::Email;
 use crate::text::fold_line;
 
 pub use date::with_date;
-pub use inbound::{Dropped, Inbound, Limits, SignedContent, crlf, read_inbound, signed_content};
+pub use inbound::{Dropped, Inbound, Limits, SignedContent, read_inbound, signed_content};
+pub use raw::crlf;
 pub use read::{SignedParts, encrypted_payload, signed_parts};
 pub use transport::{Connection, Envelope, Outcome, SmtpTarget, Transport};
 

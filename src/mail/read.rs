@@ -50,7 +50,7 @@ pub fn encrypted_payload(message: &[u8]) -> Result<Vec<u8>, MailError> {
 /// Splits an RFC 3156 `multipart/signed` entity (LF or CRLF line ends).
 pub fn signed_parts(entity: &[u8]) -> Result<SignedParts, MailError> {
     // Signatures cover CRLF text; readers that stored LF convert back.
-    let crlf = to_crlf(entity);
+    let crlf = super::raw::crlf(entity);
     let parsed = MessageParser::default()
         .parse(&crlf)
         .ok_or_else(|| MailError::Build("not a MIME entity".to_owned()))?;
@@ -86,17 +86,4 @@ pub fn signed_parts(entity: &[u8]) -> Result<SignedParts, MailError> {
             .unwrap_or_default(),
         subject,
     })
-}
-
-fn to_crlf(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 40);
-    let mut previous = 0u8;
-    for &byte in bytes {
-        if byte == b'\n' && previous != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(byte);
-        previous = byte;
-    }
-    out
 }

@@ -299,6 +299,19 @@ fn reply_text(text: &str) -> String {
     single_line("reply", flat.trim(), 300).unwrap_or_else(|_| "(unprintable reply)".to_owned())
 }
 
+/// Waits at most `timeout` for the server's greeting, over implicit TLS
+/// or plain TCP alike; `Err` says in one line why there was none.
+async fn greeted<F>(timeout: Duration, greeting: F) -> Result<AsyncSmtpConnection, String>
+where
+    F: Future<Output = Result<AsyncSmtpConnection, lettre::transport::smtp::Error>>,
+{
+    match tokio::time::timeout(timeout, greeting).await {
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err(err)) => Err(Failure::from_error(&err).describe("greeting")),
+        Err(_) => Err("no greeting in time".to_owned()),
+    }
+}
+
 async fn connect(target: &SmtpTarget) -> Result<AsyncSmtpConnection, Outcome> {
     let retry = |what: &str, err: &dyn std::fmt::Display| {
         Outcome::Retry(format!(
@@ -319,16 +332,9 @@ async fn connect(target: &SmtpTarget) -> Result<AsyncSmtpConnection, Outcome> {
                 Some(parameters),
                 None,
             );
-            match tokio::time::timeout(timeout, connecting).await {
-                Ok(Ok(session)) => session,
-                Ok(Err(err)) => {
-                    return Err(retry(
-                        "session",
-                        &Failure::from_error(&err).describe("greeting"),
-                    ));
-                }
-                Err(_) => return Err(retry("session", &"no greeting in time")),
-            }
+            greeted(timeout, connecting)
+                .await
+                .map_err(|why| retry("session", &why))?
         }
         SmtpTls::Starttls | SmtpTls::None => {
             let stream = match tokio::time::timeout(
@@ -343,16 +349,9 @@ async fn connect(target: &SmtpTarget) -> Result<AsyncSmtpConnection, Outcome> {
             };
             stream.set_nodelay(true).map_err(|err| retry("TCP", &err))?;
             let greeting = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello);
-            let mut session = match tokio::time::timeout(timeout, greeting).await {
-                Ok(Ok(session)) => session,
-                Ok(Err(err)) => {
-                    return Err(retry(
-                        "session",
-                        &Failure::from_error(&err).describe("greeting"),
-                    ));
-                }
-                Err(_) => return Err(retry("session", &"no greeting in time")),
-            };
+            let mut session = greeted(timeout, greeting)
+                .await
+                .map_err(|why| retry("session", &why))?;
             if target.tls == SmtpTls::Starttls {
                 if !session.can_starttls() {
                     return Err(retry(
@@ -416,6 +415,41 @@ fn write_maildir(dir: &Path, name: &str, message: &[u8]) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Implicit TLS and plain TCP share one greeting wait: a server that
+    /// accepts and says nothing is given up on after the timeout, one that
+    /// refuses in its greeting is described by its reply, each in one line.
+    #[tokio::test]
+    async fn a_silent_or_refusing_greeting_is_described_in_one_line() {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("local address");
+        let server = tokio::spawn(async move {
+            let (silent, _) = listener.accept().await.expect("accept");
+            let (mut refusing, _) = listener.accept().await.expect("accept");
+            refusing
+                .write_all(b"554 5.3.2 not now\r\n")
+                .await
+                .expect("write the greeting");
+            (silent, refusing)
+        });
+        let hello = ClientId::Domain("bench.example".to_owned());
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let stream = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connect");
+            let greeting = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello);
+            let answer = greeted(Duration::from_millis(300), greeting).await;
+            answers.push(answer.err().expect("no session"));
+        }
+        assert_eq!(answers[0], "no greeting in time");
+        assert!(answers[1].starts_with("greeting: "), "{}", answers[1]);
+        assert!(answers[1].contains("554"), "{}", answers[1]);
+        drop(server.await.expect("the server task"));
+    }
 
     #[test]
     fn replies_are_classified_by_code_and_by_when_they_fail() {

@@ -28,6 +28,7 @@ pub use cert::{
     update_member_cert,
 };
 mod open;
+mod stream;
 mod verify;
 pub use bounds::{Bounds, check_bounds};
 pub use listkey::{ListKey, public_cert_armored};

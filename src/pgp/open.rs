@@ -3,28 +3,21 @@
 //! demo uses it to show a copy opening; inbound mail will verify members'
 //! signatures the same way.
 
-use std::io::Read;
-use std::time::SystemTime;
-
 use chrono::{DateTime, Utc};
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::prelude::*;
-use openpgp::crypto::SessionKey;
-use openpgp::packet::{PKESK, SKESK};
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
-    VerificationHelper,
+    DecryptorBuilder, MessageLayer, MessageStructure, VerificationHelper,
 };
 use openpgp::policy::StandardPolicy;
-use openpgp::types::SymmetricAlgorithm;
 use openpgp::{KeyHandle, Result as PgpResult};
 
+use super::stream::{Decrypting, Reading};
 use super::{CertError, first_line};
 
 struct Helper {
-    secret: Option<Cert>,
     signer: Cert,
     verified: Option<String>,
 }
@@ -46,59 +39,36 @@ impl VerificationHelper for Helper {
     }
 }
 
-impl DecryptionHelper for Helper {
-    fn decrypt(
-        &mut self,
-        pkesks: &[PKESK],
-        _skesks: &[SKESK],
-        sym_algo: Option<SymmetricAlgorithm>,
-        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
-    ) -> PgpResult<Option<Cert>> {
-        let policy = StandardPolicy::new();
-        let Some(secret) = &self.secret else {
-            return Ok(None);
-        };
-        for key in secret
-            .keys()
-            .with_policy(&policy, None)
-            .secret()
-            .for_transport_encryption()
-            .for_storage_encryption()
-        {
-            let Ok(mut pair) = key.key().clone().into_keypair() else {
-                continue;
-            };
-            for pkesk in pkesks {
-                if let Some((algo, session_key)) = pkesk.decrypt(&mut pair, sym_algo)
-                    && decrypt(algo, &session_key)
-                {
-                    return Ok(Some(secret.clone()));
-                }
-            }
-        }
-        Ok(None)
-    }
-}
-
 /// Decrypts `ciphertext` with `secret_key` (an unencrypted secret key, as
 /// `generate_member_key` makes).
 pub fn decrypt(secret_key: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CertError> {
     let secret =
         Cert::from_bytes(secret_key).map_err(|err| CertError::Unreadable(first_line(&err)))?;
     let policy = StandardPolicy::new();
-    let helper = Helper {
-        secret: Some(secret.clone()),
-        signer: secret,
-        verified: None,
+    let keys = secret
+        .keys()
+        .with_policy(&policy, None)
+        .secret()
+        .for_transport_encryption()
+        .for_storage_encryption()
+        .filter_map(|key| key.key().clone().into_keypair().ok())
+        .collect();
+    let helper = Decrypting {
+        helper: Helper {
+            signer: secret.clone(),
+            verified: None,
+        },
+        keys,
+        owner: Some(secret),
+        refusal: None,
     };
-    let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
-        .and_then(|builder| builder.with_policy(&policy, None, helper))
-        .map_err(|err| CertError::Unreadable(format!("cannot decrypt: {}", first_line(&err))))?;
-    let mut plaintext = Vec::new();
-    decryptor
-        .read_to_end(&mut plaintext)
-        .map_err(|err| CertError::Unreadable(format!("cannot decrypt: {err}")))?;
-    Ok(plaintext)
+    let reading = Reading {
+        what: "cannot decrypt",
+        at: None,
+        max_bytes: None,
+    };
+    let mut decryptor = reading.open::<DecryptorBuilder, _>(ciphertext, helper)?;
+    reading.read_all(&mut decryptor)
 }
 
 /// Verifies a detached signature by `signer` over exactly `data`, as of
@@ -110,20 +80,17 @@ pub fn verify_detached(
     now: DateTime<Utc>,
 ) -> Result<String, CertError> {
     let signer = Cert::from_bytes(signer).map_err(|err| CertError::Unreadable(first_line(&err)))?;
-    let policy = StandardPolicy::new();
     let helper = Helper {
-        secret: None,
         signer,
         verified: None,
     };
-    let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
-        .and_then(|builder| builder.with_policy(&policy, Some(SystemTime::from(now)), helper))
-        .map_err(|err| CertError::Unreadable(format!("bad signature: {}", first_line(&err))))?;
-    verifier
-        .verify_bytes(data)
-        .map_err(|err| CertError::Unreadable(format!("bad signature: {}", first_line(&err))))?;
-    verifier
-        .into_helper()
+    let reading = Reading {
+        what: "bad signature",
+        at: Some(now),
+        max_bytes: None,
+    };
+    reading
+        .verify_detached(signature, data, helper)?
         .verified
         .ok_or_else(|| CertError::Unreadable("no good signature by the expected key".to_owned()))
 }

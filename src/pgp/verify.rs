@@ -9,24 +9,20 @@
 //! (or a first pass over an encrypted message), then verification against
 //! that one certificate.
 
-use std::io::Read;
-use std::time::SystemTime;
-
 use chrono::{DateTime, Utc};
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::prelude::*;
-use openpgp::crypto::{KeyPair, SessionKey};
-use openpgp::packet::{PKESK, SKESK, Signature};
+use openpgp::packet::Signature;
 use openpgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
-    VerificationError, VerificationHelper, VerifierBuilder,
+    DecryptorBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
+    VerifierBuilder,
 };
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
-use openpgp::policy::StandardPolicy;
-use openpgp::types::{SignatureType, SymmetricAlgorithm};
+use openpgp::types::SignatureType;
 use openpgp::{KeyHandle, Packet, Result as PgpResult};
 
+use super::stream::{Decrypting, Reading};
 use super::{Bounds, CertError, ListKey, first_line};
 use crate::config::Secret;
 
@@ -132,17 +128,15 @@ fn signature_issuers_unguarded(signature: &[u8], bounds: &Bounds) -> Result<Issu
 
 struct Helper {
     certs: Vec<Cert>,
-    keys: Vec<KeyPair>,
     verified: Option<Verified>,
     issuers: Issuers,
     problem: Option<String>,
 }
 
 impl Helper {
-    fn new(certs: Vec<Cert>, keys: Vec<KeyPair>) -> Self {
+    fn new(certs: Vec<Cert>) -> Self {
         Self {
             certs,
-            keys,
             verified: None,
             issuers: Issuers::default(),
             problem: None,
@@ -202,27 +196,6 @@ fn signature_of<'a>(err: &'a VerificationError<'a>) -> Option<&'a Signature> {
     }
 }
 
-impl DecryptionHelper for Helper {
-    fn decrypt(
-        &mut self,
-        pkesks: &[PKESK],
-        _skesks: &[SKESK],
-        sym_algo: Option<SymmetricAlgorithm>,
-        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
-    ) -> PgpResult<Option<Cert>> {
-        for pair in &mut self.keys {
-            for pkesk in pkesks {
-                if let Some((algo, session_key)) = pkesk.decrypt(pair, sym_algo)
-                    && decrypt(algo, &session_key)
-                {
-                    return Ok(None);
-                }
-            }
-        }
-        Err(anyhow::anyhow!("not encrypted to the list key"))
-    }
-}
-
 fn refused(helper: &Helper) -> CertError {
     CertError::Unreadable(format!(
         "no good signature by the expected key{}",
@@ -247,20 +220,16 @@ fn verify_signed_unguarded(
     bounds: &Bounds,
 ) -> Result<Verified, CertError> {
     super::bounds::check(signature, &bounds.signatures_only(), &mut [])?;
-    let policy = StandardPolicy::new();
-    let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
-        .and_then(|b| {
-            b.with_policy(
-                &policy,
-                Some(SystemTime::from(now)),
-                Helper::new(vec![parse_cert(cert)?], Vec::new()),
-            )
-        })
-        .map_err(|err| CertError::Unreadable(format!("bad signature: {}", first_line(&err))))?;
-    verifier
-        .verify_bytes(data)
-        .map_err(|err| CertError::Unreadable(format!("bad signature: {}", first_line(&err))))?;
-    let helper = verifier.into_helper();
+    let reading = Reading {
+        what: "bad signature",
+        at: Some(now),
+        max_bytes: None,
+    };
+    // The signer's certificate comes from the store; were it unreadable,
+    // the refusal still says the signature was bad, as it always has.
+    let signer = parse_cert(cert)
+        .map_err(|err| CertError::Unreadable(format!("{}: {err}", reading.what)))?;
+    let helper = reading.verify_detached(signature, data, Helper::new(vec![signer]))?;
     helper.verified.clone().ok_or_else(|| refused(&helper))
 }
 
@@ -284,25 +253,16 @@ fn open_cleartext_unguarded(
     bounds: &Bounds,
 ) -> Result<Opened, CertError> {
     super::bounds::check_cleartext(armored, bounds)?;
-    let policy = StandardPolicy::new();
     let certs = cert.map(parse_cert).transpose()?.into_iter().collect();
-    let mut verifier = VerifierBuilder::from_bytes(armored)
-        .map(|b| b.buffer_size(bounds.max_bytes))
-        .and_then(|b| {
-            b.with_policy(
-                &policy,
-                Some(SystemTime::from(now)),
-                Helper::new(certs, Vec::new()),
-            )
-        })
-        .map_err(|err| CertError::Unreadable(format!("bad signed text: {}", first_line(&err))))?;
-    let content = read_bounded(&mut verifier, bounds, "bad signed text")?;
-    let helper = verifier.into_helper();
-    Ok(Opened {
-        content,
-        verified: helper.verified,
-        issuers: helper.issuers,
-    })
+    let reading = Reading {
+        what: "bad signed text",
+        at: Some(now),
+        max_bytes: Some(bounds.max_bytes),
+    };
+    let helper = Helper::new(certs);
+    let mut verifier = reading.open::<VerifierBuilder, _>(armored, helper)?;
+    let content = reading.read_all(&mut verifier)?;
+    Ok(opened(content, verifier.into_helper()))
 }
 
 /// Decrypts a message sent to the list; verifies its signature when
@@ -315,45 +275,32 @@ fn open_encrypted_unguarded(
     now: DateTime<Utc>,
     bounds: &Bounds,
 ) -> Result<Opened, CertError> {
-    let policy = StandardPolicy::new();
     let mut keys = list_key.unlocked_decryption_keys(passphrase)?;
     super::bounds::check(ciphertext, bounds, &mut keys)?;
     let certs = cert.map(parse_cert).transpose()?.into_iter().collect();
-    let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
-        .map(|b| b.buffer_size(bounds.max_bytes))
-        .and_then(|b| {
-            b.with_policy(
-                &policy,
-                Some(SystemTime::from(now)),
-                Helper::new(certs, keys),
-            )
-        })
-        .map_err(|err| CertError::Unreadable(format!("cannot decrypt: {}", first_line(&err))))?;
-    let content = read_bounded(&mut decryptor, bounds, "cannot decrypt")?;
-    let helper = decryptor.into_helper();
-    Ok(Opened {
+    let reading = Reading {
+        what: "cannot decrypt",
+        at: Some(now),
+        max_bytes: Some(bounds.max_bytes),
+    };
+    let decrypting = Decrypting {
+        helper: Helper::new(certs),
+        keys,
+        owner: None,
+        refusal: Some("not encrypted to the list key"),
+    };
+    let mut decryptor = reading.open::<DecryptorBuilder, _>(ciphertext, decrypting)?;
+    let content = reading.read_all(&mut decryptor)?;
+    Ok(opened(content, decryptor.into_helper().helper))
+}
+
+/// What a reader's output and its helper found, as [`Opened`].
+fn opened(content: Vec<u8>, helper: Helper) -> Opened {
+    Opened {
         content,
         verified: helper.verified,
         issuers: helper.issuers,
-    })
-}
-
-/// Reads a verifier's or decryptor's output, refusing more than the
-/// bounds allow (the packet walk already bounds it; this is the second
-/// lock on the same door).
-fn read_bounded(reader: &mut impl Read, bounds: &Bounds, what: &str) -> Result<Vec<u8>, CertError> {
-    let mut content = Vec::new();
-    reader
-        .take(bounds.max_bytes as u64 + 1)
-        .read_to_end(&mut content)
-        .map_err(|err| CertError::Unreadable(format!("{what}: {err}")))?;
-    if content.len() > bounds.max_bytes {
-        return Err(CertError::Unreadable(format!(
-            "{what}: the content is larger than {} bytes",
-            bounds.max_bytes
-        )));
     }
-    Ok(content)
 }
 
 /// The fingerprints of a certificate's keys that can sign (the primary

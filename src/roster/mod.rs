@@ -11,11 +11,11 @@ pub mod gate;
 pub mod token;
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use crate::names::UnknownName;
 pub use email::{Email, EmailError};
 
 /// A role a member holds. A member holds a set of them.
@@ -34,27 +34,18 @@ pub enum Role {
     Subscriber,
 }
 
-impl Role {
-    /// Every role, in display order.
-    pub const ALL: [Role; 5] = [
-        Role::Admin,
-        Role::Maintainer,
-        Role::Committer,
-        Role::Advisor,
-        Role::Subscriber,
-    ];
-
+crate::names::named_enum! {
     /// The role's name as typed and stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Maintainer => "maintainer",
-            Role::Committer => "committer",
-            Role::Advisor => "advisor",
-            Role::Subscriber => "subscriber",
-        }
+    pub fn as_str for Role, "role" {
+        Admin => "admin",
+        Maintainer => "maintainer",
+        Committer => "committer",
+        Advisor => "advisor",
+        Subscriber => "subscriber",
     }
+}
 
+impl Role {
     /// Whether granting or revoking this role needs an active admin to act.
     pub fn is_privileged(self) -> bool {
         !matches!(self, Role::Subscriber)
@@ -67,54 +58,6 @@ impl Role {
 
     fn bit(self) -> u8 {
         1 << (self as u8)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not one of the known words of a closed set.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown {what} {given:?} (expected one of: {expected})")]
-pub struct UnknownName {
-    pub what: &'static str,
-    pub given: String,
-    pub expected: &'static str,
-}
-
-/// Finds the member of a closed set whose name is `text` (ignoring case
-/// and surrounding white space), or says which names are accepted.
-pub fn parse_name<T: Copy>(
-    all: &[T],
-    name: fn(T) -> &'static str,
-    what: &'static str,
-    expected: &'static str,
-    text: &str,
-) -> Result<T, UnknownName> {
-    all.iter()
-        .copied()
-        .find(|item| name(*item).eq_ignore_ascii_case(text.trim()))
-        .ok_or_else(|| UnknownName {
-            what,
-            given: text.to_owned(),
-            expected,
-        })
-}
-
-impl FromStr for Role {
-    type Err = UnknownName;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse_name(
-            &Role::ALL,
-            Role::as_str,
-            "role",
-            "admin, maintainer, committer, advisor, subscriber",
-            text,
-        )
     }
 }
 
@@ -203,42 +146,13 @@ pub enum Kind {
     Individual,
 }
 
-impl Kind {
-    const ALL: [Kind; 4] = [
-        Kind::Vendor,
-        Kind::Distribution,
-        Kind::User,
-        Kind::Individual,
-    ];
-
+crate::names::named_enum! {
     /// The kind's name as typed and stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Vendor => "vendor",
-            Kind::Distribution => "distribution",
-            Kind::User => "user",
-            Kind::Individual => "individual",
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Kind {
-    type Err = UnknownName;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse_name(
-            &Kind::ALL,
-            Kind::as_str,
-            "kind",
-            "vendor, distribution, user, individual",
-            text,
-        )
+    pub fn as_str for Kind, "kind" {
+        Vendor => "vendor",
+        Distribution => "distribution",
+        User => "user",
+        Individual => "individual",
     }
 }
 
@@ -256,42 +170,13 @@ pub enum Status {
     Removed,
 }
 
-impl Status {
-    const ALL: [Status; 4] = [
-        Status::Pending,
-        Status::Active,
-        Status::Suspended,
-        Status::Removed,
-    ];
-
+crate::names::named_enum! {
     /// The status's name as typed and stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Active => "active",
-            Status::Suspended => "suspended",
-            Status::Removed => "removed",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Status {
-    type Err = UnknownName;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse_name(
-            &Status::ALL,
-            Status::as_str,
-            "status",
-            "pending, active, suspended, removed",
-            text,
-        )
+    pub fn as_str for Status, "status" {
+        Pending => "pending",
+        Active => "active",
+        Suspended => "suspended",
+        Removed => "removed",
     }
 }
 

@@ -33,36 +33,24 @@ pub enum DeliveryState {
     Dropped,
 }
 
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Queued => "queued",
-            DeliveryState::Sending => "sending",
-            DeliveryState::Sent => "sent",
-            DeliveryState::Uncertain => "uncertain",
-            DeliveryState::Failed => "failed",
-            DeliveryState::Missed => "missed",
-            DeliveryState::Dropped => "dropped",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, StoreError> {
-        Ok(match text {
-            "queued" => DeliveryState::Queued,
-            "sending" => DeliveryState::Sending,
-            "sent" => DeliveryState::Sent,
-            "uncertain" => DeliveryState::Uncertain,
-            "failed" => DeliveryState::Failed,
-            "missed" => DeliveryState::Missed,
-            "dropped" => DeliveryState::Dropped,
-            other => return Err(StoreError::Corrupt(format!("delivery state {other:?}"))),
-        })
+crate::names::named_enum! {
+    /// The state as stored in the `state` column and shown.
+    pub fn as_str for DeliveryState, "delivery state" {
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Uncertain => "uncertain",
+        Failed => "failed",
+        Missed => "missed",
+        Dropped => "dropped",
     }
 }
 
-impl std::fmt::Display for DeliveryState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+impl DeliveryState {
+    /// Reads the `state` column; anything else there is a corrupt row.
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        text.parse()
+            .map_err(|_| StoreError::Corrupt(format!("delivery state {text:?}")))
     }
 }
 

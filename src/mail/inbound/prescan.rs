@@ -14,6 +14,7 @@
 //! finds, out of this pass's sight, so such a message is refused.
 
 use super::{Dropped, Limits};
+use crate::mail::raw::find;
 
 /// What the header field being read declared, once it is complete.
 #[derive(Default)]
@@ -170,12 +171,6 @@ impl Scan<'_> {
         }
         Ok(())
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 #[cfg(test)]

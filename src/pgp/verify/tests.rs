@@ -3,10 +3,12 @@
 
 use super::*;
 use openpgp::parse::PacketParserBuilder;
+use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message, Signer};
 use openpgp::serialize::{Serialize, SerializeInto};
 use openpgp::types::DataFormat;
 use std::io::Write;
+use std::time::SystemTime;
 
 /// A cleartext signature moved into a message encrypted to the list
 /// (anyone can make one) verifies as the same signature over the same
