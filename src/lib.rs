@@ -24,3 +24,6 @@ pub mod pgp;
 pub mod roster;
 pub mod store;
 pub mod text;
+
+#[cfg(test)]
+mod literal_names;
