@@ -82,18 +82,19 @@ impl App {
             let result = self.prepare_advisory(&mut slot, stored, now).await;
             done.step(&name, result);
         }
-        // A planned row the store cannot read (a kind no version of
-        // embargo writes) fails this step alone, as an unknown kind did
-        // when it was parsed here: reports, jobs and exports still run.
-        match self.store.planned_announcements(now).await {
-            Ok(planned) => {
-                for planned in planned {
-                    let name = format!("{} announcement {}", planned.kind.name(), planned.id);
-                    let result = self.seal_planned(&mut slot, &planned, now).await;
-                    done.step(&name, result);
+        for planned in self.store.planned_announcements(now).await? {
+            // A row the store cannot read (a kind no version of embargo
+            // writes) is a failed step of its own; the others go on.
+            let planned = match planned {
+                Ok(planned) => planned,
+                Err(err) => {
+                    done.step("planned announcement", Err(err.into()));
+                    continue;
                 }
-            }
-            Err(err) => done.step("planned announcements", Err(err.into())),
+            };
+            let name = format!("{} announcement {}", planned.kind.name(), planned.id);
+            let result = self.seal_planned(&mut slot, &planned, now).await;
+            done.step(&name, result);
         }
         let result = self.report(&mut slot, now).await;
         done.step("maintainers' report", result.map(|()| Prepared::default()));

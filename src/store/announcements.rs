@@ -65,6 +65,26 @@ pub(super) fn kind_list(kinds: &[Kind]) -> String {
     format!("({})", quoted.join(", "))
 }
 
+/// One planned announcement read back; an unreadable one names its id.
+fn planned_row(row: &sqlx::sqlite::SqliteRow) -> Result<PlannedAnnouncement, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let in_row = |err: StoreError| match err {
+        StoreError::Corrupt(detail) => StoreError::Corrupt(format!("{detail} (announcement {id})")),
+        other => other,
+    };
+    let revision: Option<i64> = row.try_get("revision")?;
+    Ok(PlannedAnnouncement {
+        id,
+        kind: parse_kind(row.try_get("kind")?).map_err(in_row)?,
+        advisory_row: row.try_get("advisory_id")?,
+        revision: revision
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|err| StoreError::Corrupt(format!("revision: {err} (announcement {id})")))?,
+        due_at: parse_time("announcements.due_at", row.try_get("due_at")?).map_err(in_row)?,
+    })
+}
+
 impl Store {
     /// The announcement of `kind` for this advisory revision, if it
     /// exists.
@@ -84,11 +104,13 @@ impl Store {
         .await?)
     }
 
-    /// Announcements planned and due to be sealed by `until`.
+    /// Announcements planned and due to be sealed by `until`. A row that
+    /// cannot be read (a kind no version wrote) is its own `Corrupt`,
+    /// naming its id, so it holds back no other announcement.
     pub async fn planned_announcements(
         &self,
         until: DateTime<Utc>,
-    ) -> Result<Vec<PlannedAnnouncement>, StoreError> {
+    ) -> Result<Vec<Result<PlannedAnnouncement, StoreError>>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, advisory_id, revision, due_at FROM announcements \
              WHERE state = 'planned' AND due_at <= ? ORDER BY due_at, id",
@@ -96,21 +118,7 @@ impl Store {
         .bind(time(until))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let revision: Option<i64> = row.try_get("revision")?;
-                Ok(PlannedAnnouncement {
-                    id: row.try_get("id")?,
-                    kind: parse_kind(row.try_get("kind")?)?,
-                    advisory_row: row.try_get("advisory_id")?,
-                    revision: revision
-                        .map(u32::try_from)
-                        .transpose()
-                        .map_err(|err| StoreError::Corrupt(format!("revision: {err}")))?,
-                    due_at: parse_time("announcements.due_at", row.try_get("due_at")?)?,
-                })
-            })
-            .collect()
+        Ok(rows.iter().map(planned_row).collect())
     }
 
     /// Whether an announcement of `kind` for this advisory (any
