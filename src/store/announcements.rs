@@ -39,8 +39,9 @@ impl AnnouncementState {
     }
 }
 
-/// The word an announcement's `kind` column holds: the kind's name, which
-/// the migrations' rows and every query's lists are written in.
+/// The word an announcement's `kind` column holds for `kind`: its name.
+/// Rows already written hold these words, so a template cannot be renamed
+/// without a migration (`kind_tests` pins them).
 pub(super) fn kind_word(kind: Kind) -> &'static str {
     kind.name()
 }
