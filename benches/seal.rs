@@ -16,9 +16,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use embargo::app::seal::{Recipient, Sealed, Sealer};
+use embargo::app::seal::{Recipient, Sealed, Sealer, label};
 use embargo::clock::FixedClock;
-use embargo::compose::Rendered;
+use embargo::compose::{Kind as MailKind, Rendered};
 use embargo::pgp;
 use embargo::roster::Email;
 
@@ -83,9 +83,9 @@ fn main() -> Result<()> {
                 let entity = sealer.sign(&rendered)?;
                 let mut ok = 0;
                 let mut bytes = 0;
+                let label = label("DF-2026-0001", 1, MailKind::Notice);
                 for batch in recipients.chunks(BATCH) {
-                    for sealed in sealer.seal(&entity, batch, "bench-key", "DF-2026-0001/1/notice")
-                    {
+                    for sealed in sealer.seal(&entity, batch, "bench-key", &label) {
                         if let Sealed::Message { bytes: message, .. } = sealed {
                             ok += 1;
                             bytes += message.len();

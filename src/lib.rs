@@ -27,3 +27,6 @@ pub mod pgp;
 pub mod roster;
 pub mod store;
 pub mod text;
+
+#[cfg(test)]
+mod literal_names;

@@ -239,7 +239,7 @@ impl App {
         }
         templates.render(
             Kind::Report,
-            &report_context(&self.list_view(), "report", &["line".to_owned()]),
+            &report_context(&self.list_view(), "title", &["line".to_owned()]),
         )?;
         templates.render(
             Kind::Reply,
@@ -344,13 +344,13 @@ impl App {
             // already told get an update.
             tx.drop_pending(
                 current.row,
-                &["notice", "update", "reminder"],
+                &Kind::TOLD,
                 &format!("superseded by revision {revision}"),
             )
             .await?;
             tx.supersede_reminders(current.row).await?;
             if old.status == Status::Notified {
-                tx.plan_announcement("update", current.row, revision, now)
+                tx.plan_announcement(Kind::Update, current.row, revision, now)
                     .await?;
             }
         }
@@ -486,14 +486,10 @@ impl App {
         tx.set_advisory_status(&advisory.id, Status::Cancelled, None)
             .await?;
         // Nothing more goes out about it; whoever was told hears it is off.
-        tx.drop_pending(
-            stored.row,
-            &["notice", "update", "reminder"],
-            "the advisory was cancelled",
-        )
-        .await?;
+        tx.drop_pending(stored.row, &Kind::TOLD, "the advisory was cancelled")
+            .await?;
         if advisory.status == Status::Notified || advisory.status == Status::Scheduled {
-            tx.plan_announcement("cancellation", stored.row, advisory.revision, now)
+            tx.plan_announcement(Kind::Cancellation, stored.row, advisory.revision, now)
                 .await?;
         }
         tx.append_audit(

@@ -365,7 +365,7 @@ impl App {
         if !tx.advisory_reached(stored.row, signer.id).await? {
             return Err(unknown());
         }
-        tx.upsert_ack(stored.row, signer.id, status.as_str(), note.as_deref())
+        tx.upsert_ack(stored.row, signer.id, status, note.as_deref())
             .await?;
         tx.append_audit(
             &Record::new(

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use super::App;
 use super::clock_guard::{ClockCheck, ClockGuard, behind_record};
 use super::health::Health;
+use crate::compose::Kind;
 use crate::mail::Transport;
 use crate::store::WakeSocket;
 
@@ -95,7 +96,7 @@ impl App {
                         }
                     }
                     // Only maintainers' alerts go out while time is suspect.
-                    self.deliver_due(&transport, stop.clone(), Some("report"))
+                    self.deliver_due(&transport, stop.clone(), Some(Kind::Report))
                         .await
                         .map(drop)
                 }

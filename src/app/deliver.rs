@@ -20,7 +20,9 @@ use tokio::sync::{Mutex, mpsc, watch};
 use super::App;
 use super::crash::{CRASH_AFTER_CLAIM, CRASH_AFTER_DATA, CRASH_AFTER_RECORD, CrashPoints};
 use super::outcome::{Tally, complete};
+use crate::compose::Kind;
 use crate::mail::{Envelope, Outcome, SmtpTarget, Transport};
+use crate::roster::Status;
 use crate::store::{Claimed, Completion, DeliveryState};
 
 /// How many copies one claim takes.
@@ -74,7 +76,7 @@ impl App {
         self: &Arc<Self>,
         transport: &Transport,
         stop: watch::Receiver<bool>,
-        only_kind: Option<&str>,
+        only_kind: Option<Kind>,
     ) -> Result<Tally> {
         self.settle_earlier().await?;
         let result = self.deliver_run(transport, stop, only_kind).await;
@@ -90,7 +92,7 @@ impl App {
         self: &Arc<Self>,
         transport: &Transport,
         mut stop: watch::Receiver<bool>,
-        only_kind: Option<&str>,
+        only_kind: Option<Kind>,
     ) -> Result<Tally> {
         transport.prepare().context("prepare the maildir")?;
         let crash = Arc::new(CrashPoints::from_env());
@@ -233,7 +235,7 @@ impl App {
         &self,
         work_tx: &mpsc::Sender<Claimed>,
         stop: &mut watch::Receiver<bool>,
-        only_kind: Option<&str>,
+        only_kind: Option<Kind>,
         crash: &CrashPoints,
         record_failed: &AtomicBool,
     ) -> Result<Tally> {
@@ -312,7 +314,7 @@ impl App {
             match (&copy.member_status, copy.member_id) {
                 // A pending member only ever has their confirmation mail
                 // queued; a suspended or removed one gets nothing more.
-                (Some(status), _) if status == "suspended" || status == "removed" => {
+                (Some(status @ (Status::Suspended | Status::Removed)), _) => {
                     settled.push(settle(
                         DeliveryState::Dropped,
                         format!("not sent: the member is {status}"),

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::App;
 use super::seal::Sealer;
 use crate::advisory::Advisory;
+use crate::compose::Kind;
 use crate::config::DeliverySettings;
 use crate::export;
 use crate::store::DueExport;
@@ -102,7 +103,7 @@ impl App {
         };
         let mut tx = self.store.write(now).await?;
         if !reports.is_empty() {
-            let announcement = tx.other_announcement("report", now).await?;
+            let announcement = tx.other_announcement(Kind::Report, now).await?;
             tx.insert_deliveries(announcement, now, &reports).await?;
         }
         tx.export_failed(due.advisory_row, &error, next, true)

@@ -102,7 +102,7 @@ impl App {
                 Self::queue_member_mail(&mut tx, Kind::KeyExpiry, copy).await?;
             }
             if !reports.is_empty() {
-                let announcement = tx.other_announcement("report", now).await?;
+                let announcement = tx.other_announcement(Kind::Report, now).await?;
                 tx.insert_deliveries(announcement, now, &reports).await?;
             }
             tx.set_job_run(KEY_EXPIRY_JOB, now).await?;

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::App;
-use super::seal::{Recipient, Sealed, Sealer};
+use super::seal::{Label, Recipient, Sealed, Sealer};
 use crate::compose::{Kind, MemberView, Rendered, member_context};
 use crate::store::{Addressee, NewDelivery};
 
@@ -37,7 +37,10 @@ impl App {
         let entity = sealer.sign(rendered)?;
         let key = random_key()?;
         let recipient = to_recipient(member);
-        match sealer.seal(&entity, &[recipient], &key, kind.name()).pop() {
+        match sealer
+            .seal(&entity, &[recipient], &key, &Label::mail(kind))
+            .pop()
+        {
             Some(sealed @ Sealed::Message { .. }) => {
                 Ok(Some(super::sealing::delivery_of(member, sealed)))
             }
@@ -52,7 +55,7 @@ impl App {
         copy: NewDelivery,
     ) -> Result<()> {
         let now = tx.now();
-        let announcement = tx.other_announcement(kind.name(), now).await?;
+        let announcement = tx.other_announcement(kind, now).await?;
         tx.insert_deliveries(announcement, now, &[copy]).await?;
         Ok(())
     }

@@ -14,9 +14,6 @@ use crate::compose::{Kind, advisory_context};
 use crate::roster::{Email, MemberId};
 use crate::store::{DeliveryState, NewDelivery, StoredAdvisory};
 
-/// The kinds that carry an advisory's embargoed content to members.
-const TOLD_KINDS: [&str; 3] = ["notice", "update", "reminder"];
-
 impl App {
     /// Makes an advisory public now: it is disclosed, copies of its
     /// embargoed kinds that have not gone out stop, the public disclosure
@@ -57,9 +54,9 @@ impl App {
         tx.set_advisory_status(&advisory.id, Status::Disclosed, None)
             .await?;
         let stopped = tx
-            .drop_pending(stored.row, &TOLD_KINDS, "the advisory was disclosed")
+            .drop_pending(stored.row, &Kind::TOLD, "the advisory was disclosed")
             .await?;
-        tx.plan_announcement("disclosure", stored.row, current.advisory.revision, now)
+        tx.plan_announcement(Kind::Disclosure, stored.row, current.advisory.revision, now)
             .await?;
         let action = if early.is_some() {
             "advisory.disclose-early"

@@ -15,6 +15,7 @@ use crate::advisory::policy;
 use crate::advisory::time::{format_utc, parse_instant};
 use crate::advisory::{AdvisoryId, Change, Status};
 use crate::audit::{Actor, Record};
+use crate::compose::Kind;
 use crate::store::{DeliveryState, QueueRow, StoredAdvisory};
 use crate::text::single_line;
 
@@ -271,7 +272,7 @@ impl App {
             .await?;
         tx.drop_pending(
             stored.row,
-            &["notice", "update", "reminder"],
+            &Kind::TOLD,
             &format!("superseded by revision {revision} (disclosure {why})"),
         )
         .await?;
@@ -282,7 +283,7 @@ impl App {
         let told_maybe = advisory.status == Status::Notified
             || advisory.announce_at.is_some_and(|at| at <= tx.now());
         if told_maybe {
-            tx.plan_announcement("update", stored.row, revision, tx.now())
+            tx.plan_announcement(Kind::Update, stored.row, revision, tx.now())
                 .await?;
         }
         Ok(revision)

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::App;
 use super::member_mail::{member_view, random_key};
 use super::scheduler::SealerSlot;
-use super::seal::Sealer;
+use super::seal::{Label, Sealer};
 use crate::compose::{Kind, member_context, report_context};
 use crate::roster::Role;
 use crate::store::{DeliveryState, NewDelivery};
@@ -27,7 +27,7 @@ impl App {
         let mut member_mail = Vec::new();
         let mut told = std::collections::HashSet::new();
         for copy in &unreported {
-            if copy.state != DeliveryState::Missed || copy.kind == "missed" {
+            if copy.state != DeliveryState::Missed || copy.kind == Kind::Missed {
                 continue;
             }
             let Some(member_id) = copy.member_id else {
@@ -45,8 +45,13 @@ impl App {
             // Content-free, so signed but not encrypted: the key is what
             // cannot be used.
             let entity = sealer.sign(&rendered)?;
-            let (message_id, bytes) =
-                sealer.public(&entity, &rendered, &member.email, &random_key()?, "missed")?;
+            let (message_id, bytes) = sealer.public(
+                &entity,
+                &rendered,
+                &member.email,
+                &random_key()?,
+                &Label::mail(Kind::Missed),
+            )?;
             member_mail.push(NewDelivery {
                 member_id: Some(member.member_id),
                 recipient: member.email.to_string(),
@@ -66,7 +71,7 @@ impl App {
                         .as_deref()
                         .map(|id| format!("{id} "))
                         .unwrap_or_default(),
-                    copy.kind,
+                    copy.kind.name(),
                     copy.recipient,
                     copy.state,
                     copy.reply
@@ -84,7 +89,7 @@ impl App {
             Self::queue_member_mail(&mut tx, Kind::Missed, copy).await?;
         }
         if !reports.is_empty() {
-            let announcement = tx.other_announcement("report", now).await?;
+            let announcement = tx.other_announcement(Kind::Report, now).await?;
             tx.insert_deliveries(announcement, now, &reports).await?;
         }
         let ids: Vec<i64> = unreported.iter().map(|copy| copy.id).collect();
@@ -127,7 +132,7 @@ impl App {
         let sealer = Sealer::from_config(&self.config, now)?;
         let copies = self.maintainer_report(&sealer, title, lines).await?;
         let mut tx = self.store.write(now).await?;
-        let announcement = tx.other_announcement("report", now).await?;
+        let announcement = tx.other_announcement(Kind::Report, now).await?;
         tx.insert_deliveries(announcement, now, &copies).await?;
         tx.commit().await?;
         Ok(())

@@ -127,7 +127,7 @@ impl Sealer {
         entity: &SignedEntity,
         recipients: &[Recipient],
         message_key: &str,
-        label: &str,
+        label: &Label,
     ) -> Vec<Sealed> {
         let now = self.signer.now;
         recipients
@@ -142,7 +142,7 @@ impl Sealer {
                             };
                         }
                     };
-                let message_id = self.message_id(message_key, label, &recipient.fingerprint);
+                let message_id = self.message_id(message_key, &label.0, &recipient.fingerprint);
                 let outer = Outer {
                     list: &self.list,
                     to: &recipient.email,
@@ -168,9 +168,9 @@ impl Sealer {
         rendered: &Rendered,
         to: &Email,
         message_key: &str,
-        label: &str,
+        label: &Label,
     ) -> Result<(String, Vec<u8>)> {
-        let message_id = self.message_id(message_key, label, to.normalized());
+        let message_id = self.message_id(message_key, &label.0, to.normalized());
         let outer = Outer {
             list: &self.list,
             to,
@@ -198,7 +198,20 @@ impl Sealer {
     }
 }
 
-/// The label that names one announcement in Message-IDs.
-pub fn label(advisory: &str, revision: u32, kind: Kind) -> String {
-    format!("{advisory}/{revision}/{}", kind.name())
+/// What names one announcement in Message-IDs: an advisory's id, revision
+/// and kind, or the kind alone for one-off mail. It is made only from a
+/// [`Kind`], so no caller spells a kind's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label(String);
+
+impl Label {
+    /// The label of one-off mail (member mail, reports) of `kind`.
+    pub fn mail(kind: Kind) -> Self {
+        Label(kind.name().to_owned())
+    }
+}
+
+/// The label that names one advisory announcement in Message-IDs.
+pub fn label(advisory: &str, revision: u32, kind: Kind) -> Label {
+    Label(format!("{advisory}/{revision}/{}", kind.name()))
 }

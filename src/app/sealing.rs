@@ -24,12 +24,14 @@ use chrono::{DateTime, Utc};
 
 use super::App;
 use super::member_mail::to_recipient;
-use super::scheduler::{Prepared, SealerSlot};
 use super::progress::SealingReport;
-use super::seal::{Recipient, Sealed, Sealer, label};
+use super::scheduler::{Prepared, SealerSlot};
+use super::seal::{Label, Recipient, Sealed, Sealer, label};
 use crate::compose::{Kind, advisory_context};
 use crate::mail::SignedEntity;
-use crate::store::{Addressee, DeliveryState, NewDelivery, SealAudience, StoredAdvisory};
+use crate::store::{
+    Addressee, AnnouncementState, DeliveryState, NewDelivery, SealAudience, StoredAdvisory,
+};
 
 /// Copies sealed, written and committed together. The seal benchmark
 /// hands copies on in batches of this size; it bounds what one process
@@ -69,7 +71,13 @@ impl App {
         let now = self.now();
         let mut tx = self.store.write(now).await?;
         let announcement = tx
-            .advisory_announcement(kind.name(), stored.row, advisory.revision, due, "planned")
+            .advisory_announcement(
+                kind,
+                stored.row,
+                advisory.revision,
+                due,
+                AnnouncementState::Planned,
+            )
             .await?;
         let Some(generation) = tx.claim_sealing(announcement, now + seal_lease()).await? else {
             tracing::info!(
@@ -254,7 +262,7 @@ async fn seal_copies(
     entity: Arc<SignedEntity>,
     audience: Vec<Addressee>,
     message_key: String,
-    label: String,
+    label: Label,
 ) -> Result<Vec<NewDelivery>> {
     if audience.is_empty() {
         return Ok(Vec::new());

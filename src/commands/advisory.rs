@@ -158,7 +158,7 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
                 println!(
                     "{:<36}  {:<14}  {:<28}  {}",
                     row.email,
-                    row.status.as_deref().unwrap_or("-"),
+                    row.status.map_or("-", |status| status.as_str()),
                     row.at.as_deref().unwrap_or("-"),
                     row.note.as_deref().unwrap_or("")
                 );

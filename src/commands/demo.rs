@@ -17,6 +17,7 @@ use crate::app::list::stand_in_key;
 use crate::app::roster::AddMember;
 use crate::cli::{DemoArgs, MemberCommand};
 use crate::clock;
+use crate::compose::Kind as MailKind;
 use crate::config::Config;
 use crate::roster::{Email, Kind, Role};
 
@@ -181,7 +182,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .queue_rows(true)
         .await?
         .into_iter()
-        .find(|row| row.kind == "notice" && row.recipient == member.as_str())
+        .find(|row| row.kind == MailKind::Notice && row.recipient == member.as_str())
         .map(|row| row.message_id)
         .context("Sam's notice is in the outbox")?;
     let copy = find_message(&maildir, &notice_id)?;

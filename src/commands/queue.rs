@@ -36,7 +36,7 @@ async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
                 println!(
                     "{:>6}  {:<10} {:<16} {:<32} {:<9} {:>3}  {:<24} {}",
                     row.id,
-                    row.kind,
+                    row.kind.name(),
                     row.advisory.as_deref().unwrap_or("-"),
                     row.recipient,
                     row.state.as_str(),

@@ -106,6 +106,13 @@ pub struct Rendered {
     pub body: String,
 }
 
+impl Kind {
+    /// The kinds that tell a member about an advisory before it is
+    /// public: a member with a live copy of one was told, and these are
+    /// what a disclosure or a cancellation stops.
+    pub const TOLD: [Kind; 3] = [Kind::Notice, Kind::Update, Kind::Reminder];
+}
+
 /// Why a template could not be used. Each names the template file.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum TemplateError {

@@ -8,24 +8,81 @@ use sqlx::Row;
 
 use super::{Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant as time;
+use crate::compose::Kind;
 
 /// An announcement waiting to be sealed.
 #[derive(Debug, Clone)]
 pub struct PlannedAnnouncement {
     pub id: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub advisory_row: Option<i64>,
     pub revision: Option<u32>,
     pub due_at: DateTime<Utc>,
 }
 
-fn sql_list(items: &[&str]) -> String {
-    // Only ever called with our own constant kind names.
-    let quoted: Vec<String> = items
+/// Where an announcement stands: planned (to be sealed), sealed for its
+/// whole audience, or superseded before it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnouncementState {
+    Planned,
+    Sealed,
+    Superseded,
+}
+
+crate::names::named_enum! {
+    /// The state as stored in the `state` column.
+    pub fn as_str for AnnouncementState, "announcement state" {
+        Planned => "planned",
+        Sealed => "sealed",
+        Superseded => "superseded",
+    }
+}
+
+/// The word an announcement's `kind` column holds for `kind`: its name.
+/// Rows already written hold these words, so a template cannot be renamed
+/// without a migration (`kind_tests` pins them).
+pub(super) fn kind_word(kind: Kind) -> &'static str {
+    kind.name()
+}
+
+/// A `kind` column read back. Only the exact word a kind is written as
+/// counts (the name parser also takes `Notice`, as typed by a person):
+/// anything else means the database was changed behind embargo's back.
+pub(super) fn parse_kind(text: &str) -> Result<Kind, StoreError> {
+    Kind::ALL
+        .into_iter()
+        .find(|kind| kind_word(*kind) == text)
+        .ok_or_else(|| StoreError::Corrupt(format!("announcement kind {text:?}")))
+}
+
+/// An SQL list `('notice', 'update')` of kinds, for `kind IN …`. Built
+/// only from the enum's own names, which hold no quote.
+pub(super) fn kind_list(kinds: &[Kind]) -> String {
+    let quoted: Vec<String> = kinds
         .iter()
-        .map(|item| format!("'{}'", item.replace('\'', "")))
+        .map(|kind| format!("'{}'", kind_word(*kind)))
         .collect();
     format!("({})", quoted.join(", "))
+}
+
+/// One planned announcement read back; an unreadable one names its id.
+fn planned_row(row: &sqlx::sqlite::SqliteRow) -> Result<PlannedAnnouncement, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let in_row = |err: StoreError| match err {
+        StoreError::Corrupt(detail) => StoreError::Corrupt(format!("{detail} (announcement {id})")),
+        other => other,
+    };
+    let revision: Option<i64> = row.try_get("revision")?;
+    Ok(PlannedAnnouncement {
+        id,
+        kind: parse_kind(row.try_get("kind")?).map_err(in_row)?,
+        advisory_row: row.try_get("advisory_id")?,
+        revision: revision
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|err| StoreError::Corrupt(format!("revision: {err} (announcement {id})")))?,
+        due_at: parse_time("announcements.due_at", row.try_get("due_at")?).map_err(in_row)?,
+    })
 }
 
 impl Store {
@@ -33,7 +90,7 @@ impl Store {
     /// exists.
     pub async fn find_announcement(
         &self,
-        kind: &str,
+        kind: Kind,
         advisory_row: i64,
         revision: u32,
     ) -> Result<Option<i64>, StoreError> {
@@ -42,16 +99,18 @@ impl Store {
         )
         .bind(advisory_row)
         .bind(i64::from(revision))
-        .bind(kind)
+        .bind(kind_word(kind))
         .fetch_optional(&self.pool)
         .await?)
     }
 
-    /// Announcements planned and due to be sealed by `until`.
+    /// Announcements planned and due to be sealed by `until`. A row that
+    /// cannot be read (a kind no version wrote) is its own `Corrupt`,
+    /// naming its id, so it holds back no other announcement.
     pub async fn planned_announcements(
         &self,
         until: DateTime<Utc>,
-    ) -> Result<Vec<PlannedAnnouncement>, StoreError> {
+    ) -> Result<Vec<Result<PlannedAnnouncement, StoreError>>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, advisory_id, revision, due_at FROM announcements \
              WHERE state = 'planned' AND due_at <= ? ORDER BY due_at, id",
@@ -59,21 +118,7 @@ impl Store {
         .bind(time(until))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let revision: Option<i64> = row.try_get("revision")?;
-                Ok(PlannedAnnouncement {
-                    id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
-                    advisory_row: row.try_get("advisory_id")?,
-                    revision: revision
-                        .map(u32::try_from)
-                        .transpose()
-                        .map_err(|err| StoreError::Corrupt(format!("revision: {err}")))?,
-                    due_at: parse_time("announcements.due_at", row.try_get("due_at")?)?,
-                })
-            })
-            .collect()
+        Ok(rows.iter().map(planned_row).collect())
     }
 
     /// Whether an announcement of `kind` for this advisory (any
@@ -82,14 +127,14 @@ impl Store {
     pub async fn has_sealed_announcement(
         &self,
         advisory_row: i64,
-        kind: &str,
+        kind: Kind,
     ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM announcements WHERE advisory_id = ? AND kind = ? \
              AND state = 'sealed' LIMIT 1",
         )
         .bind(advisory_row)
-        .bind(kind)
+        .bind(kind_word(kind))
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
@@ -112,18 +157,18 @@ impl WriteTx {
     /// `state`) if there is none yet.
     pub async fn advisory_announcement(
         &mut self,
-        kind: &str,
+        kind: Kind,
         advisory_row: i64,
         revision: u32,
         due_at: DateTime<Utc>,
-        state: &str,
+        state: AnnouncementState,
     ) -> Result<i64, StoreError> {
         let existing: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM announcements WHERE advisory_id = ? AND revision = ? AND kind = ?",
         )
         .bind(advisory_row)
         .bind(i64::from(revision))
-        .bind(kind)
+        .bind(kind_word(kind))
         .fetch_optional(&mut *self.tx)
         .await?;
         if let Some(id) = existing {
@@ -133,11 +178,11 @@ impl WriteTx {
             "INSERT INTO announcements (kind, advisory_id, revision, due_at, state, created_at) \
              VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         )
-        .bind(kind)
+        .bind(kind_word(kind))
         .bind(advisory_row)
         .bind(i64::from(revision))
         .bind(time(due_at))
-        .bind(state)
+        .bind(state.as_str())
         .bind(time(self.now))
         .fetch_one(&mut *self.tx)
         .await?;
@@ -147,14 +192,14 @@ impl WriteTx {
     /// A new announcement that names no advisory (member mail, reports).
     pub async fn other_announcement(
         &mut self,
-        kind: &str,
+        kind: Kind,
         due_at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar(
             "INSERT INTO announcements (kind, due_at, state, created_at, sealed_at) \
              VALUES (?, ?, 'sealed', ?, ?) RETURNING id",
         )
-        .bind(kind)
+        .bind(kind_word(kind))
         .bind(time(due_at))
         .bind(time(self.now))
         .bind(time(self.now))
@@ -255,14 +300,20 @@ impl WriteTx {
     /// Plans an advisory announcement to be sealed by `due_at`.
     pub async fn plan_announcement(
         &mut self,
-        kind: &str,
+        kind: Kind,
         advisory_row: i64,
         revision: u32,
         due_at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         self.adds_work = true;
-        self.advisory_announcement(kind, advisory_row, revision, due_at, "planned")
-            .await
+        self.advisory_announcement(
+            kind,
+            advisory_row,
+            revision,
+            due_at,
+            AnnouncementState::Planned,
+        )
+        .await
     }
 
     /// Stops every copy of this advisory's `kinds` that has not gone out
@@ -271,10 +322,10 @@ impl WriteTx {
     pub async fn drop_pending(
         &mut self,
         advisory_row: i64,
-        kinds: &[&str],
+        kinds: &[Kind],
         reason: &str,
     ) -> Result<u64, StoreError> {
-        let kinds = sql_list(kinds);
+        let kinds = kind_list(kinds);
         let dropped = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 'dropped', next_attempt_at = NULL, message = NULL, \
                last_reply = ?, updated_at = ? \
@@ -302,11 +353,12 @@ impl WriteTx {
     /// a new one.
     pub async fn supersede_reminders(&mut self, advisory_row: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE announcements SET state = 'superseded' WHERE advisory_id = ? AND kind = 'reminder' \
+            "UPDATE announcements SET state = 'superseded' WHERE advisory_id = ? AND kind = ? \
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.announcement_id = announcements.id \
                AND d.state IN ('sending', 'sent', 'uncertain'))",
         )
         .bind(advisory_row)
+        .bind(kind_word(Kind::Reminder))
         .execute(&mut *self.tx)
         .await?;
         Ok(())

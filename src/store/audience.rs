@@ -4,7 +4,9 @@
 
 use sqlx::Row;
 
+use super::announcements::kind_list;
 use super::{Store, StoreError};
+use crate::compose::Kind;
 use crate::roster::{Email, MemberId, Role};
 
 /// A member who may receive a sealed copy, with the key to seal for.
@@ -62,17 +64,13 @@ pub enum SealAudience {
 impl SealAudience {
     /// Whether members need (`true`) or must lack a copy of these kinds in
     /// these states.
-    fn clause(self) -> (bool, &'static str, &'static str) {
+    fn clause(self) -> (bool, &'static [Kind], &'static str) {
         match self {
-            SealAudience::Untold => (false, "('notice', 'update', 'reminder')", STATES_LIVE),
-            SealAudience::Told => (
-                true,
-                "('notice', 'update', 'reminder')",
-                "('sending', 'sent', 'uncertain')",
-            ),
+            SealAudience::Untold => (false, &Kind::TOLD, STATES_LIVE),
+            SealAudience::Told => (true, &Kind::TOLD, "('sending', 'sent', 'uncertain')"),
             SealAudience::Informed => (
                 true,
-                "('notice', 'update')",
+                &[Kind::Notice, Kind::Update],
                 "('queued', 'sending', 'sent', 'uncertain')",
             ),
         }
@@ -93,6 +91,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Addressee>, StoreError> {
         let (with, kinds, states) = audience.clause();
+        let kinds = kind_list(kinds);
         let exists = if with { "EXISTS" } else { "NOT EXISTS" };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{ADDRESSEE} WHERE m.status = 'active' AND m.id > ? AND {exists} ( \

@@ -10,9 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
+use super::announcements::{kind_word, parse_kind};
 use super::{Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant;
-use crate::roster::MemberId;
+use crate::compose::Kind;
+use crate::roster::{MemberId, Status};
 
 /// Where a copy stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,7 +82,7 @@ pub struct Claimed {
     pub due_at: DateTime<Utc>,
     pub member_id: Option<MemberId>,
     /// The member's status now (`None` for a public address).
-    pub member_status: Option<String>,
+    pub member_status: Option<Status>,
     pub cert_version_sealed: Option<i64>,
     pub cert_version_now: Option<i64>,
 }
@@ -104,7 +106,7 @@ pub struct Completion {
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub advisory: Option<String>,
     pub revision: Option<u32>,
     pub recipient: String,
@@ -120,7 +122,7 @@ pub struct QueueRow {
 #[derive(Debug, Clone)]
 pub struct Unreported {
     pub id: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub advisory: Option<String>,
     pub member_id: Option<MemberId>,
     pub recipient: String,
@@ -135,6 +137,14 @@ pub struct QueueCounts {
     pub due: i64,
     pub sending: i64,
     pub uncertain: i64,
+}
+
+/// A member's `status` read back: only the exact word it is written as.
+fn parse_status(text: &str) -> Result<Status, StoreError> {
+    text.parse::<Status>()
+        .ok()
+        .filter(|status| status.as_str() == text)
+        .ok_or_else(|| StoreError::Corrupt(format!("member status {text:?}")))
 }
 
 fn time(value: DateTime<Utc>) -> String {
@@ -196,7 +206,7 @@ impl Store {
                 let revision: Option<i64> = row.try_get("revision")?;
                 Ok(QueueRow {
                     id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
+                    kind: parse_kind(row.try_get("kind")?)?,
                     advisory: row.try_get("ident")?,
                     revision: revision.and_then(|r| u32::try_from(r).ok()),
                     recipient: row.try_get("recipient")?,
@@ -218,8 +228,9 @@ impl Store {
              FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
              LEFT JOIN advisories adv ON adv.id = a.advisory_id \
              WHERE d.reported = 0 AND d.state IN ('failed', 'uncertain', 'missed') \
-             AND a.kind != 'report' ORDER BY d.id LIMIT 1000",
+             AND a.kind != ? ORDER BY d.id LIMIT 1000",
         )
+        .bind(kind_word(Kind::Report))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -227,7 +238,7 @@ impl Store {
                 let member: Option<i64> = row.try_get("member_id")?;
                 Ok(Unreported {
                     id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
+                    kind: parse_kind(row.try_get("kind")?)?,
                     advisory: row.try_get("ident")?,
                     member_id: member.map(MemberId),
                     recipient: row.try_get("recipient")?,
@@ -287,31 +298,25 @@ impl WriteTx {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
-        only_kind: Option<&str>,
+        only_kind: Option<Kind>,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let kind_filter = match only_kind {
-            Some(kind) => format!(
-                "AND announcement_id IN (SELECT id FROM announcements WHERE kind = '{}')",
-                kind.replace('\'', "")
-            ),
-            None => String::new(),
-        };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = 'sending', lease_gen = lease_gen + 1, lease_until = ?, \
-               updated_at = ? \
+        // With no kind, `?4 IS NULL` lets a copy of any kind through.
+        let rows = sqlx::query(
+            "UPDATE deliveries SET state = 'sending', lease_gen = lease_gen + 1, lease_until = ?1, \
+               updated_at = ?2 \
              WHERE id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'uncertain') \
-               AND next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND due_at <= ? {kind_filter} \
-               ORDER BY next_attempt_at, id LIMIT ?) \
+               AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?2 AND due_at <= ?2 \
+               AND (?4 IS NULL OR announcement_id IN (SELECT id FROM announcements WHERE kind = ?4)) \
+               ORDER BY next_attempt_at, id LIMIT ?3) \
              RETURNING id, lease_gen, recipient, message_id, message, attempts, due_at, member_id, \
                cert_version, \
                (SELECT status FROM members WHERE id = deliveries.member_id) AS member_status, \
-               (SELECT version FROM member_certs WHERE member_id = deliveries.member_id) AS cert_now"
-        )))
+               (SELECT version FROM member_certs WHERE member_id = deliveries.member_id) AS cert_now",
+        )
         .bind(time(lease_until))
         .bind(time(now))
-        .bind(time(now))
-        .bind(time(now))
         .bind(i64::from(limit))
+        .bind(only_kind.map(kind_word))
         .fetch_all(&mut *self.tx)
         .await?;
         let mut claimed = rows
@@ -330,7 +335,10 @@ impl WriteTx {
                     attempts: row.try_get("attempts")?,
                     due_at: parse_time("deliveries.due_at", row.try_get("due_at")?)?,
                     member_id: member.map(MemberId),
-                    member_status: row.try_get("member_status")?,
+                    member_status: row
+                        .try_get::<Option<&str>, _>("member_status")?
+                        .map(parse_status)
+                        .transpose()?,
                     cert_version_sealed: row.try_get("cert_version")?,
                     cert_version_now: row.try_get("cert_now")?,
                 })

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{Store, StoreError, WriteTx};
 use crate::clock::format_instant;
+use crate::inbound::AckStatus;
 use crate::roster::{Email, Member, MemberId};
 
 /// email, org, status, note, at.
@@ -24,9 +25,30 @@ pub struct AckRow {
     pub email: String,
     pub org: String,
     /// `None`: no answer yet.
-    pub status: Option<String>,
+    #[serde(serialize_with = "ack_words")]
+    pub status: Option<AckStatus>,
     pub note: Option<String>,
     pub at: Option<String>,
+}
+
+/// An answer's `status` column read back; the table's CHECK allows only
+/// these words.
+fn parse_ack(text: &str) -> Result<AckStatus, StoreError> {
+    Ok(match text {
+        "received" => AckStatus::Received,
+        "affected" => AckStatus::Affected,
+        "not-affected" => AckStatus::NotAffected,
+        "fixed" => AckStatus::Fixed,
+        other => return Err(StoreError::Corrupt(format!("answer {other:?}"))),
+    })
+}
+
+/// An answer in `advisory acks --json`: the word as typed and stored.
+fn ack_words<S: serde::Serializer>(
+    status: &Option<AckStatus>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    status.map(AckStatus::as_str).serialize(serializer)
 }
 
 /// What a signed message is, for the replay guard: who signed, when, over
@@ -140,16 +162,17 @@ impl Store {
         .bind(advisory_row)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(email, org, status, note, at)| AckRow {
-                email,
-                org,
-                status,
-                note,
-                at,
+        rows.into_iter()
+            .map(|(email, org, status, note, at)| {
+                Ok(AckRow {
+                    email,
+                    org,
+                    status: status.as_deref().map(parse_ack).transpose()?,
+                    note,
+                    at,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The copy with this id, if any.
@@ -322,7 +345,7 @@ impl WriteTx {
         &mut self,
         advisory_row: i64,
         member: MemberId,
-        status: &str,
+        status: AckStatus,
         note: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -332,7 +355,7 @@ impl WriteTx {
         )
         .bind(advisory_row)
         .bind(member.0)
-        .bind(status)
+        .bind(status.as_str())
         .bind(note)
         .bind(format_instant(self.now))
         .execute(&mut *self.tx)

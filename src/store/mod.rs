@@ -28,6 +28,8 @@ mod deliveries;
 mod exports;
 mod inbound;
 mod instants;
+#[cfg(test)]
+mod kind_tests;
 mod members;
 mod wake;
 
@@ -40,7 +42,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use thiserror::Error;
 
 pub use advisories::StoredAdvisory;
-pub use announcements::PlannedAnnouncement;
+pub use announcements::{AnnouncementState, PlannedAnnouncement};
 pub use audience::{Addressee, SealAudience};
 pub use deliveries::{
     Claimed, Completion, DeliveryState, NewDelivery, QueueCounts, QueueRow, Unreported,

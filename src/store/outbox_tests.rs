@@ -48,7 +48,7 @@ fn copy(recipient: &str, message_id: &str) -> NewDelivery {
 async fn one_copy(store: &Store, to: &str) -> (i64, i64) {
     let mut tx = store.write(at("2026-06-01T12:00:00Z")).await.expect("tx");
     let announcement = tx
-        .other_announcement("report", at(DUE))
+        .other_announcement(crate::compose::Kind::Report, at(DUE))
         .await
         .expect("announcement");
     let written = tx

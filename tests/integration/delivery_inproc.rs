@@ -168,7 +168,7 @@ async fn an_update_reaches_only_members_already_told() {
         .rows()
         .await
         .into_iter()
-        .filter(|row| name(&row.kind) == "notice" && row.recipient == who::ERIN)
+        .filter(|row| row.kind == embargo::compose::Kind::Notice && row.recipient == who::ERIN)
         .map(|row| format!("{} {}\n", row.revision.unwrap_or_default(), row.state))
         .collect();
     assert_eq!(erin_notices, "1 dropped\n2 queued\n");

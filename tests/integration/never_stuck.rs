@@ -1,7 +1,8 @@
 //! Never stuck: real storage faults (a small tmpfs filled to the last
-//! byte for a few seconds) and an export folder that cannot be written.
-//! `embargo serve` must ride out the first and recover on its own; the
-//! second must not hold back any other mail.
+//! byte for a few seconds), an export folder that cannot be written and a
+//! planned announcement that cannot be read. `embargo serve` must ride out
+//! the first and recover on its own; the others must not hold back any
+//! other mail.
 //!
 //! The fault tests mount a tmpfs, which needs root: CI runs the suite as
 //! root, and a failed mount fails the test loudly rather than skip it.
@@ -519,5 +520,59 @@ fn one_unwritable_export_folder_does_not_stop_other_mail() {
     assert_eq!(
         env.sql("SELECT state FROM exports ORDER BY advisory_id"),
         "written\nwritten\n"
+    );
+}
+
+// When kinds became an enum read back by the store, a planned
+// announcement whose kind no version of embargo writes (a database changed
+// by hand) made the whole list of planned announcements unreadable, so
+// every one after it (a cancellation here) waited behind it. Each row is
+// again its own step of the pass.
+#[test]
+fn a_planned_announcement_of_an_unknown_kind_does_not_hold_back_others() {
+    let env = Env::new();
+    env.init();
+    env.add_active(who::DAVE, who::ALICE, &[]);
+    env.draft("DF-2026-0010", "Parser overflow", "high");
+    env.ok(&["advisory", "announce", "DF-2026-0010"]);
+    env.ok(&["queue", "run"]);
+    // Due before the cancellation, so it is read first.
+    env.sql(
+        "INSERT INTO announcements (kind, advisory_id, revision, due_at, state, created_at) \
+         SELECT 'notices', id, 99, '2026-01-01T00:00:00Z', 'planned', '2026-01-01T00:00:00Z' \
+         FROM advisories",
+    );
+    env.ok(&[
+        "advisory",
+        "cancel",
+        "DF-2026-0010",
+        "--reason",
+        "duplicate",
+    ]);
+
+    // The pass says which step failed, and that the rest went out.
+    let run = env.run(&["queue", "run"]);
+    assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("the rest was done and sent")
+            && run
+                .stderr
+                .contains("announcement kind \"notices\" (announcement 4)"),
+        "{}",
+        run.stderr
+    );
+    let mut cancellation = of_kind(&env, "cancellation");
+    cancellation.sort();
+    assert_eq!(
+        cancellation,
+        vec![
+            (who::ALICE.to_owned(), "sent".to_owned()),
+            (who::DAVE.to_owned(), "sent".to_owned()),
+        ]
+    );
+    // The row is left as it was, for an operator to look at.
+    assert_eq!(
+        env.sql("SELECT state FROM announcements WHERE kind = 'notices'"),
+        "planned\n"
     );
 }
