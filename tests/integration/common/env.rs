@@ -195,7 +195,10 @@ impl Env {
 
     /// Runs SQL with the `sqlite3` command-line shell on the database.
     pub fn sql(&self, statement: &str) -> String {
+        // The daemon or a CLI may be mid-write or mid-checkpoint: wait for
+        // the lock as embargo itself does, rather than fail the test.
         let out = Command::new("sqlite3")
+            .args(["-cmd", ".timeout 5000"])
             .arg(self.database())
             .arg(statement)
             .output()
