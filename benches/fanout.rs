@@ -154,7 +154,7 @@ async fn bench(size: usize, full: bool) -> Result<()> {
         },
         &Force {
             force: true,
-            reason: Some("benchmark".to_owned()),
+            reason: Some(embargo::text::Reason::parse("benchmark")?),
         },
     )
     .await?;
@@ -164,7 +164,7 @@ async fn bench(size: usize, full: bool) -> Result<()> {
         Some(&embargo::clock::format_instant(at)),
         &Force {
             force: true,
-            reason: Some("benchmark".to_owned()),
+            reason: Some(embargo::text::Reason::parse("benchmark")?),
         },
     )
     .await?;

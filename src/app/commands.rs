@@ -16,13 +16,15 @@
 use anyhow::{Context, Result};
 
 use super::binding::Binding;
-use super::roster::Taken;
+use super::input::{self, Field};
+use super::roster::{Caller, Taken};
 use super::{App, Replay};
-use crate::audit::{Actor, Record};
+use crate::audit::{Actor, Channel, Record};
 use crate::inbound::Command;
 use crate::roster::gate::{self, Transition};
 use crate::roster::{Member, Status};
 use crate::store::{CommandRecord, SignedKey, StoreError};
+use crate::text::Reason;
 
 /// A command whose record another attempt of the same message wrote first.
 #[derive(Debug, thiserror::Error)]
@@ -140,11 +142,10 @@ impl App {
             Err(err) => {
                 let line = format!("{} refused: {}", command.name(), member_text(command, &err));
                 let mut tx = self.store.write(self.now()).await?;
-                tx.set_via(self.channel());
                 record_or_conflict(&mut tx, key, index, true, &line).await?;
                 tx.append_audit(
                     &Record::new(
-                        Actor::Member(signer.email.clone()),
+                        Actor::Member(signer.email.clone(), via(key)),
                         "inbound.refuse",
                         format!("member:{}", signer.email.normalized()),
                     )
@@ -195,6 +196,7 @@ impl App {
         binding: Binding,
     ) -> Result<String> {
         let by = signer.email.as_str();
+        let caller = Caller::mail(&signer.email, key.signer);
         if signer.status == Status::Pending && !matches!(command, Command::Confirm { .. }) {
             anyhow::bail!("your membership is not confirmed yet; only CONFIRM works until it is");
         }
@@ -228,17 +230,20 @@ impl App {
                 };
                 self.arm(key, index, said("they were sent an encrypted confirmation"));
                 let added = self
-                    .add_member(super::roster::AddMember {
-                        email: email.clone(),
-                        name: name.clone().context("a Name: line is needed")?,
-                        org: org.clone().context("an Org: line is needed")?,
-                        kind,
-                        cert: cert.bytes.clone(),
-                        sponsor: by.to_owned(),
-                        statement: statement.clone(),
-                        roles: Vec::new(),
-                        by: None,
-                    })
+                    .add_member_via(
+                        super::roster::AddMember {
+                            email: email.clone(),
+                            name: name.clone().context("a Name: line is needed")?,
+                            org: org.clone().context("an Org: line is needed")?,
+                            kind,
+                            cert: cert.bytes.clone(),
+                            sponsor: by.to_owned(),
+                            statement: statement.clone(),
+                            roles: Vec::new(),
+                            by: None,
+                        },
+                        caller.via.clone(),
+                    )
                     .await?;
                 Ok(
                     if added
@@ -256,7 +261,8 @@ impl App {
             }
             Command::Confirm { token } => {
                 self.arm(key, index, format!("CONFIRM: {by} is now an active member"));
-                self.confirm_member(by, token).await?;
+                self.confirm_member_via(by, token, caller.via.clone())
+                    .await?;
                 Ok(format!("CONFIRM: {by} is now an active member"))
             }
             Command::SetKey { .. } => {
@@ -266,7 +272,7 @@ impl App {
                     cert.fingerprint
                 );
                 self.arm(key, index, line);
-                let (member, _) = self.set_member_key(by, &cert.bytes, Some(by)).await?;
+                let (member, _) = self.set_member_key(by, &cert.bytes, &caller).await?;
                 Ok(format!(
                     "SET-KEY: the certificate of {by} is now {}",
                     member.fingerprint
@@ -274,13 +280,9 @@ impl App {
             }
             Command::Unsubscribe => {
                 self.arm(key, index, format!("UNSUBSCRIBE: {by} has left the list"));
-                self.change_status(
-                    by,
-                    Transition::Remove,
-                    Some("unsubscribed by signed mail"),
-                    Some(by),
-                )
-                .await?;
+                let reason = Reason::parse("unsubscribed by signed mail")?;
+                self.change_status(by, Transition::Remove, Some(&reason), &caller)
+                    .await?;
                 let line = format!(
                     "{} ({}) unsubscribed by signed mail",
                     signer.email, signer.fingerprint
@@ -304,20 +306,16 @@ impl App {
             Command::Approve { email } => {
                 gate::check_maintainer(signer, "APPROVE")?;
                 self.arm(key, index, format!("APPROVE {email}: active again"));
-                self.change_status(email, Transition::Resume, None, Some(by))
+                self.change_status(email, Transition::Resume, None, &caller)
                     .await?;
                 Ok(format!("APPROVE {email}: active again"))
             }
             Command::Suspend { email } => {
                 gate::check_maintainer(signer, "SUSPEND")?;
                 self.arm(key, index, format!("SUSPEND {email}: suspended"));
-                self.change_status(
-                    email,
-                    Transition::Suspend,
-                    Some("suspended by a maintainer's signed mail"),
-                    Some(by),
-                )
-                .await?;
+                let reason = Reason::parse("suspended by a maintainer's signed mail")?;
+                self.change_status(email, Transition::Suspend, Some(&reason), &caller)
+                    .await?;
                 Ok(format!("SUSPEND {email}: suspended"))
             }
             Command::Hold {
@@ -326,15 +324,10 @@ impl App {
                 reason,
             } => {
                 gate::check_maintainer(signer, "HOLD")?;
+                let reason = input::reason(reason)?;
                 self.arm(key, index, format!("HOLD {advisory}: held until {until}"));
-                let said = self
-                    .hold_as(
-                        advisory,
-                        Some(until),
-                        reason,
-                        Actor::Member(signer.email.clone()),
-                    )
-                    .await?;
+                let actor = Actor::Member(signer.email.clone(), caller.via.clone());
+                let said = self.hold_as(advisory, Some(until), &reason, actor).await?;
                 Ok(format!("HOLD: {said}"))
             }
         }
@@ -355,9 +348,7 @@ impl App {
     ) -> Result<String> {
         let id = crate::advisory::AdvisoryId::parse(advisory)?;
         let unknown = || anyhow::anyhow!("no advisory {id} was sent to you");
-        let note = note
-            .map(|n| crate::text::single_line("note", n, 500))
-            .transpose()?;
+        let note = note.map(|n| input::line(Field::Note, n, 500)).transpose()?;
         let stored = self.store.advisory(&id).await?.ok_or_else(unknown)?;
         let line = format!("ACK {id} {}: recorded", status.as_str());
         self.arm(key, index, line.clone());
@@ -369,7 +360,7 @@ impl App {
             .await?;
         tx.append_audit(
             &Record::new(
-                Actor::Member(signer.email.clone()),
+                Actor::Member(signer.email.clone(), via(key)),
                 "advisory.ack",
                 format!("advisory:{}", id.normalized()),
             )
@@ -378,6 +369,14 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(line)
+    }
+}
+
+/// The channel of a message's commands: signed mail, with the key that
+/// signed it.
+fn via(key: &SignedKey<'_>) -> Channel {
+    Channel::Mail {
+        fingerprint: key.signer.to_owned(),
     }
 }
 
@@ -434,6 +433,30 @@ pub(crate) fn member_text(command: &Command, err: &anyhow::Error) -> String {
         _ if taken => {
             "this certificate cannot be used; a maintainer can see why in the audit log".to_owned()
         }
-        _ => format!("{err:#}"),
+        _ => match input::input_error(err) {
+            Some(input) => input.render(mail_word(command, input.field)),
+            None => format!("{err:#}"),
+        },
+    }
+}
+
+/// How a reply names an input of `command`: by its place in the command
+/// line as `embargo help commands` writes it (`HOLD <time>`, the `Name:`
+/// line), never by the command line's flags, which a member cannot type.
+fn mail_word(command: &Command, field: Field) -> &'static str {
+    match (command, field) {
+        (Command::Sponsor { .. }, Field::Member) => "SPONSOR <email>",
+        (Command::Sponsor { .. }, Field::Name) => "the Name: line",
+        (Command::Sponsor { .. }, Field::Org) => "the Org: line",
+        (Command::Sponsor { .. }, Field::Statement) => "the Statement: line",
+        (Command::Approve { .. }, Field::Member) => "APPROVE <email>",
+        (Command::Suspend { .. }, Field::Member) => "SUSPEND <email>",
+        (Command::Hold { .. }, Field::HoldUntil) => "HOLD <time>",
+        (Command::Hold { .. }, Field::Reason) => "HOLD <reason>",
+        (Command::Ack { .. }, Field::Note) => "the note after ACK <advisory> <status>",
+        // The signer is the acting member and, for their own membership,
+        // the member: the address their key was registered with.
+        (_, Field::Actor | Field::Member | Field::Sponsor) => "your address",
+        (_, field) => field.noun(),
     }
 }

@@ -9,14 +9,15 @@ use tokio::sync::watch;
 
 use super::App;
 use super::advisory::{Force, enforce, with_override};
+use super::input::{self, Field, InputError, Problem};
 use super::outcome::Tally;
 use super::scheduler::{Prepared, effective_disclosure};
 use crate::advisory::policy;
-use crate::advisory::time::{format_utc, parse_instant};
+use crate::advisory::time::format_utc;
 use crate::advisory::{AdvisoryId, Change, Status};
 use crate::audit::{Actor, Record};
 use crate::store::{DeliveryState, QueueRow, StoredAdvisory};
-use crate::text::single_line;
+use crate::text::Reason;
 
 /// What `queue hold` and `queue release` act on.
 #[derive(Debug, Clone)]
@@ -93,7 +94,7 @@ impl App {
         &self,
         target: &str,
         until: Option<&str>,
-        reason: &str,
+        reason: &Reason,
         force: bool,
     ) -> Result<String> {
         let said = self
@@ -110,7 +111,7 @@ impl App {
         &self,
         target: &str,
         until: Option<&str>,
-        reason: &str,
+        reason: &Reason,
         actor: Actor,
     ) -> Result<String> {
         self.hold_with(target, until, reason, actor, false).await
@@ -120,12 +121,11 @@ impl App {
         &self,
         target: &str,
         until: Option<&str>,
-        reason: &str,
+        reason: &Reason,
         actor: Actor,
         force: bool,
     ) -> Result<String> {
         let now = self.now();
-        let reason = single_line("reason", reason, 1000)?;
         match Target::parse(target)? {
             Target::Delivery(id) => {
                 if until.is_some() {
@@ -134,7 +134,7 @@ impl App {
                     );
                 }
                 let mut tx = self.write(now).await?;
-                match tx.hold_delivery(id, &reason).await? {
+                match tx.hold_delivery(id, reason.as_str()).await? {
                     None => bail!("no copy {id} in the outbox"),
                     Some(DeliveryState::Queued | DeliveryState::Uncertain) => {}
                     Some(state) => {
@@ -143,7 +143,7 @@ impl App {
                 }
                 tx.append_audit(
                     &Record::new(actor.clone(), "queue.hold", format!("delivery:{id}"))
-                        .reason(Some(&reason)),
+                        .reason(Some(reason.as_str())),
                 )
                 .await?;
                 tx.commit().await?;
@@ -153,13 +153,15 @@ impl App {
             }
             Target::Advisory(id) => {
                 let Some(until) = until else {
-                    bail!("holding a disclosure needs --until TIME, the new disclosure time");
+                    return Err(
+                        InputError::missing(Field::HoldUntil, "holding a disclosure").into(),
+                    );
                 };
-                let until = parse_instant("--until", until)?;
+                let until = input::instant(Field::HoldUntil, until)?;
                 if until <= now {
-                    bail!("--until must be in the future");
+                    return Err(InputError::new(Field::HoldUntil, Problem::NotFuture).into());
                 }
-                self.hold_advisory(&id, until, &reason, actor, force).await
+                self.hold_advisory(&id, until, reason, actor, force).await
             }
         }
     }
@@ -175,7 +177,7 @@ impl App {
         &self,
         id: &AdvisoryId,
         until: DateTime<Utc>,
-        reason: &str,
+        reason: &Reason,
         actor: Actor,
         force: bool,
     ) -> Result<String> {
@@ -192,6 +194,16 @@ impl App {
             );
         }
         let current = effective_disclosure(&stored);
+        if until <= current && !matches!(actor, Actor::Operator) {
+            // A member's signed HOLD is told what it may do by mail; the
+            // operator's commands below are no use to them.
+            bail!(
+                "a hold only moves a disclosure later, and {id} is due at {}: {} is not later; \
+                 publishing earlier is an operator's decision",
+                format_utc(current),
+                format_utc(until),
+            );
+        }
         if until <= current {
             bail!(
                 "a hold only moves a disclosure later, and {id} is due at {}: {} is not later. \
@@ -219,7 +231,7 @@ impl App {
                 .collect();
             bail!(
                 "refused by the embargo policy: {}; a signed HOLD cannot override the policy, \
-                 an operator can (`embargo queue hold {id} --until TIME --force --reason TEXT`)",
+                 an operator at the server can",
                 reasons.join("; ")
             );
         }
@@ -227,15 +239,16 @@ impl App {
             &verdict,
             &Force {
                 force,
-                reason: Some(reason.to_owned()),
+                reason: Some(reason.clone()),
             },
         )?;
         let revision = self
             .move_disclosure(&mut tx, &stored, current, until, "held")
             .await?;
-        tx.set_hold(stored.row, Some((until, reason))).await?;
+        tx.set_hold(stored.row, Some((until, reason.as_str())))
+            .await?;
         let record = Record::new(actor, "advisory.hold", subject(id))
-            .reason(Some(reason))
+            .reason(Some(reason.as_str()))
             .detail("from", crate::clock::format_instant(current))
             .detail("until", crate::clock::format_instant(until))
             .detail("revision", revision.to_string());
