@@ -327,7 +327,7 @@ impl App {
                 let reason = input::reason(reason)?;
                 self.arm(key, index, format!("HOLD {advisory}: held until {until}"));
                 let actor = Actor::Member(signer.email.clone(), caller.via.clone());
-                let said = self.hold_as(advisory, Some(until), &reason, actor).await?;
+                let said = self.hold_as(advisory, until, &reason, actor).await?;
                 Ok(format!("HOLD: {said}"))
             }
         }
@@ -346,7 +346,8 @@ impl App {
         status: crate::inbound::AckStatus,
         note: Option<&str>,
     ) -> Result<String> {
-        let id = crate::advisory::AdvisoryId::parse(advisory)?;
+        let id = crate::advisory::AdvisoryId::parse(advisory)
+            .map_err(|err| input::InputError::refused(Field::Advisory, err))?;
         let unknown = || anyhow::anyhow!("no advisory {id} was sent to you");
         let note = note.map(|n| input::line(Field::Note, n, 500)).transpose()?;
         let stored = self.store.advisory(&id).await?.ok_or_else(unknown)?;
@@ -451,8 +452,10 @@ fn mail_word(command: &Command, field: Field) -> &'static str {
         (Command::Sponsor { .. }, Field::Statement) => "the Statement: line",
         (Command::Approve { .. }, Field::Member) => "APPROVE <email>",
         (Command::Suspend { .. }, Field::Member) => "SUSPEND <email>",
+        (Command::Hold { .. }, Field::Advisory) => "HOLD <advisory>",
         (Command::Hold { .. }, Field::HoldUntil) => "HOLD <time>",
         (Command::Hold { .. }, Field::Reason) => "HOLD <reason>",
+        (Command::Ack { .. }, Field::Advisory) => "ACK <advisory>",
         (Command::Ack { .. }, Field::Note) => "the note after ACK <advisory> <status>",
         // The signer is the acting member and, for their own membership,
         // the member: the address their key was registered with.

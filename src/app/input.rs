@@ -49,6 +49,8 @@ pub enum Field {
     PreviewFor,
     /// A member's note about an advisory (`ACK`).
     Note,
+    /// An advisory's id.
+    Advisory,
 }
 
 impl Field {
@@ -72,6 +74,7 @@ impl Field {
             Field::Body => "body",
             Field::PreviewFor => "preview member",
             Field::Note => "note",
+            Field::Advisory => "advisory id",
         }
     }
 }

@@ -105,10 +105,10 @@ impl App {
         self.clock.now()
     }
 
-    /// Starts a write transaction. When a signed command is being carried out, the
-    /// first transaction of its use case records it as done, so the
-    /// command's effect and that record commit (or roll back) together and
-    /// a retried message never does it twice.
+    /// Starts a write transaction. When a signed command is being carried
+    /// out, the first transaction of its use case records it as done, so
+    /// the command's effect and that record commit (or roll back) together
+    /// and a retried message never does it twice.
     pub(crate) async fn write(&self, now: DateTime<Utc>) -> Result<crate::store::WriteTx> {
         let mut tx = self.store.write(now).await?;
         // Only the first transaction records it: the slot stays, marked,

@@ -106,15 +106,20 @@ impl App {
     }
 
     /// [`App::hold`] on behalf of `actor` (a maintainer's signed HOLD),
-    /// which cannot override the embargo policy.
+    /// which cannot override the embargo policy. A member holds an
+    /// advisory's disclosure, never one of the outbox's copies (their
+    /// numbers are the operator's), so `advisory` must be an advisory id.
     pub(crate) async fn hold_as(
         &self,
-        target: &str,
-        until: Option<&str>,
+        advisory: &str,
+        until: &str,
         reason: &Reason,
         actor: Actor,
     ) -> Result<String> {
-        self.hold_with(target, until, reason, actor, false).await
+        let id =
+            AdvisoryId::parse(advisory).map_err(|err| InputError::refused(Field::Advisory, err))?;
+        self.hold_disclosure(&id, Some(until), reason, actor, false)
+            .await
     }
 
     async fn hold_with(
@@ -151,19 +156,27 @@ impl App {
                     "copy {id} is held until `embargo queue release {id}`"
                 ))
             }
-            Target::Advisory(id) => {
-                let Some(until) = until else {
-                    return Err(
-                        InputError::missing(Field::HoldUntil, "holding a disclosure").into(),
-                    );
-                };
-                let until = input::instant(Field::HoldUntil, until)?;
-                if until <= now {
-                    return Err(InputError::new(Field::HoldUntil, Problem::NotFuture).into());
-                }
-                self.hold_advisory(&id, until, reason, actor, force).await
-            }
+            Target::Advisory(id) => self.hold_disclosure(&id, until, reason, actor, force).await,
         }
+    }
+
+    /// Reads the time a hold moves `id`'s disclosure to, then holds it.
+    async fn hold_disclosure(
+        &self,
+        id: &AdvisoryId,
+        until: Option<&str>,
+        reason: &Reason,
+        actor: Actor,
+        force: bool,
+    ) -> Result<String> {
+        let Some(until) = until else {
+            return Err(InputError::missing(Field::HoldUntil, "holding a disclosure").into());
+        };
+        let until = input::instant(Field::HoldUntil, until)?;
+        if until <= self.now() {
+            return Err(InputError::new(Field::HoldUntil, Problem::NotFuture).into());
+        }
+        self.hold_advisory(id, until, reason, actor, force).await
     }
 
     /// Moves an advisory's disclosure later. A hold never brings it

@@ -152,11 +152,13 @@ fn mail_commands_are_told_about_their_own_words_not_flags() {
              HOLD {ID} 2026-06-10T14:00:00Z {long_reason}\n\
              SUSPEND not-an-address\n\
              APPROVE two@at@signs.example\n\
-             ACK {ID} received {long_note}"
+             ACK {ID} received {long_note}\n\
+             HOLD 42 2026-06-10T14:00:00Z a copy, not an advisory\n\
+             ACK 42 received"
         ),
         &[],
     );
-    assert_eq!(lines.len(), 7, "{lines:#?}");
+    assert_eq!(lines.len(), 9, "{lines:#?}");
     names_its_own_word(
         &lines[0],
         "HOLD",
@@ -169,6 +171,10 @@ fn mail_commands_are_told_about_their_own_words_not_flags() {
     names_its_own_word(&lines[4], "SUSPEND", "SUSPEND <email>", "email address");
     names_its_own_word(&lines[5], "APPROVE", "APPROVE <email>", "email address");
     names_its_own_word(&lines[6], "ACK", "the note after ACK", "longer than 500");
+    // A number is an outbox copy at the command line; by mail it is no
+    // advisory id (a member cannot hold the operator's copies).
+    names_its_own_word(&lines[7], "HOLD", "HOLD <advisory>", "advisory id \"42\"");
+    names_its_own_word(&lines[8], "ACK", "ACK <advisory>", "advisory id \"42\"");
 
     // A hold that would bring the disclosure forward, or one past the
     // policy, is refused without pointing a member at operator flags.
@@ -313,4 +319,34 @@ fn audit_entries_name_the_channel_their_actor_came_by() {
         "0"
     );
     env.ok(&["audit", "verify"]);
+}
+
+// The neighbour of the test above: the scheduler pass a signed CONFIRM
+// starts writes the program's own entries in the same process, while the
+// mail is being carried out. They name the system, not the mail that
+// started the pass: the actor decides, not the moment.
+#[test]
+fn the_scheduler_pass_a_mail_command_starts_is_the_systems() {
+    let env = Env::new();
+    env.init_at("2026-06-01T10:00:00Z");
+    let token = env.add(who::FRANK, who::ALICE, &[]);
+    env.draft(ID, "Parser overflow", "high");
+    // Announced for half past eleven, before the mail arrives at noon.
+    let run = env.run_at(
+        "2026-06-01T11:00:00Z",
+        &["advisory", "announce", ID, "--at", "2026-06-01T11:30:00Z"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(via_of(&env, "advisory.notified").is_empty());
+    let lines = answer(&env, who::FRANK, &format!("CONFIRM {token}"), &[]);
+    assert!(lines[0].starts_with("CONFIRM: "), "{lines:?}");
+    let frank = env.show(who::FRANK)["fingerprint"]
+        .as_str()
+        .expect("a fingerprint")
+        .to_owned();
+    assert_eq!(
+        via_of(&env, "member.confirm"),
+        [format!("signed mail, key {frank}")]
+    );
+    assert_eq!(via_of(&env, "advisory.notified"), ["system"]);
 }
