@@ -450,6 +450,7 @@ fn mail_word(command: &Command, field: Field) -> &'static str {
         (Command::Sponsor { .. }, Field::Name) => "the Name: line",
         (Command::Sponsor { .. }, Field::Org) => "the Org: line",
         (Command::Sponsor { .. }, Field::Statement) => "the Statement: line",
+        (_, Field::Key | Field::NewKey | Field::KeyUpdate) => "the attached certificate",
         (Command::Approve { .. }, Field::Member) => "APPROVE <email>",
         (Command::Suspend { .. }, Field::Member) => "SUSPEND <email>",
         (Command::Hold { .. }, Field::Advisory) => "HOLD <advisory>",

@@ -29,6 +29,12 @@ pub enum Field {
     Org,
     /// A sponsor's statement about a new member.
     Statement,
+    /// A new member's certificate.
+    Key,
+    /// A member's replacement for their certificate.
+    NewKey,
+    /// An update of a member's current certificate (same primary key).
+    KeyUpdate,
     /// Why a change is made, for the audit log.
     Reason,
     /// The time a hold moves a disclosure to.
@@ -64,6 +70,9 @@ impl Field {
             Field::Name => "name",
             Field::Org => "organisation",
             Field::Statement => "statement",
+            Field::Key => "member certificate",
+            Field::NewKey => "new certificate",
+            Field::KeyUpdate => "certificate update",
             Field::Reason => "reason",
             Field::HoldUntil => "hold time",
             Field::DiscloseAt => "disclosure time",

@@ -95,7 +95,7 @@ impl App {
         }
         let stored = tx.member_cert(member.id).await?;
         let (merged, problem) = pgp::update_member_cert(&stored, cert, &self.cert_policy(), now)
-            .context("certificate update")?;
+            .map_err(|err| InputError::refused(Field::KeyUpdate, err))?;
         if merged == stored {
             bail!("{email} already has everything in this certificate");
         }
@@ -142,7 +142,7 @@ impl App {
             return self.update_member_key(&email, cert, caller).await;
         }
         let checked = pgp::check_member_cert(cert, &email, &self.cert_policy(), now)
-            .context("new certificate")?;
+            .map_err(|err| InputError::refused(Field::NewKey, err))?;
         let mut tx = self.write(now).await?;
         let (_, actor) = resolve_actor(&mut tx, caller).await?;
         let member = require_member(&mut tx, &email).await?;

@@ -145,7 +145,7 @@ impl App {
             request.roles.iter().copied().collect()
         };
         let cert = pgp::check_member_cert(&request.cert, &email, &self.cert_policy(), now)
-            .context("member certificate")?;
+            .map_err(|err| InputError::refused(Field::Key, err))?;
 
         let token = new_token()?;
         let expires = now + Duration::hours(i64::from(self.config.members.confirm_token_ttl_hours));

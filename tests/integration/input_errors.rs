@@ -212,6 +212,21 @@ fn mail_commands_are_told_about_their_own_words_not_flags() {
         "longer than 200",
     );
 
+    // The attached certificate, for SPONSOR and SET-KEY alike.
+    let line = answer(
+        &env,
+        who::ALICE,
+        &format!(
+            "SPONSOR {}\nName: R\nOrg: Org\nKind: user\nStatement: known",
+            who::RSA1024
+        ),
+        &[who::RSA1024],
+    )
+    .remove(0);
+    names_its_own_word(&line, "SPONSOR", "the attached certificate", "RSA-1024");
+    let line = answer(&env, who::DAVE, "SET-KEY", &[who::RSA1024]).remove(0);
+    names_its_own_word(&line, "SET-KEY", "the attached certificate", "");
+
     // None of it changed the advisory or the roster.
     assert_eq!(
         env.sql("SELECT hold_until IS NULL, revision FROM advisories")
@@ -254,6 +269,9 @@ fn the_cli_still_names_the_flag() {
         .fails_with("--by");
     env.run(&["member", "suspend", "not-an-address"])
         .fails_with("member address");
+    let weak = env.cert_file(who::RSA1024);
+    env.run(&["member", "set-key", who::DAVE, "--key", path(&weak)])
+        .fails_with("new certificate");
     assert_eq!(env.dump(), before);
 }
 
