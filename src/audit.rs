@@ -17,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::roster::Email;
+use crate::text::Reason;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -108,9 +109,9 @@ impl Record {
         }
     }
 
-    /// Adds the reason the operator gave.
-    pub fn reason(mut self, reason: Option<&str>) -> Self {
-        self.reason = reason.map(str::to_owned);
+    /// Adds the reason the operator (or member) gave.
+    pub fn reason(mut self, reason: Option<&Reason>) -> Self {
+        self.reason = reason.map(|reason| reason.as_str().to_owned());
         self
     }
 
@@ -308,7 +309,8 @@ mod tests {
             1,
             at,
             GENESIS,
-            &Record::new(Actor::System, "x", "y").reason(Some("r")),
+            &Record::new(Actor::System, "x", "y")
+                .reason(Some(&Reason::parse("r").expect("a reason"))),
         );
         let without = Entry::chain(1, at, GENESIS, &Record::new(Actor::System, "x", "y"));
         assert_ne!(with_reason.hash, without.hash);

@@ -146,7 +146,7 @@ fn build_content(base: Option<&Content>, input: &AdvisoryInput) -> Result<Conten
 }
 
 /// Refuses a verdict with refusals unless forced; answers the audit detail.
-pub(super) fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>> {
+pub(super) fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<Reason>> {
     if verdict.refusals.is_empty() {
         return Ok(None);
     }
@@ -164,12 +164,12 @@ pub(super) fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>
     let Some(reason) = &force.reason else {
         return Err(InputError::missing(Field::Reason, "overriding the embargo policy").into());
     };
-    Ok(Some(reason.as_str().to_owned()))
+    Ok(Some(reason.clone()))
 }
 
 /// Adds to an audit record the reason given with `--force` and the names of
 /// the policy rules it overrode, when it overrode any.
-pub(super) fn with_override(record: Record, forced: Option<&str>, verdict: &Verdict) -> Record {
+pub(super) fn with_override(record: Record, forced: Option<&Reason>, verdict: &Verdict) -> Record {
     match forced {
         Some(reason) => record
             .reason(Some(reason))
@@ -297,7 +297,7 @@ impl App {
             .await?;
         let record =
             Record::new(Actor::Operator, "advisory.new", subject(&id)).detail("revision", "1");
-        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+        tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
         tx.commit().await?;
         let stored = self.require_advisory(id.as_str()).await?;
@@ -366,7 +366,7 @@ impl App {
         let record = Record::new(Actor::Operator, "advisory.edit", subject(&old.id))
             .detail("revision", revision.to_string())
             .detail("changed", fields.join(","));
-        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+        tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
         tx.commit().await?;
         self.prepare_now().await;
@@ -420,7 +420,7 @@ impl App {
             .detail("revision", advisory.revision.to_string())
             .detail("announce_at", crate::clock::format_instant(at))
             .detail("unreachable_members", unreachable.len().to_string());
-        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+        tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
         tx.commit().await?;
         // Sealed now, while the operator watches, in batches that each
@@ -465,15 +465,7 @@ impl App {
             return Err(InputError::missing(Field::Reason, "breaking an embargo early").into());
         }
         let published = self
-            .publish(
-                &stored,
-                Actor::Operator,
-                if before {
-                    reason.map(Reason::as_str)
-                } else {
-                    None
-                },
-            )
+            .publish(&stored, Actor::Operator, if before { reason } else { None })
             .await?;
         self.prepare_now().await;
         Ok(published)
@@ -507,7 +499,7 @@ impl App {
         }
         tx.append_audit(
             &Record::new(Actor::Operator, "advisory.cancel", subject(&advisory.id))
-                .reason(Some(reason.as_str()))
+                .reason(Some(reason))
                 .detail("from", advisory.status.as_str()),
         )
         .await?;

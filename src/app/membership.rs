@@ -49,7 +49,7 @@ impl App {
                 transition_action(transition),
                 subject(&email),
             )
-            .reason(reason.map(Reason::as_str))
+            .reason(reason)
             .detail("from", member.status.as_str())
             .detail("to", to.as_str()),
         )

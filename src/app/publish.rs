@@ -13,6 +13,7 @@ use crate::audit::{Actor, Record};
 use crate::compose::{Kind, advisory_context};
 use crate::roster::{Email, MemberId};
 use crate::store::{DeliveryState, NewDelivery, StoredAdvisory};
+use crate::text::Reason;
 
 /// The kinds that carry an advisory's embargoed content to members.
 const TOLD_KINDS: [&str; 3] = ["notice", "update", "reminder"];
@@ -26,7 +27,7 @@ impl App {
         &self,
         stored: &StoredAdvisory,
         actor: Actor,
-        early: Option<&str>,
+        early: Option<&Reason>,
     ) -> Result<Advisory> {
         let now = self.now();
         let advisory = &stored.advisory;

@@ -139,7 +139,7 @@ impl App {
                     );
                 }
                 let mut tx = self.write(now).await?;
-                match tx.hold_delivery(id, reason.as_str()).await? {
+                match tx.hold_delivery(id, reason).await? {
                     None => bail!("no copy {id} in the outbox"),
                     Some(DeliveryState::Queued | DeliveryState::Uncertain) => {}
                     Some(state) => {
@@ -148,7 +148,7 @@ impl App {
                 }
                 tx.append_audit(
                     &Record::new(actor.clone(), "queue.hold", format!("delivery:{id}"))
-                        .reason(Some(reason.as_str())),
+                        .reason(Some(reason)),
                 )
                 .await?;
                 tx.commit().await?;
@@ -258,14 +258,13 @@ impl App {
         let revision = self
             .move_disclosure(&mut tx, &stored, current, until, "held")
             .await?;
-        tx.set_hold(stored.row, Some((until, reason.as_str())))
-            .await?;
+        tx.set_hold(stored.row, Some((until, reason))).await?;
         let record = Record::new(actor, "advisory.hold", subject(id))
-            .reason(Some(reason.as_str()))
+            .reason(Some(reason))
             .detail("from", crate::clock::format_instant(current))
             .detail("until", crate::clock::format_instant(until))
             .detail("revision", revision.to_string());
-        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+        tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
         tx.commit().await?;
         Ok(format!(
