@@ -11,13 +11,14 @@
 //!
 //! Replies to members never reveal who else is on the roster: a refusal
 //! because an address or certificate is taken reads the same whoever holds
-//! it (see [`member_text`]).
+//! it (see [`member_text`](super::replies::member_text)).
 
 use anyhow::{Context, Result};
 
 use super::binding::Binding;
 use super::input::{self, Field};
-use super::roster::{Caller, Taken};
+use super::replies;
+use super::roster::Caller;
 use super::{App, Replay};
 use crate::audit::{Actor, Channel, Record};
 use crate::inbound::Command;
@@ -140,7 +141,11 @@ impl App {
             }
             Err(err) if is_our_trouble(&err) || is_already_recorded(&err) => Err(err),
             Err(err) => {
-                let line = format!("{} refused: {}", command.name(), member_text(command, &err));
+                let line = format!(
+                    "{} refused: {}",
+                    command.name(),
+                    replies::member_text(command, &err)
+                );
                 let mut tx = self.store.write(self.now()).await?;
                 record_or_conflict(&mut tx, key, index, true, &line).await?;
                 tx.append_audit(
@@ -417,50 +422,4 @@ pub(crate) fn is_our_trouble(err: &anyhow::Error) -> bool {
 fn is_already_recorded(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|cause| cause.downcast_ref::<AlreadyRecorded>().is_some())
-}
-
-/// What a refusal tells the member. A refusal because the address or the
-/// certificate is already someone's reads the same whoever holds it (a
-/// member, a removed member) and names nobody; the audit entry keeps the
-/// detail for maintainers.
-pub(crate) fn member_text(command: &Command, err: &anyhow::Error) -> String {
-    let taken = err
-        .chain()
-        .any(|cause| cause.downcast_ref::<Taken>().is_some());
-    match command {
-        Command::Sponsor { email, .. } if taken => format!(
-            "{email} cannot be added with this certificate; a maintainer can see why in the audit log"
-        ),
-        _ if taken => {
-            "this certificate cannot be used; a maintainer can see why in the audit log".to_owned()
-        }
-        _ => match input::input_error(err) {
-            Some(input) => input.render(mail_word(command, input.field)),
-            None => format!("{err:#}"),
-        },
-    }
-}
-
-/// How a reply names an input of `command`: by its place in the command
-/// line as `embargo help commands` writes it (`HOLD <time>`, the `Name:`
-/// line), never by the command line's flags, which a member cannot type.
-fn mail_word(command: &Command, field: Field) -> &'static str {
-    match (command, field) {
-        (Command::Sponsor { .. }, Field::Member) => "SPONSOR <email>",
-        (Command::Sponsor { .. }, Field::Name) => "the Name: line",
-        (Command::Sponsor { .. }, Field::Org) => "the Org: line",
-        (Command::Sponsor { .. }, Field::Statement) => "the Statement: line",
-        (_, Field::Key | Field::NewKey | Field::KeyUpdate) => "the attached certificate",
-        (Command::Approve { .. }, Field::Member) => "APPROVE <email>",
-        (Command::Suspend { .. }, Field::Member) => "SUSPEND <email>",
-        (Command::Hold { .. }, Field::Advisory) => "HOLD <advisory>",
-        (Command::Hold { .. }, Field::HoldUntil) => "HOLD <time>",
-        (Command::Hold { .. }, Field::Reason) => "HOLD <reason>",
-        (Command::Ack { .. }, Field::Advisory) => "ACK <advisory>",
-        (Command::Ack { .. }, Field::Note) => "the note after ACK <advisory> <status>",
-        // The signer is the acting member and, for their own membership,
-        // the member: the address their key was registered with.
-        (_, Field::Actor | Field::Member | Field::Sponsor) => "your address",
-        (_, field) => field.noun(),
-    }
 }

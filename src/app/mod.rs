@@ -26,6 +26,7 @@ pub mod membership;
 pub mod outcome;
 pub mod publish;
 pub mod queue;
+mod replies;
 pub mod reports;
 pub mod roster;
 pub mod scheduler;
