@@ -60,6 +60,30 @@ pub enum Field {
 }
 
 impl Field {
+    /// Every field, for tests that hold a rendering to all of them.
+    pub const ALL: [Field; 20] = [
+        Field::Actor,
+        Field::Member,
+        Field::Sponsor,
+        Field::Name,
+        Field::Org,
+        Field::Statement,
+        Field::Key,
+        Field::NewKey,
+        Field::KeyUpdate,
+        Field::Reason,
+        Field::HoldUntil,
+        Field::DiscloseAt,
+        Field::AnnounceAt,
+        Field::Title,
+        Field::Severity,
+        Field::Product,
+        Field::Body,
+        Field::PreviewFor,
+        Field::Note,
+        Field::Advisory,
+    ];
+
     /// The field's plain name, for logs and the audit log, where no caller
     /// renders it.
     pub fn noun(self) -> &'static str {

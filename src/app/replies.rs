@@ -54,3 +54,62 @@ fn mail_word(command: &Command, field: Field) -> &'static str {
         (_, field) => field.noun(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::input::{InputError, Problem};
+    use crate::inbound::AckStatus;
+
+    // The class of "mail commands are told about `--until` and `--by`":
+    // whatever field a use case refuses, for whichever command, a reply
+    // names no flag of the command line.
+    #[test]
+    fn no_reply_names_a_flag_whatever_the_field() {
+        let commands = [
+            Command::Sponsor {
+                email: "x@example.org".to_owned(),
+                name: None,
+                org: None,
+                kind: None,
+                statement: None,
+                key: None,
+            },
+            Command::Confirm {
+                token: "t".to_owned(),
+            },
+            Command::SetKey { key: None },
+            Command::Unsubscribe,
+            Command::Ack {
+                advisory: "DF-1".to_owned(),
+                status: AckStatus::Received,
+                note: None,
+            },
+            Command::Approve {
+                email: "x@example.org".to_owned(),
+            },
+            Command::Suspend {
+                email: "x@example.org".to_owned(),
+            },
+            Command::Hold {
+                advisory: "DF-1".to_owned(),
+                until: "soon".to_owned(),
+                reason: "r".to_owned(),
+            },
+        ];
+        for command in &commands {
+            for field in Field::ALL {
+                for problem in [
+                    Problem::Missing { doing: "doing it" },
+                    Problem::Required { by: "it" },
+                    Problem::NotFuture,
+                    Problem::Refused("why".to_owned()),
+                ] {
+                    let err = anyhow::Error::from(InputError::new(field, problem));
+                    let text = member_text(command, &err.context("while doing it"));
+                    assert!(!text.contains("--"), "{} {field:?}: {text}", command.name());
+                }
+            }
+        }
+    }
+}
