@@ -11,6 +11,11 @@ use thiserror::Error;
 pub const ACCEPTED_FORMS: &str =
     "2026-12-01T14:00:00Z, 2026-12-01T14:00Z, 2026-12-01T15:00:00+01:00 or 2026-12-01 14:00 +00:00";
 
+/// The forms of [`ACCEPTED_FORMS`] that are one word, for a time written
+/// in a mail command's line, whose words are split at spaces.
+pub const ONE_WORD_FORMS: &str =
+    "2026-12-01T14:00:00Z, 2026-12-01T14:00Z or 2026-12-01T15:00:00+01:00";
+
 /// Why a typed instant or date was refused.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum TimeError {

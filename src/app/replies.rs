@@ -7,6 +7,7 @@
 
 use super::input::{self, Field};
 use super::roster::Taken;
+use crate::advisory::time::{ACCEPTED_FORMS, ONE_WORD_FORMS};
 use crate::inbound::Command;
 
 /// What a refusal tells the member. A refusal because the address or the
@@ -25,7 +26,11 @@ pub(crate) fn member_text(command: &Command, err: &anyhow::Error) -> String {
             "this certificate cannot be used; a maintainer can see why in the audit log".to_owned()
         }
         _ => match input::input_error(err) {
-            Some(input) => input.render(mail_word(command, input.field)),
+            // A command line is split at spaces: only the one-word forms
+            // of a time can be written there.
+            Some(input) => input
+                .render(mail_word(command, input.field))
+                .replace(ACCEPTED_FORMS, ONE_WORD_FORMS),
             None => format!("{err:#}"),
         },
     }

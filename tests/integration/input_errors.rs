@@ -166,6 +166,11 @@ fn mail_commands_are_told_about_their_own_words_not_flags() {
         "is not a time",
     );
     names_its_own_word(&lines[1], "HOLD", "HOLD <time>", "no UTC offset");
+    // Only forms a command line can hold (it is split at spaces).
+    for line in &lines[..2] {
+        assert!(line.contains("2026-12-01T14:00:00Z"), "{line}");
+        assert!(!line.contains("2026-12-01 14:00"), "{line}");
+    }
     names_its_own_word(&lines[2], "HOLD", "HOLD <time>", "must be in the future");
     names_its_own_word(&lines[3], "HOLD", "HOLD <reason>", "longer than 1000");
     names_its_own_word(&lines[4], "SUSPEND", "SUSPEND <email>", "email address");
