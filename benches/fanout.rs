@@ -146,7 +146,7 @@ async fn bench(size: usize, full: bool) -> Result<()> {
         },
         &Force {
             force: true,
-            reason: Some("benchmark".to_owned()),
+            reason: Some(embargo::text::Reason::parse("benchmark")?),
         },
     )
     .await?;
@@ -156,7 +156,7 @@ async fn bench(size: usize, full: bool) -> Result<()> {
         Some(&embargo::clock::format_instant(at)),
         &Force {
             force: true,
-            reason: Some("benchmark".to_owned()),
+            reason: Some(embargo::text::Reason::parse("benchmark")?),
         },
     )
     .await?;

@@ -57,7 +57,7 @@ async fn bench(runs: usize, full: bool) -> Result<()> {
     app.confirm_member(member.as_str(), &added.token).await?;
     let force = Force {
         force: true,
-        reason: Some("benchmark".to_owned()),
+        reason: Some(embargo::text::Reason::parse("benchmark")?),
     };
     app.new_advisory(
         "BENCH-1",

@@ -17,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::roster::Email;
+use crate::text::Reason;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -26,17 +27,35 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub enum Actor {
     /// The operator at the server's command line, acting for nobody named.
     Operator,
-    /// A named member (`--by`, or later the signer of a mail command).
-    Member(Email),
+    /// A named member (`--by` at the command line, or the signer of a
+    /// mail command), and the way their change reached the list.
+    Member(Email, Channel),
     /// The program itself (the scheduler, a sweep).
     System,
+}
+
+impl Actor {
+    /// A member acting at the command line (`--by`).
+    pub fn member_at_cli(email: Email) -> Self {
+        Actor::Member(email, Channel::Cli)
+    }
+
+    /// How this actor's changes reach the list: the operator's by the
+    /// command line, the program's by itself, a member's as they came.
+    pub fn channel(&self) -> Channel {
+        match self {
+            Actor::Operator => Channel::Cli,
+            Actor::Member(_, channel) => channel.clone(),
+            Actor::System => Channel::System,
+        }
+    }
 }
 
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Actor::Operator => f.write_str("operator"),
-            Actor::Member(email) => write!(f, "member:{}", email.normalized()),
+            Actor::Member(email, _) => write!(f, "member:{}", email.normalized()),
             Actor::System => f.write_str("system"),
         }
     }
@@ -53,17 +72,6 @@ pub enum Channel {
     Mail { fingerprint: String },
     /// The program itself (the daemon's scheduler, a sweep, a bounce).
     System,
-}
-
-impl Channel {
-    /// The channel of a change made with no channel named: the program's
-    /// own changes are the system's, everything else came from the CLI.
-    pub fn default_for(actor: &Actor) -> Self {
-        match actor {
-            Actor::System => Channel::System,
-            Actor::Operator | Actor::Member(_) => Channel::Cli,
-        }
-    }
 }
 
 impl fmt::Display for Channel {
@@ -101,9 +109,9 @@ impl Record {
         }
     }
 
-    /// Adds the reason the operator gave.
-    pub fn reason(mut self, reason: Option<&str>) -> Self {
-        self.reason = reason.map(str::to_owned);
+    /// Adds the reason the operator (or member) gave.
+    pub fn reason(mut self, reason: Option<&Reason>) -> Self {
+        self.reason = reason.map(|reason| reason.as_str().to_owned());
         self
     }
 
@@ -301,7 +309,8 @@ mod tests {
             1,
             at,
             GENESIS,
-            &Record::new(Actor::System, "x", "y").reason(Some("r")),
+            &Record::new(Actor::System, "x", "y")
+                .reason(Some(&Reason::parse("r").expect("a reason"))),
         );
         let without = Entry::chain(1, at, GENESIS, &Record::new(Actor::System, "x", "y"));
         assert_ne!(with_reason.hash, without.hash);

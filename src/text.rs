@@ -8,7 +8,7 @@
 use thiserror::Error;
 
 /// Why a piece of typed text was refused.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum TextError {
     /// The value was empty after trimming.
     #[error("{field} must not be empty")]
@@ -25,6 +25,21 @@ pub enum TextError {
     /// The value is longer than the field allows.
     #[error("{field} is longer than {max} characters")]
     TooLong { field: &'static str, max: usize },
+}
+
+impl TextError {
+    /// The same refusal with the field called `name`, so each caller can
+    /// name it in its own words (a flag, a mail command's word).
+    pub fn named(&self, name: &'static str) -> Self {
+        let mut named = self.clone();
+        match &mut named {
+            TextError::Empty { field }
+            | TextError::ControlCharacter { field, .. }
+            | TextError::ForbiddenControl { field, .. }
+            | TextError::TooLong { field, .. } => *field = name,
+        }
+        named
+    }
 }
 
 /// Trims `value` and checks that it is one non-empty line of at most `max`
@@ -69,6 +84,34 @@ pub fn multi_line(field: &'static str, value: &str, max: usize) -> Result<String
     Ok(trimmed.to_owned())
 }
 
+/// Why someone made a change (held a disclosure, cancelled an advisory,
+/// broke an embargo early, suspended or removed a member), as they typed it
+/// for the audit log: one line of at most [`Reason::MAX`] characters
+/// without control characters. It is checked once, where the input is
+/// read, and crosses every seam after that as this type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason(String);
+
+impl Reason {
+    /// The longest reason, in characters.
+    pub const MAX: usize = 1000;
+
+    /// Checks a typed reason (trimmed; see [`single_line`]).
+    pub fn parse(text: &str) -> Result<Self, TextError> {
+        single_line("reason", text, Self::MAX).map(Reason)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Folds `text` into one line for a header: every control character (CR,
 /// LF, NUL…) becomes a space and runs of white space shrink to one, so no
 /// value can start or split a header, whatever was checked before.
@@ -93,6 +136,18 @@ fn describe(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_is_one_checked_line() {
+        assert_eq!(
+            Reason::parse("  patch slipped ").map(|r| r.to_string()),
+            Ok("patch slipped".to_owned())
+        );
+        assert!(Reason::parse("a\nb").is_err());
+        assert!(Reason::parse("").is_err());
+        assert!(Reason::parse(&"x".repeat(Reason::MAX + 1)).is_err());
+        assert!(Reason::parse(&"x".repeat(Reason::MAX)).is_ok());
+    }
 
     #[test]
     fn single_line_refuses_every_line_break_and_nul() {

@@ -11,8 +11,13 @@ use thiserror::Error;
 pub const ACCEPTED_FORMS: &str =
     "2026-12-01T14:00:00Z, 2026-12-01T14:00Z, 2026-12-01T15:00:00+01:00 or 2026-12-01 14:00 +00:00";
 
+/// The forms of [`ACCEPTED_FORMS`] that are one word, for a time written
+/// in a mail command's line, whose words are split at spaces.
+pub const ONE_WORD_FORMS: &str =
+    "2026-12-01T14:00:00Z, 2026-12-01T14:00Z or 2026-12-01T15:00:00+01:00";
+
 /// Why a typed instant or date was refused.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum TimeError {
     #[error("{what} {given:?} has no UTC offset; give one explicitly, e.g. {ACCEPTED_FORMS}")]
     NoOffset { what: &'static str, given: String },
@@ -20,6 +25,20 @@ pub enum TimeError {
     Unparsable { what: &'static str, given: String },
     #[error("{what} {given:?} is not a date (expected YYYY-MM-DD)")]
     Date { what: &'static str, given: String },
+}
+
+impl TimeError {
+    /// The same refusal with the input called `what`, so each caller can
+    /// name it in its own words (a flag, a mail command's word).
+    pub fn named(&self, what: &'static str) -> Self {
+        let mut named = self.clone();
+        match &mut named {
+            TimeError::NoOffset { what: name, .. }
+            | TimeError::Unparsable { what: name, .. }
+            | TimeError::Date { what: name, .. } => *name = what,
+        }
+        named
+    }
 }
 
 /// Parses an instant that must carry an offset (`Z` or `±HH:MM`).

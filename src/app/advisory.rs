@@ -5,8 +5,9 @@ use anyhow::{Context, Result, bail};
 
 use super::App;
 use super::advisory_view::Unreachable;
+use super::input::{self, Field, InputError, Problem};
 use crate::advisory::policy::{self, Verdict};
-use crate::advisory::time::{format_utc, parse_date, parse_instant};
+use crate::advisory::time::{format_utc, parse_date};
 use crate::advisory::{
     Advisory, AdvisoryId, Change, Content, Permission, Severity, Status, diff, parse_cve,
     parse_cvss,
@@ -15,7 +16,7 @@ use crate::audit::{Actor, Record};
 use crate::compose::{
     Kind, ListView, MemberView, Templates, advisory_context, member_context, report_context,
 };
-use crate::text::{multi_line, single_line};
+use crate::text::{Reason, multi_line, single_line};
 
 /// The fields `advisory new` and `advisory edit` take. For `edit`, a field
 /// left `None` keeps its value; a list given replaces the list.
@@ -40,7 +41,7 @@ pub struct AdvisoryInput {
 #[derive(Debug, Clone, Default)]
 pub struct Force {
     pub force: bool,
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 const MAX_BODY: usize = 256 * 1024;
@@ -61,16 +62,23 @@ fn list_items(what: &'static str, items: &[String]) -> Result<Vec<String>> {
 /// Applies `input` on top of `base` (or builds new content when there is no
 /// base) and checks every field.
 fn build_content(base: Option<&Content>, input: &AdvisoryInput) -> Result<Content> {
-    let required = |what: &str| anyhow::anyhow!("{what} is required for a new advisory");
+    let required = |field| {
+        InputError::new(
+            field,
+            Problem::Required {
+                by: "a new advisory",
+            },
+        )
+    };
     let title = match (&input.title, base) {
-        (Some(title), _) => single_line("title", title, 300)?,
+        (Some(title), _) => input::line(Field::Title, title, 300)?,
         (None, Some(base)) => base.title.clone(),
-        (None, None) => return Err(required("--title")),
+        (None, None) => return Err(required(Field::Title).into()),
     };
     let severity = input
         .severity
         .or(base.map(|b| b.severity))
-        .ok_or_else(|| required("--severity"))?;
+        .ok_or_else(|| required(Field::Severity))?;
     let cvss = match &input.cvss {
         Some(text) if text.trim().is_empty() => None,
         Some(text) => Some(parse_cvss(text)?),
@@ -84,9 +92,9 @@ fn build_content(base: Option<&Content>, input: &AdvisoryInput) -> Result<Conten
         None => base.map(|b| b.cves.clone()).unwrap_or_default(),
     };
     let product = match (&input.product, base) {
-        (Some(product), _) => single_line("product", product, 200)?,
+        (Some(product), _) => input::line(Field::Product, product, 200)?,
         (None, Some(base)) => base.product.clone(),
-        (None, None) => return Err(required("--product")),
+        (None, None) => return Err(required(Field::Product).into()),
     };
     let affected = match &input.affected {
         Some(items) => list_items("affected", items)?,
@@ -99,7 +107,7 @@ fn build_content(base: Option<&Content>, input: &AdvisoryInput) -> Result<Conten
     let description = match (&input.body, base) {
         (Some(bytes), _) => text_file("body", bytes)?,
         (None, Some(base)) => base.description.clone(),
-        (None, None) => return Err(required("--body")),
+        (None, None) => return Err(required(Field::Body).into()),
     };
     let mitigations = match &input.mitigations {
         Some(bytes) => Some(text_file("mitigations", bytes)?),
@@ -117,9 +125,9 @@ fn build_content(base: Option<&Content>, input: &AdvisoryInput) -> Result<Conten
         None => base.and_then(|b| b.patch_date),
     };
     let disclose_at = match (&input.disclose_at, base) {
-        (Some(text), _) => parse_instant("disclosure time", text)?,
+        (Some(text), _) => input::instant(Field::DiscloseAt, text)?,
         (None, Some(base)) => base.disclose_at,
-        (None, None) => return Err(required("--disclose-at")),
+        (None, None) => return Err(required(Field::DiscloseAt).into()),
     };
     Ok(Content {
         title,
@@ -138,7 +146,7 @@ fn build_content(base: Option<&Content>, input: &AdvisoryInput) -> Result<Conten
 }
 
 /// Refuses a verdict with refusals unless forced; answers the audit detail.
-pub(super) fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>> {
+pub(super) fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<Reason>> {
     if verdict.refusals.is_empty() {
         return Ok(None);
     }
@@ -153,16 +161,15 @@ pub(super) fn enforce(verdict: &Verdict, force: &Force) -> Result<Option<String>
             reasons.join("; ")
         );
     }
-    let Some(reason) = force.reason.as_deref() else {
-        bail!("--force needs --reason saying why the embargo policy is overridden");
+    let Some(reason) = &force.reason else {
+        return Err(InputError::missing(Field::Reason, "overriding the embargo policy").into());
     };
-    let reason = single_line("reason", reason, 1000)?;
-    Ok(Some(reason))
+    Ok(Some(reason.clone()))
 }
 
 /// Adds to an audit record the reason given with `--force` and the names of
 /// the policy rules it overrode, when it overrode any.
-pub(super) fn with_override(record: Record, forced: Option<&str>, verdict: &Verdict) -> Record {
+pub(super) fn with_override(record: Record, forced: Option<&Reason>, verdict: &Verdict) -> Record {
     match forced {
         Some(reason) => record
             .reason(Some(reason))
@@ -290,7 +297,7 @@ impl App {
             .await?;
         let record =
             Record::new(Actor::Operator, "advisory.new", subject(&id)).detail("revision", "1");
-        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+        tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
         tx.commit().await?;
         let stored = self.require_advisory(id.as_str()).await?;
@@ -359,7 +366,7 @@ impl App {
         let record = Record::new(Actor::Operator, "advisory.edit", subject(&old.id))
             .detail("revision", revision.to_string())
             .detail("changed", fields.join(","));
-        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+        tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
         tx.commit().await?;
         self.prepare_now().await;
@@ -385,7 +392,7 @@ impl App {
             );
         }
         let at = match at {
-            Some(text) => parse_instant("announce time", text)?,
+            Some(text) => input::instant(Field::AnnounceAt, text)?,
             None => now,
         };
         if at < now - chrono::Duration::minutes(1) {
@@ -413,7 +420,7 @@ impl App {
             .detail("revision", advisory.revision.to_string())
             .detail("announce_at", crate::clock::format_instant(at))
             .detail("unreachable_members", unreachable.len().to_string());
-        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+        tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
         tx.commit().await?;
         // Sealed now, while the operator watches, in batches that each
@@ -431,7 +438,7 @@ impl App {
         &self,
         id: &str,
         early: bool,
-        reason: Option<&str>,
+        reason: Option<&Reason>,
     ) -> Result<Advisory> {
         let now = self.now();
         let stored = self.require_advisory(id).await?;
@@ -447,7 +454,6 @@ impl App {
         // told so: publishing before the hold's time is early too.
         let due = super::scheduler::effective_disclosure(&stored);
         let before = now < due;
-        let reason = reason.map(|r| single_line("reason", r, 1000)).transpose()?;
         if before && !early {
             bail!(
                 "the embargo on {} holds until {}; to break it now, pass --now with --reason",
@@ -456,23 +462,18 @@ impl App {
             );
         }
         if before && reason.is_none() {
-            bail!("breaking an embargo early needs --reason");
+            return Err(InputError::missing(Field::Reason, "breaking an embargo early").into());
         }
         let published = self
-            .publish(
-                &stored,
-                Actor::Operator,
-                if before { reason.as_deref() } else { None },
-            )
+            .publish(&stored, Actor::Operator, if before { reason } else { None })
             .await?;
         self.prepare_now().await;
         Ok(published)
     }
 
     /// Calls an advisory off.
-    pub async fn cancel_advisory(&self, id: &str, reason: &str) -> Result<Advisory> {
+    pub async fn cancel_advisory(&self, id: &str, reason: &Reason) -> Result<Advisory> {
         let now = self.now();
-        let reason = single_line("reason", reason, 1000)?;
         let stored = self.require_advisory(id).await?;
         let advisory = stored.advisory.clone();
         if !advisory.status.is_open() {
@@ -494,7 +495,7 @@ impl App {
         }
         tx.append_audit(
             &Record::new(Actor::Operator, "advisory.cancel", subject(&advisory.id))
-                .reason(Some(&reason))
+                .reason(Some(reason))
                 .detail("from", advisory.status.as_str()),
         )
         .await?;

@@ -3,7 +3,7 @@
 //! the disclosure, and which mail each will miss) and the preview of
 //! every mail an advisory sends.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
 use super::App;
@@ -190,7 +190,7 @@ impl App {
                 kind.name()
             );
         };
-        let email = Email::parse(member).context("--for")?;
+        let email = super::input::email(super::input::Field::PreviewFor, member)?;
         let Some(member) = self.store.member(&email).await? else {
             bail!("no member with address {email}");
         };

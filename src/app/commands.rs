@@ -11,18 +11,21 @@
 //!
 //! Replies to members never reveal who else is on the roster: a refusal
 //! because an address or certificate is taken reads the same whoever holds
-//! it (see [`member_text`]).
+//! it (see [`member_text`](super::replies::member_text)).
 
 use anyhow::{Context, Result};
 
 use super::binding::Binding;
-use super::roster::Taken;
+use super::input::{self, Field};
+use super::replies;
+use super::roster::Caller;
 use super::{App, Replay};
-use crate::audit::{Actor, Record};
+use crate::audit::{Actor, Channel, Record};
 use crate::inbound::Command;
 use crate::roster::gate::{self, Transition};
 use crate::roster::{Member, Status};
 use crate::store::{CommandRecord, SignedKey, StoreError};
+use crate::text::Reason;
 
 /// A command whose record another attempt of the same message wrote first.
 #[derive(Debug, thiserror::Error)]
@@ -138,13 +141,16 @@ impl App {
             }
             Err(err) if is_our_trouble(&err) || is_already_recorded(&err) => Err(err),
             Err(err) => {
-                let line = format!("{} refused: {}", command.name(), member_text(command, &err));
+                let line = format!(
+                    "{} refused: {}",
+                    command.name(),
+                    replies::member_text(command, &err)
+                );
                 let mut tx = self.store.write(self.now()).await?;
-                tx.set_via(self.channel());
                 record_or_conflict(&mut tx, key, index, true, &line).await?;
                 tx.append_audit(
                     &Record::new(
-                        Actor::Member(signer.email.clone()),
+                        Actor::Member(signer.email.clone(), via(key)),
                         "inbound.refuse",
                         format!("member:{}", signer.email.normalized()),
                     )
@@ -195,6 +201,7 @@ impl App {
         binding: Binding,
     ) -> Result<String> {
         let by = signer.email.as_str();
+        let caller = Caller::mail(&signer.email, key.signer);
         if signer.status == Status::Pending && !matches!(command, Command::Confirm { .. }) {
             anyhow::bail!("your membership is not confirmed yet; only CONFIRM works until it is");
         }
@@ -228,17 +235,20 @@ impl App {
                 };
                 self.arm(key, index, said("they were sent an encrypted confirmation"));
                 let added = self
-                    .add_member(super::roster::AddMember {
-                        email: email.clone(),
-                        name: name.clone().context("a Name: line is needed")?,
-                        org: org.clone().context("an Org: line is needed")?,
-                        kind,
-                        cert: cert.bytes.clone(),
-                        sponsor: by.to_owned(),
-                        statement: statement.clone(),
-                        roles: Vec::new(),
-                        by: None,
-                    })
+                    .add_member_via(
+                        super::roster::AddMember {
+                            email: email.clone(),
+                            name: name.clone().context("a Name: line is needed")?,
+                            org: org.clone().context("an Org: line is needed")?,
+                            kind,
+                            cert: cert.bytes.clone(),
+                            sponsor: by.to_owned(),
+                            statement: statement.clone(),
+                            roles: Vec::new(),
+                            by: None,
+                        },
+                        caller.via.clone(),
+                    )
                     .await?;
                 Ok(
                     if added
@@ -256,7 +266,8 @@ impl App {
             }
             Command::Confirm { token } => {
                 self.arm(key, index, format!("CONFIRM: {by} is now an active member"));
-                self.confirm_member(by, token).await?;
+                self.confirm_member_via(by, token, caller.via.clone())
+                    .await?;
                 Ok(format!("CONFIRM: {by} is now an active member"))
             }
             Command::SetKey { .. } => {
@@ -266,7 +277,7 @@ impl App {
                     cert.fingerprint
                 );
                 self.arm(key, index, line);
-                let (member, _) = self.set_member_key(by, &cert.bytes, Some(by)).await?;
+                let (member, _) = self.set_member_key(by, &cert.bytes, &caller).await?;
                 Ok(format!(
                     "SET-KEY: the certificate of {by} is now {}",
                     member.fingerprint
@@ -274,13 +285,9 @@ impl App {
             }
             Command::Unsubscribe => {
                 self.arm(key, index, format!("UNSUBSCRIBE: {by} has left the list"));
-                self.change_status(
-                    by,
-                    Transition::Remove,
-                    Some("unsubscribed by signed mail"),
-                    Some(by),
-                )
-                .await?;
+                let reason = Reason::parse("unsubscribed by signed mail")?;
+                self.change_status(by, Transition::Remove, Some(&reason), &caller)
+                    .await?;
                 let line = format!(
                     "{} ({}) unsubscribed by signed mail",
                     signer.email, signer.fingerprint
@@ -304,20 +311,16 @@ impl App {
             Command::Approve { email } => {
                 gate::check_maintainer(signer, "APPROVE")?;
                 self.arm(key, index, format!("APPROVE {email}: active again"));
-                self.change_status(email, Transition::Resume, None, Some(by))
+                self.change_status(email, Transition::Resume, None, &caller)
                     .await?;
                 Ok(format!("APPROVE {email}: active again"))
             }
             Command::Suspend { email } => {
                 gate::check_maintainer(signer, "SUSPEND")?;
                 self.arm(key, index, format!("SUSPEND {email}: suspended"));
-                self.change_status(
-                    email,
-                    Transition::Suspend,
-                    Some("suspended by a maintainer's signed mail"),
-                    Some(by),
-                )
-                .await?;
+                let reason = Reason::parse("suspended by a maintainer's signed mail")?;
+                self.change_status(email, Transition::Suspend, Some(&reason), &caller)
+                    .await?;
                 Ok(format!("SUSPEND {email}: suspended"))
             }
             Command::Hold {
@@ -326,15 +329,10 @@ impl App {
                 reason,
             } => {
                 gate::check_maintainer(signer, "HOLD")?;
+                let reason = input::reason(reason)?;
                 self.arm(key, index, format!("HOLD {advisory}: held until {until}"));
-                let said = self
-                    .hold_as(
-                        advisory,
-                        Some(until),
-                        reason,
-                        Actor::Member(signer.email.clone()),
-                    )
-                    .await?;
+                let actor = Actor::Member(signer.email.clone(), caller.via.clone());
+                let said = self.hold_as(advisory, until, &reason, actor).await?;
                 Ok(format!("HOLD: {said}"))
             }
         }
@@ -353,11 +351,10 @@ impl App {
         status: crate::inbound::AckStatus,
         note: Option<&str>,
     ) -> Result<String> {
-        let id = crate::advisory::AdvisoryId::parse(advisory)?;
+        let id = crate::advisory::AdvisoryId::parse(advisory)
+            .map_err(|err| input::InputError::refused(Field::Advisory, err))?;
         let unknown = || anyhow::anyhow!("no advisory {id} was sent to you");
-        let note = note
-            .map(|n| crate::text::single_line("note", n, 500))
-            .transpose()?;
+        let note = note.map(|n| input::line(Field::Note, n, 500)).transpose()?;
         let stored = self.store.advisory(&id).await?.ok_or_else(unknown)?;
         let line = format!("ACK {id} {}: recorded", status.as_str());
         self.arm(key, index, line.clone());
@@ -369,7 +366,7 @@ impl App {
             .await?;
         tx.append_audit(
             &Record::new(
-                Actor::Member(signer.email.clone()),
+                Actor::Member(signer.email.clone(), via(key)),
                 "advisory.ack",
                 format!("advisory:{}", id.normalized()),
             )
@@ -378,6 +375,14 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(line)
+    }
+}
+
+/// The channel of a message's commands: signed mail, with the key that
+/// signed it.
+fn via(key: &SignedKey<'_>) -> Channel {
+    Channel::Mail {
+        fingerprint: key.signer.to_owned(),
     }
 }
 
@@ -417,23 +422,4 @@ pub(crate) fn is_our_trouble(err: &anyhow::Error) -> bool {
 fn is_already_recorded(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|cause| cause.downcast_ref::<AlreadyRecorded>().is_some())
-}
-
-/// What a refusal tells the member. A refusal because the address or the
-/// certificate is already someone's reads the same whoever holds it (a
-/// member, a removed member) and names nobody; the audit entry keeps the
-/// detail for maintainers.
-pub(crate) fn member_text(command: &Command, err: &anyhow::Error) -> String {
-    let taken = err
-        .chain()
-        .any(|cause| cause.downcast_ref::<Taken>().is_some());
-    match command {
-        Command::Sponsor { email, .. } if taken => format!(
-            "{email} cannot be added with this certificate; a maintainer can see why in the audit log"
-        ),
-        _ if taken => {
-            "this certificate cannot be used; a maintainer can see why in the audit log".to_owned()
-        }
-        _ => format!("{err:#}"),
-    }
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::{App, binding};
-use crate::audit::{Actor, Channel, Record};
+use crate::audit::{Actor, Record};
 use crate::compose::{Kind, reply_context};
 use crate::inbound::{self, verp};
 use crate::mail::{self, Inbound, Limits, SignedContent};
@@ -375,14 +375,9 @@ impl App {
             .collect();
         let (certs, unreadable) = binding::attached_certs(&auth.content.keys);
         let (bindings, unused) = binding::bind_certs(&parsed.commands, &signer.email, &certs);
-        self.set_channel(Channel::Mail {
-            fingerprint: auth.verified.signer.clone(),
-        });
         let outcome = self
             .carry_out_all(&key, signer, &parsed.commands, &bindings)
-            .await;
-        self.set_channel(Channel::Cli);
-        let outcome = outcome?;
+            .await?;
         lines.extend(outcome.lines);
         lines.extend(unreadable);
         lines.extend(

@@ -4,15 +4,15 @@
 use anyhow::{Context, Result, bail};
 
 use super::App;
+use super::input::{self, Field, InputError};
 use super::roster::MAX_STATEMENT;
-use super::roster::{
-    Taken, parse_email, require_member, resolve_actor, subject, transition_action,
-};
+use super::roster::{Caller, Taken, require_member, resolve_actor, subject, transition_action};
 use crate::audit::{Actor, Record};
 use crate::pgp::{self, CertSummary};
 use crate::roster::gate::{self, Transition};
 use crate::roster::{Email, Member, MemberSummary, Role, Status};
 use crate::store::MemberChange;
+use crate::text::Reason;
 
 /// A member with what their certificate looks like now.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -29,18 +29,15 @@ impl App {
         &self,
         email: &str,
         transition: Transition,
-        reason: Option<&str>,
-        by: Option<&str>,
+        reason: Option<&Reason>,
+        caller: &Caller,
     ) -> Result<(Member, Vec<Email>)> {
-        let email = parse_email(email, "member address")?;
-        let reason = reason
-            .map(|text| crate::text::single_line("reason", text, 1000))
-            .transpose()?;
+        let email = input::email(Field::Member, email)?;
         if matches!(transition, Transition::Remove) && reason.is_none() {
-            bail!("removing a member needs --reason");
+            return Err(InputError::missing(Field::Reason, "removing a member").into());
         }
         let mut tx = self.write(self.now()).await?;
-        let (_, actor) = resolve_actor(&mut tx, by).await?;
+        let (_, actor) = resolve_actor(&mut tx, caller).await?;
         let member = require_member(&mut tx, &email).await?;
         let admins = tx.count_active_admins().await?;
         let to = gate::check_transition(&member, transition, admins)?;
@@ -52,7 +49,7 @@ impl App {
                 transition_action(transition),
                 subject(&email),
             )
-            .reason(reason.as_deref())
+            .reason(reason)
             .detail("from", member.status.as_str())
             .detail("to", to.as_str()),
         )
@@ -61,8 +58,11 @@ impl App {
             let flagged = tx.flag_sponsored_by(member.id).await?;
             for orphan in &flagged {
                 tx.append_audit(
+                    // The program flags them, as a consequence of a
+                    // change that came by the actor's channel.
                     &Record::new(Actor::System, "member.needs-sponsor", subject(orphan))
-                        .detail("former_sponsor", email.normalized()),
+                        .detail("former_sponsor", email.normalized())
+                        .detail("via", actor.channel().to_string()),
                 )
                 .await?;
             }
@@ -84,18 +84,18 @@ impl App {
         &self,
         email: &Email,
         cert: &[u8],
-        by: Option<&str>,
+        caller: &Caller,
     ) -> Result<(Member, Vec<String>)> {
         let now = self.now();
         let mut tx = self.write(now).await?;
-        let (_, actor) = resolve_actor(&mut tx, by).await?;
+        let (_, actor) = resolve_actor(&mut tx, caller).await?;
         let member = require_member(&mut tx, email).await?;
         if member.status == Status::Removed {
             bail!("{email} is removed; a removed member's key cannot change");
         }
         let stored = tx.member_cert(member.id).await?;
         let (merged, problem) = pgp::update_member_cert(&stored, cert, &self.cert_policy(), now)
-            .context("certificate update")?;
+            .map_err(|err| InputError::refused(Field::KeyUpdate, err))?;
         if merged == stored {
             bail!("{email} already has everything in this certificate");
         }
@@ -132,19 +132,19 @@ impl App {
         &self,
         email: &str,
         cert: &[u8],
-        by: Option<&str>,
+        caller: &Caller,
     ) -> Result<(Member, Vec<String>)> {
         let now = self.now();
-        let email = parse_email(email, "member address")?;
+        let email = input::email(Field::Member, email)?;
         if let Some(current) = self.store.member(&email).await?
             && pgp::fingerprint_of(cert).is_ok_and(|fpr| fpr == current.fingerprint)
         {
-            return self.update_member_key(&email, cert, by).await;
+            return self.update_member_key(&email, cert, caller).await;
         }
         let checked = pgp::check_member_cert(cert, &email, &self.cert_policy(), now)
-            .context("new certificate")?;
+            .map_err(|err| InputError::refused(Field::NewKey, err))?;
         let mut tx = self.write(now).await?;
-        let (_, actor) = resolve_actor(&mut tx, by).await?;
+        let (_, actor) = resolve_actor(&mut tx, caller).await?;
         let member = require_member(&mut tx, &email).await?;
         if member.status == Status::Removed {
             bail!("{email} is removed; a removed member's key cannot change");
@@ -192,9 +192,9 @@ impl App {
         grant: bool,
         by: Option<&str>,
     ) -> Result<Member> {
-        let email = parse_email(email, "member address")?;
+        let email = input::email(Field::Member, email)?;
         let mut tx = self.write(self.now()).await?;
-        let (by_member, actor) = resolve_actor(&mut tx, by).await?;
+        let (by_member, actor) = resolve_actor(&mut tx, &Caller::cli(by)).await?;
         let member = require_member(&mut tx, &email).await?;
         let roles = if grant {
             gate::check_grant(&member, role, by_member.as_ref())?
@@ -230,10 +230,10 @@ impl App {
         sponsor: &str,
         statement: Option<&str>,
     ) -> Result<Member> {
-        let email = parse_email(email, "member address")?;
-        let sponsor_email = parse_email(sponsor, "sponsor address")?;
+        let email = input::email(Field::Member, email)?;
+        let sponsor_email = input::email(Field::Sponsor, sponsor)?;
         let statement = statement
-            .map(|text| crate::text::multi_line("statement", text, MAX_STATEMENT))
+            .map(|text| input::lines(Field::Statement, text, MAX_STATEMENT))
             .transpose()?;
         let mut tx = self.write(self.now()).await?;
         let member = require_member(&mut tx, &email).await?;
@@ -256,7 +256,7 @@ impl App {
         .await?;
         tx.append_audit(
             &Record::new(
-                Actor::Member(sponsor.email.clone()),
+                Actor::member_at_cli(sponsor.email.clone()),
                 "member.sponsor",
                 subject(&email),
             )
@@ -288,7 +288,7 @@ impl App {
 
     /// One member with a description of their certificate as it is now.
     pub async fn show_member(&self, email: &str) -> Result<MemberDetails> {
-        let email = parse_email(email, "member address")?;
+        let email = input::email(Field::Member, email)?;
         let Some(member) = self.store.member(&email).await? else {
             bail!("no member with address {email}");
         };

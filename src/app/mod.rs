@@ -18,6 +18,7 @@ pub mod export;
 pub mod health;
 pub mod inbound;
 pub mod init;
+pub mod input;
 pub mod jobs;
 pub mod list;
 pub mod member_mail;
@@ -26,6 +27,7 @@ pub mod outcome;
 pub mod progress;
 pub mod publish;
 pub mod queue;
+mod replies;
 pub mod reports;
 pub mod roster;
 pub mod scheduler;
@@ -39,7 +41,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::audit::Channel;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::pgp::CertPolicy;
@@ -53,9 +54,6 @@ pub struct App {
     /// The signed command being carried out, recorded as done by the
     /// first write transaction of its use case (see [`App::write`]).
     replay: std::sync::Mutex<Option<Replay>>,
-    /// How changes reach the list in this process: the command line,
-    /// unless a signed mail command is being carried out.
-    channel: std::sync::Mutex<Channel>,
     /// What a delivery run could not store (see [`settle::Unsettled`]).
     unsettled: std::sync::Mutex<settle::Unsettled>,
     /// Where long work reports how far it got (nowhere by default).
@@ -102,7 +100,6 @@ impl App {
             store,
             clock,
             replay: std::sync::Mutex::new(None),
-            channel: std::sync::Mutex::new(Channel::Cli),
             unsettled: std::sync::Mutex::default(),
             progress: std::sync::Arc::new(progress::Quiet),
         }
@@ -113,19 +110,12 @@ impl App {
         self.clock.now()
     }
 
-    /// Starts a write transaction, its audit entries stamped with this
-    /// process's channel. When a signed command is being carried out, the
-    /// first transaction of its use case records it as done, so the
-    /// command's effect and that record commit (or roll back) together and
-    /// a retried message never does it twice.
+    /// Starts a write transaction. When a signed command is being carried
+    /// out, the first transaction of its use case records it as done, so
+    /// the command's effect and that record commit (or roll back) together
+    /// and a retried message never does it twice.
     pub(crate) async fn write(&self, now: DateTime<Utc>) -> Result<crate::store::WriteTx> {
         let mut tx = self.store.write(now).await?;
-        // The command line is every entry's default (the system's own
-        // entries say so); only signed mail is named here.
-        let channel = self.channel();
-        if channel != Channel::Cli {
-            tx.set_via(channel);
-        }
         // Only the first transaction records it: the slot stays, marked,
         // so the caller can tell whether the use case wrote at all.
         let pending = self.replay.lock().ok().and_then(|mut slot| {
@@ -141,21 +131,6 @@ impl App {
                 .await?;
         }
         Ok(tx)
-    }
-
-    /// How changes reach the list in this process.
-    pub(crate) fn channel(&self) -> Channel {
-        self.channel
-            .lock()
-            .map(|channel| channel.clone())
-            .unwrap_or(Channel::Cli)
-    }
-
-    /// Names how the following changes reach the list.
-    pub(crate) fn set_channel(&self, channel: Channel) {
-        if let Ok(mut slot) = self.channel.lock() {
-            *slot = channel;
-        }
     }
 
     /// Reports long work (sealing) to `hook` from now on.

@@ -13,6 +13,7 @@ use crate::audit::{Actor, Record};
 use crate::compose::{Kind, advisory_context};
 use crate::roster::{Email, MemberId};
 use crate::store::{DeliveryState, NewDelivery, StoredAdvisory};
+use crate::text::Reason;
 
 impl App {
     /// Makes an advisory public now: it is disclosed, copies of its
@@ -23,7 +24,7 @@ impl App {
         &self,
         stored: &StoredAdvisory,
         actor: Actor,
-        early: Option<&str>,
+        early: Option<&Reason>,
     ) -> Result<Advisory> {
         let now = self.now();
         let advisory = &stored.advisory;

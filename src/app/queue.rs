@@ -9,15 +9,16 @@ use tokio::sync::watch;
 
 use super::App;
 use super::advisory::{Force, enforce, with_override};
+use super::input::{self, Field, InputError, Problem};
 use super::outcome::Tally;
 use super::scheduler::{Prepared, effective_disclosure};
 use crate::advisory::policy;
-use crate::advisory::time::{format_utc, parse_instant};
+use crate::advisory::time::format_utc;
 use crate::advisory::{AdvisoryId, Change, Status};
 use crate::audit::{Actor, Record};
 use crate::compose::Kind;
 use crate::store::{DeliveryState, QueueRow, StoredAdvisory};
-use crate::text::single_line;
+use crate::text::Reason;
 
 /// What `queue hold` and `queue release` act on.
 #[derive(Debug, Clone)]
@@ -94,7 +95,7 @@ impl App {
         &self,
         target: &str,
         until: Option<&str>,
-        reason: &str,
+        reason: &Reason,
         force: bool,
     ) -> Result<String> {
         let said = self
@@ -106,27 +107,31 @@ impl App {
     }
 
     /// [`App::hold`] on behalf of `actor` (a maintainer's signed HOLD),
-    /// which cannot override the embargo policy.
+    /// which cannot override the embargo policy. A member holds an
+    /// advisory's disclosure, never one of the outbox's copies (their
+    /// numbers are the operator's), so `advisory` must be an advisory id.
     pub(crate) async fn hold_as(
         &self,
-        target: &str,
-        until: Option<&str>,
-        reason: &str,
+        advisory: &str,
+        until: &str,
+        reason: &Reason,
         actor: Actor,
     ) -> Result<String> {
-        self.hold_with(target, until, reason, actor, false).await
+        let id =
+            AdvisoryId::parse(advisory).map_err(|err| InputError::refused(Field::Advisory, err))?;
+        self.hold_disclosure(&id, Some(until), reason, actor, false)
+            .await
     }
 
     async fn hold_with(
         &self,
         target: &str,
         until: Option<&str>,
-        reason: &str,
+        reason: &Reason,
         actor: Actor,
         force: bool,
     ) -> Result<String> {
         let now = self.now();
-        let reason = single_line("reason", reason, 1000)?;
         match Target::parse(target)? {
             Target::Delivery(id) => {
                 if until.is_some() {
@@ -135,7 +140,7 @@ impl App {
                     );
                 }
                 let mut tx = self.write(now).await?;
-                match tx.hold_delivery(id, &reason).await? {
+                match tx.hold_delivery(id, reason).await? {
                     None => bail!("no copy {id} in the outbox"),
                     Some(DeliveryState::Queued | DeliveryState::Uncertain) => {}
                     Some(state) => {
@@ -144,7 +149,7 @@ impl App {
                 }
                 tx.append_audit(
                     &Record::new(actor.clone(), "queue.hold", format!("delivery:{id}"))
-                        .reason(Some(&reason)),
+                        .reason(Some(reason)),
                 )
                 .await?;
                 tx.commit().await?;
@@ -152,17 +157,27 @@ impl App {
                     "copy {id} is held until `embargo queue release {id}`"
                 ))
             }
-            Target::Advisory(id) => {
-                let Some(until) = until else {
-                    bail!("holding a disclosure needs --until TIME, the new disclosure time");
-                };
-                let until = parse_instant("--until", until)?;
-                if until <= now {
-                    bail!("--until must be in the future");
-                }
-                self.hold_advisory(&id, until, &reason, actor, force).await
-            }
+            Target::Advisory(id) => self.hold_disclosure(&id, until, reason, actor, force).await,
         }
+    }
+
+    /// Reads the time a hold moves `id`'s disclosure to, then holds it.
+    async fn hold_disclosure(
+        &self,
+        id: &AdvisoryId,
+        until: Option<&str>,
+        reason: &Reason,
+        actor: Actor,
+        force: bool,
+    ) -> Result<String> {
+        let Some(until) = until else {
+            return Err(InputError::missing(Field::HoldUntil, "holding a disclosure").into());
+        };
+        let until = input::instant(Field::HoldUntil, until)?;
+        if until <= self.now() {
+            return Err(InputError::new(Field::HoldUntil, Problem::NotFuture).into());
+        }
+        self.hold_advisory(id, until, reason, actor, force).await
     }
 
     /// Moves an advisory's disclosure later. A hold never brings it
@@ -176,7 +191,7 @@ impl App {
         &self,
         id: &AdvisoryId,
         until: DateTime<Utc>,
-        reason: &str,
+        reason: &Reason,
         actor: Actor,
         force: bool,
     ) -> Result<String> {
@@ -193,6 +208,16 @@ impl App {
             );
         }
         let current = effective_disclosure(&stored);
+        if until <= current && !matches!(actor, Actor::Operator) {
+            // A member's signed HOLD is told what it may do by mail; the
+            // operator's commands below are no use to them.
+            bail!(
+                "a hold only moves a disclosure later, and {id} is due at {}: {} is not later; \
+                 publishing earlier is an operator's decision",
+                format_utc(current),
+                format_utc(until),
+            );
+        }
         if until <= current {
             bail!(
                 "a hold only moves a disclosure later, and {id} is due at {}: {} is not later. \
@@ -220,7 +245,7 @@ impl App {
                 .collect();
             bail!(
                 "refused by the embargo policy: {}; a signed HOLD cannot override the policy, \
-                 an operator can (`embargo queue hold {id} --until TIME --force --reason TEXT`)",
+                 an operator at the server can",
                 reasons.join("; ")
             );
         }
@@ -228,7 +253,7 @@ impl App {
             &verdict,
             &Force {
                 force,
-                reason: Some(reason.to_owned()),
+                reason: Some(reason.clone()),
             },
         )?;
         let revision = self
@@ -240,7 +265,7 @@ impl App {
             .detail("from", crate::clock::format_instant(current))
             .detail("until", crate::clock::format_instant(until))
             .detail("revision", revision.to_string());
-        tx.append_audit(&with_override(record, forced.as_deref(), &verdict))
+        tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
         tx.commit().await?;
         Ok(format!(

@@ -6,7 +6,8 @@ use anyhow::{Context, Result, bail};
 use chrono::Duration;
 
 use super::App;
-use crate::audit::{Actor, Record};
+use super::input::{self, Field, InputError};
+use crate::audit::{Actor, Channel, Record};
 use crate::pgp::{self};
 use crate::roster::gate::{self, Transition};
 use crate::roster::{Email, Kind, Member, Role, Roles, Status, token};
@@ -56,8 +57,33 @@ pub(super) fn subject(email: &Email) -> String {
     format!("member:{}", email.normalized())
 }
 
-pub(super) fn parse_email(text: &str, what: &str) -> Result<Email> {
-    Email::parse(text).with_context(|| what.to_owned())
+/// Who asks for a change to the roster and how it reaches the list: the
+/// acting member's address as the caller has it (the CLI's `--by`, the
+/// signer of a mail command), or nobody for the operator, and the channel.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub by: Option<String>,
+    pub via: Channel,
+}
+
+impl Caller {
+    /// The operator at the command line, acting as `by` if named.
+    pub fn cli(by: Option<&str>) -> Self {
+        Self {
+            by: by.map(str::to_owned),
+            via: Channel::Cli,
+        }
+    }
+
+    /// A member's own signed mail command, signed with `fingerprint`.
+    pub fn mail(member: &Email, fingerprint: &str) -> Self {
+        Self {
+            by: Some(member.as_str().to_owned()),
+            via: Channel::Mail {
+                fingerprint: fingerprint.to_owned(),
+            },
+        }
+    }
 }
 
 /// Looks up a member by address inside `tx`, or says nobody has it.
@@ -68,47 +94,58 @@ pub(super) async fn require_member(tx: &mut WriteTx, email: &Email) -> Result<Me
     }
 }
 
-/// Resolves `--by` into the acting member (if any) and the audit actor.
+/// Resolves the caller into the acting member (if any) and the audit
+/// actor, who carries the caller's channel.
 pub(super) async fn resolve_actor(
     tx: &mut WriteTx,
-    by: Option<&str>,
+    caller: &Caller,
 ) -> Result<(Option<Member>, Actor)> {
-    match by {
+    match caller.by.as_deref() {
         None => Ok((None, Actor::Operator)),
         Some(text) => {
-            let email = parse_email(text, "--by address")?;
-            let member = require_member(tx, &email).await.context("--by")?;
-            Ok((Some(member), Actor::Member(email)))
+            let email = input::email(Field::Actor, text)?;
+            let Some(member) = tx.member(&email).await? else {
+                let why = format!("no member with address {email}");
+                return Err(InputError::refused(Field::Actor, why).into());
+            };
+            Ok((Some(member), Actor::Member(email, caller.via.clone())))
         }
     }
 }
 
 impl App {
-    /// Adds a pending member vouched for by `request.sponsor`.
+    /// Adds a pending member vouched for by `request.sponsor`, at the
+    /// command line.
     pub async fn add_member(&self, request: AddMember) -> Result<Added> {
+        self.add_member_via(request, Channel::Cli).await
+    }
+
+    /// [`App::add_member`], the change reaching the list `via` a channel
+    /// (the sponsor's signed SPONSOR).
+    pub(crate) async fn add_member_via(&self, request: AddMember, via: Channel) -> Result<Added> {
         let now = self.now();
-        let email = parse_email(&request.email, "member address")?;
+        let email = input::email(Field::Member, &request.email)?;
         let list = &self.config.list;
         if email.is_list_address(&list.address, &list.request_address) {
             bail!(
                 "{email} is one of the list's own addresses; mail to it would loop back into the list"
             );
         }
-        let name = crate::text::single_line("name", &request.name, 200)?;
-        let org = crate::text::single_line("organisation", &request.org, 200)?;
+        let name = input::line(Field::Name, &request.name, 200)?;
+        let org = input::line(Field::Org, &request.org, 200)?;
         let statement = request
             .statement
             .as_deref()
-            .map(|text| crate::text::multi_line("statement", text, MAX_STATEMENT))
+            .map(|text| input::lines(Field::Statement, text, MAX_STATEMENT))
             .transpose()?;
-        let sponsor_email = parse_email(&request.sponsor, "sponsor address")?;
+        let sponsor_email = input::email(Field::Sponsor, &request.sponsor)?;
         let roles: Roles = if request.roles.is_empty() {
             Roles::only(Role::Subscriber)
         } else {
             request.roles.iter().copied().collect()
         };
         let cert = pgp::check_member_cert(&request.cert, &email, &self.cert_policy(), now)
-            .context("member certificate")?;
+            .map_err(|err| InputError::refused(Field::Key, err))?;
 
         let token = new_token()?;
         let expires = now + Duration::hours(i64::from(self.config.members.confirm_token_ttl_hours));
@@ -140,7 +177,11 @@ impl App {
         if sponsor.email == email {
             return Err(gate::Refusal::SponsorIsSelf.into());
         }
-        let (by, actor) = resolve_actor(&mut tx, request.by.as_deref()).await?;
+        let caller = Caller {
+            by: request.by.clone(),
+            via: via.clone(),
+        };
+        let (by, actor) = resolve_actor(&mut tx, &caller).await?;
         gate::check_initial_roles(roles, by.as_ref())?;
         if let Some(existing) = tx.member(&email).await? {
             return Err(Taken::Address {
@@ -175,7 +216,7 @@ impl App {
         tx.set_member_keys(member.id, &pgp::signing_keys(&cert.bytes)?)
             .await?;
         let actor = match actor {
-            Actor::Operator => Actor::Member(sponsor.email.clone()),
+            Actor::Operator => Actor::Member(sponsor.email.clone(), via),
             other => other,
         };
         tx.append_audit(
@@ -237,9 +278,22 @@ impl App {
         )
     }
 
-    /// Activates a pending member who returned their token.
+    /// Activates a pending member who returned their token, at the
+    /// command line (the operator types the token the member was given).
     pub async fn confirm_member(&self, email: &str, presented: &str) -> Result<Member> {
-        let email = parse_email(email, "member address")?;
+        self.confirm_member_via(email, presented, Channel::Cli)
+            .await
+    }
+
+    /// [`App::confirm_member`], reaching the list `via` a channel (the
+    /// member's own signed CONFIRM).
+    pub(crate) async fn confirm_member_via(
+        &self,
+        email: &str,
+        presented: &str,
+        via: Channel,
+    ) -> Result<Member> {
+        let email = input::email(Field::Member, email)?;
         let mut tx = self.write(self.now()).await?;
         let member = require_member(&mut tx, &email).await?;
         let admins = tx.count_active_admins().await?;
@@ -260,9 +314,9 @@ impl App {
             .await?;
         // By mail the member confirms for themselves; at the CLI the
         // operator types the token they were given.
-        let actor = match self.channel() {
-            crate::audit::Channel::Cli => Actor::Operator,
-            _ => Actor::Member(email.clone()),
+        let actor = match via {
+            Channel::Cli => Actor::Operator,
+            via => Actor::Member(email.clone(), via),
         };
         tx.append_audit(
             &Record::new(actor, "member.confirm", subject(&email)).detail("proof", "token"),

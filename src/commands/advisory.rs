@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use super::{print_json, print_warnings, read_file};
+use super::{flags, print_json, print_warnings, read_file};
 use crate::advisory::policy::Verdict;
 use crate::advisory::{Advisory, Permission, Severity};
 use crate::app::App;
@@ -68,11 +68,11 @@ fn input(fields: Fields) -> Result<AdvisoryInput> {
     })
 }
 
-fn force(args: ForceArgs) -> Force {
-    Force {
+fn force(args: ForceArgs) -> Result<Force> {
+    Ok(Force {
         force: args.force,
-        reason: args.reason,
-    }
+        reason: flags::optional_reason(args.reason.as_deref())?,
+    })
 }
 
 fn kind(arg: KindArg) -> Kind {
@@ -116,7 +116,7 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
             fields,
             force: f,
         } => {
-            let (advisory, verdict) = app.new_advisory(&id, &input(fields)?, &force(f)).await?;
+            let (advisory, verdict) = app.new_advisory(&id, &input(fields)?, &force(f)?).await?;
             report(&verdict);
             println!(
                 "Drafted {} (revision 1), to be disclosed at {}.",
@@ -130,7 +130,7 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
             force: f,
         } => {
             let (advisory, changes, verdict) =
-                app.edit_advisory(&id, &input(fields)?, &force(f)).await?;
+                app.edit_advisory(&id, &input(fields)?, &force(f)?).await?;
             report(&verdict);
             println!(
                 "{} is now at revision {}. Changed:",
@@ -236,8 +236,9 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
             }
         }
         AdvisoryCommand::Announce { id, at, force: f } => {
-            let (advisory, verdict, unreachable) =
-                app.announce_advisory(&id, at.as_deref(), &force(f)).await?;
+            let (advisory, verdict, unreachable) = app
+                .announce_advisory(&id, at.as_deref(), &force(f)?)
+                .await?;
             report(&verdict);
             let at = advisory.announce_at.unwrap_or(advisory.updated_at);
             println!(
@@ -249,11 +250,12 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
             report_unreachable(&unreachable);
         }
         AdvisoryCommand::Disclose { id, early, reason } => {
-            let advisory = app.disclose_advisory(&id, early, reason.as_deref()).await?;
+            let reason = flags::optional_reason(reason.as_deref())?;
+            let advisory = app.disclose_advisory(&id, early, reason.as_ref()).await?;
             println!("{} is disclosed.", advisory.id);
         }
         AdvisoryCommand::Cancel { id, reason } => {
-            let advisory = app.cancel_advisory(&id, &reason).await?;
+            let advisory = app.cancel_advisory(&id, &flags::reason(&reason)?).await?;
             println!("{} is cancelled.", advisory.id);
         }
     }

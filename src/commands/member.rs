@@ -4,9 +4,9 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use super::{kind, print_json, print_warnings, read_file, role};
+use super::{flags, kind, print_json, print_warnings, read_file, role};
 use crate::app::App;
-use crate::app::roster::AddMember;
+use crate::app::roster::{AddMember, Caller};
 use crate::cli::MemberCommand;
 use crate::cli::member::StatusArg;
 use crate::clock::format_instant;
@@ -94,25 +94,38 @@ async fn run(app: &App, command: MemberCommand) -> Result<()> {
             println!("{} is now active.", member.email);
         }
         MemberCommand::Suspend { email, reason, by } => {
+            let reason = flags::optional_reason(reason.as_deref())?;
             let (member, _) = app
                 .change_status(
                     &email,
                     Transition::Suspend,
-                    reason.as_deref(),
-                    by.as_deref(),
+                    reason.as_ref(),
+                    &Caller::cli(by.as_deref()),
                 )
                 .await?;
             println!("{} is now suspended.", member.email);
         }
         MemberCommand::Resume { email, reason, by } => {
+            let reason = flags::optional_reason(reason.as_deref())?;
             let (member, _) = app
-                .change_status(&email, Transition::Resume, reason.as_deref(), by.as_deref())
+                .change_status(
+                    &email,
+                    Transition::Resume,
+                    reason.as_ref(),
+                    &Caller::cli(by.as_deref()),
+                )
                 .await?;
             println!("{} is now active again.", member.email);
         }
         MemberCommand::Remove { email, reason, by } => {
+            let reason = flags::reason(&reason)?;
             let (member, flagged) = app
-                .change_status(&email, Transition::Remove, Some(&reason), by.as_deref())
+                .change_status(
+                    &email,
+                    Transition::Remove,
+                    Some(&reason),
+                    &Caller::cli(by.as_deref()),
+                )
                 .await?;
             println!("{} is now removed.", member.email);
             if !flagged.is_empty() {
@@ -124,7 +137,9 @@ async fn run(app: &App, command: MemberCommand) -> Result<()> {
         }
         MemberCommand::SetKey { email, key, by } => {
             let cert = read_file(&key, "key file")?;
-            let (member, warnings) = app.set_member_key(&email, &cert, by.as_deref()).await?;
+            let (member, warnings) = app
+                .set_member_key(&email, &cert, &Caller::cli(by.as_deref()))
+                .await?;
             print_warnings(&warnings);
             println!(
                 "{} now uses certificate {}.",

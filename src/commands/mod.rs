@@ -5,6 +5,7 @@
 mod advisory;
 mod audit;
 mod demo;
+mod flags;
 mod init;
 mod member;
 mod progress;
@@ -20,8 +21,12 @@ use crate::clock;
 use crate::config::Config;
 use crate::roster::{Kind, Role};
 
-/// Runs one parsed command line.
+/// Runs one parsed command line. Refused input is named by its flag.
 pub async fn run(cli: Cli) -> Result<()> {
+    dispatch(cli).await.map_err(flags::render)
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => init::init(load_config(cli.config.as_deref())?, args).await,
         Command::Key(command) => init::key(open(cli.config.as_deref()).await?, command).await,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::print_json;
+use super::{flags, print_json};
 use crate::app::App;
 use crate::cli::{QueueCommand, ServeArgs};
 
@@ -86,15 +86,11 @@ async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
             Ok(())
         }
         QueueCommand::Hold(args) => {
+            let reason = flags::reason(&args.reason)?;
             println!(
                 "{}",
-                app.hold(
-                    &args.target,
-                    args.until.as_deref(),
-                    &args.reason,
-                    args.force
-                )
-                .await?
+                app.hold(&args.target, args.until.as_deref(), &reason, args.force)
+                    .await?
             );
             Ok(())
         }

@@ -382,13 +382,13 @@ impl WriteTx {
     pub async fn set_hold(
         &mut self,
         advisory_row: i64,
-        hold: Option<(DateTime<Utc>, &str)>,
+        hold: Option<(DateTime<Utc>, &crate::text::Reason)>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE advisories SET hold_until = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
         )
         .bind(hold.map(|(until, _)| time(until)))
-        .bind(hold.map(|(_, reason)| reason.to_owned()))
+        .bind(hold.map(|(_, reason)| reason.as_str().to_owned()))
         .bind(time(self.now))
         .bind(advisory_row)
         .execute(&mut *self.tx)

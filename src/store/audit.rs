@@ -1,20 +1,19 @@
 //! The audit log table: append inside a write transaction, read in order.
 
 use super::{Store, StoreError, WriteTx};
-use crate::audit::{Channel, Entry, GENESIS, Record};
+use crate::audit::{Entry, GENESIS, Record};
 
 impl WriteTx {
     /// Appends `record` to the hash chain, stamped with the transaction's
     /// instant. It becomes durable only with the change it records.
     pub async fn append_audit(&mut self, record: &Record) -> Result<Entry, StoreError> {
-        // Every entry names its channel; a use case may name it itself.
+        // Every entry names its channel, the one its actor carries unless
+        // the use case named it (a consequence of a member's change).
         let mut record = record.clone();
         if !record.detail.contains_key("via") {
-            let via = self
-                .via
-                .clone()
-                .unwrap_or_else(|| Channel::default_for(&record.actor));
-            record.detail.insert("via", via.to_string());
+            record
+                .detail
+                .insert("via", record.actor.channel().to_string());
         }
         let record = &record;
         let last: Option<(i64, String)> =

@@ -452,7 +452,7 @@ impl WriteTx {
     pub async fn hold_delivery(
         &mut self,
         id: i64,
-        reason: &str,
+        reason: &crate::text::Reason,
     ) -> Result<Option<DeliveryState>, StoreError> {
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM deliveries WHERE id = ?")
             .bind(id)

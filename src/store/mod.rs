@@ -187,7 +187,6 @@ impl Store {
         Ok(WriteTx {
             tx,
             now,
-            via: None,
             wake: self.wake.clone(),
             adds_work: false,
         })
@@ -228,9 +227,6 @@ pub struct ListInfo {
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     now: DateTime<Utc>,
-    /// How the changes of this transaction reached the list; `None` takes
-    /// the default for each entry's actor (see `append_audit`).
-    via: Option<crate::audit::Channel>,
     wake: std::sync::Arc<wake::WakeHint>,
     /// Whether this transaction gives the daemon something to do (copies
     /// queued, announcements planned): the commit then wakes it.
@@ -257,11 +253,6 @@ impl WriteTx {
     /// The instant this transaction stamps on what it writes.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
-    }
-
-    /// Names the channel the audit entries of this transaction came by.
-    pub fn set_via(&mut self, via: crate::audit::Channel) {
-        self.via = Some(via);
     }
 
     /// Records the list itself (done once, by `init`).

@@ -7,7 +7,9 @@
 
 use embargo::advisory::{Permission, Severity};
 use embargo::app::advisory::{AdvisoryInput, Force};
+use embargo::app::roster::Caller;
 use embargo::roster::gate::Transition;
+use embargo::text::Reason;
 
 use crate::common::inproc::Inproc;
 use crate::common::member::{CVE_CANARY, PRODUCT_CANARY, TITLE_CANARY};
@@ -109,8 +111,8 @@ async fn a_member_removed_after_scheduling_receives_nothing() {
         .change_status(
             who::ERIN,
             Transition::Remove,
-            Some("left the company"),
-            None,
+            Some(&Reason::parse("left the company").expect("a reason")),
+            &Caller::cli(None),
         )
         .await
         .expect("member remove");
@@ -307,7 +309,7 @@ async fn a_hold_stops_the_disclosure_until_its_new_time() {
         .hold(
             "DF-2026-0010",
             Some("2026-06-10T14:00:00Z"),
-            "the patch slipped a day",
+            &Reason::parse("the patch slipped a day").expect("a reason"),
             false,
         )
         .await
@@ -379,7 +381,12 @@ async fn a_hold_after_the_time_passed_but_before_publication_stops_it() {
     let list = never_early_notified().await;
     list.set("2026-06-09T14:30:00Z");
     list.app
-        .hold("DF-2026-0010", Some("2026-06-10T14:00:00Z"), "stop", false)
+        .hold(
+            "DF-2026-0010",
+            Some("2026-06-10T14:00:00Z"),
+            &Reason::parse("stop").expect("a reason"),
+            false,
+        )
         .await
         .expect("queue hold");
     still_embargoed_at(&list, "2026-06-09T14:31:00Z").await;

@@ -18,6 +18,7 @@ mod inbound_mail;
 mod inbound_replay;
 mod inbound_retry;
 mod init;
+mod input_errors;
 mod never_early;
 mod never_stuck;
 mod operator;

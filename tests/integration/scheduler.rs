@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use embargo::advisory::Severity;
+use embargo::text::Reason;
 
 use crate::common::inproc::{Inproc, maildir_name};
 use crate::common::who;
@@ -146,7 +147,10 @@ async fn a_cancellation_goes_to_those_told_and_stops_every_unsent_notice() {
             .contains(&(who::ERIN.to_owned(), "queued".to_owned()))
     );
     list.app
-        .cancel_advisory(ID, "not a vulnerability after all")
+        .cancel_advisory(
+            ID,
+            &Reason::parse("not a vulnerability after all").expect("a reason"),
+        )
         .await
         .expect("advisory cancel");
     assert_eq!(list.status(ID).await, "cancelled");
