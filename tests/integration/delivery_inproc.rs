@@ -289,16 +289,7 @@ async fn notified() -> Inproc {
 
 /// The files in the export folder.
 fn exports(list: &Inproc) -> Vec<String> {
-    let dir = list.dir.path().join("var/exports");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    crate::common::outbox::exports_in(list.dir.path())
 }
 
 #[tokio::test]

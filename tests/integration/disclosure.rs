@@ -84,16 +84,7 @@ fn notified() -> Env {
 }
 
 fn exports(env: &Env) -> Vec<String> {
-    let dir = env.dir.path().join("var/exports");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    crate::common::outbox::exports_in(env.dir.path())
 }
 
 fn status(env: &Env) -> String {

@@ -4,23 +4,11 @@
 //! the CLI still names the flag. And every audit entry names the channel
 //! its actor came by: the CLI, signed mail with the signing key, or the
 //! program itself.
-//!
-//! The signed mail here is made by GnuPG in this file (a detached
-//! signature over a PGP/MIME entity, as mail clients make it), so the file
-//! needs nothing from `common` but the environment, the fixture keys and
-//! `ingest`.
 
-use std::path::Path;
-use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use crate::common::{Env, ingest, keys, path, who};
+use crate::common::commands::{cert, command};
+use crate::common::{Env, ingest, path, who};
 
 const ID: &str = "DF-2026-0010";
-const LIST: &str = "security-announce@project.example";
-const REQUEST: &str = "security-announce-request@project.example";
-/// One minute before `common::NOW`, as GnuPG's `--faked-system-time`.
-const SIGNED_AT: &str = "20260601T115900!";
 
 /// Alice (admin) and Dave active, [`ID`] announced and its notices sent,
 /// disclosure on 2026-06-09 at 14:00 UTC.
@@ -34,79 +22,11 @@ fn notified() -> Env {
     env
 }
 
-fn gpg(home: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new("gpg")
-        .arg("--homedir")
-        .arg(home)
-        .args(["--batch", "--no-tty", "--pinentry-mode", "loopback"])
-        .args(["--passphrase", "", "--faked-system-time", SIGNED_AT])
-        .args(args)
-        .output()
-        .expect("run gpg");
-    assert!(
-        out.status.success(),
-        "gpg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A PGP/MIME message from `from` to the request address whose signed
-/// entity holds `lines` (after the `List:` line) and `certs` as attached
-/// certificates, signed by `from`'s fixture key at [`SIGNED_AT`].
+/// A signed command message from `from` (`common::commands::command`)
+/// with `certs`' fixture certificates attached.
 fn signed(from: &str, lines: &str, certs: &[&str]) -> Vec<u8> {
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let n = COUNT.fetch_add(1, Ordering::Relaxed);
-    let home = tempfile::tempdir().expect("GnuPG home");
-    let secret = home.path().join("secret.asc");
-    std::fs::write(&secret, keys().secret(from)).expect("write the secret key");
-    gpg(home.path(), &["--import", path(&secret)]);
-    let text = format!("Hello list,\n\nList: {LIST}\n{lines}\n\n-- \nsent by a test {n}\n");
-    let mut entity = format!(
-        "Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-        text.replace('\n', "\r\n")
-    );
-    for email in certs {
-        let armored = String::from_utf8_lossy(keys().public(email)).replace("\r\n", "\n");
-        entity.push_str(&format!(
-            "--m\r\nContent-Type: application/pgp-keys\r\n\r\n{}\r\n",
-            armored.trim_end().replace('\n', "\r\n")
-        ));
-    }
-    entity.push_str("--m--");
-    let signed_part = home.path().join("entity");
-    std::fs::write(&signed_part, &entity).expect("write the entity");
-    let signature = gpg(
-        home.path(),
-        &[
-            "--local-user",
-            from,
-            "--digest-algo",
-            "SHA256",
-            "--armor",
-            "--detach-sign",
-            "--output",
-            "-",
-            path(&signed_part),
-        ],
-    )
-    .stdout;
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(home.path())
-        .args(["--kill", "all"])
-        .status();
-    let signature = String::from_utf8_lossy(&signature).replace('\n', "\r\n");
-    format!(
-        "From: {from}\r\nTo: {REQUEST}\r\nSubject: command\r\n\
-         Date: Mon, 01 Jun 2026 11:59:00 +0000\r\nMessage-ID: <input.{n}.{}@test.example>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: multipart/signed; boundary=\"s\"; \
-         micalg=pgp-sha256; protocol=\"application/pgp-signature\"\r\n\r\n\
-         --s\r\n{entity}\r\n--s\r\nContent-Type: application/pgp-signature\r\n\r\n{signature}\r\n--s--\r\n",
-        std::process::id()
-    )
-    .into_bytes()
+    let attachments: Vec<_> = certs.iter().map(|email| cert(email)).collect();
+    command(from, lines, &attachments)
 }
 
 /// Every reply line recorded for signed commands, in order.

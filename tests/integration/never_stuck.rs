@@ -366,15 +366,7 @@ fn unix_now() -> f64 {
 const PUBLIC: &str = "oss-security@lists.example";
 
 fn export_files(env: &Env) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(env.dir.path().join("var/exports"))
-        .map(|entries| {
-            entries
-                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    crate::common::outbox::exports_in(env.dir.path())
 }
 
 // Before the fix, writing A's OSV/CSAF export failed inside the

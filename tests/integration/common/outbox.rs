@@ -1,6 +1,6 @@
 //! Reading the outbox (copies by kind, recipient, state) and the maildir.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Env;
 
@@ -13,6 +13,20 @@ pub fn maildir(env: &Env) -> Vec<PathBuf> {
     };
     files.sort();
     files
+}
+
+/// The names of the files in the export folder below `dir` (a test's
+/// folder), sorted; none when it does not exist yet.
+pub fn exports_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("var/exports"))
+        .map(|entries| {
+            entries
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// (kind, recipient, state) of every copy, in id order.
