@@ -30,3 +30,16 @@ install_smtp_sink() {
     install_missing postfix
   fi
 }
+
+# cargo-deb, which builds the Debian package (scripts/package): the release
+# that script and [package.metadata.deb] are written for. No Debian package
+# or prebuilt binary of a release that reads edition 2024 is at hand, so it
+# is compiled (about 45 s of two cores); scripts/test starts this in the
+# background while the lints run.
+CARGO_DEB_VERSION=3.8.0
+install_cargo_deb() {
+  if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+    echo "== cargo install cargo-deb $CARGO_DEB_VERSION"
+    cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION"
+  fi
+}
