@@ -65,7 +65,7 @@ pub enum Command {
     /// Take one inbound message on stdin (for the MTA's pipe): signed
     /// commands, bounces. Exits 0 when taken, 75 to make the MTA retry.
     #[command(
-        after_help = "Example (Postfix master.cf):\n  embargo unix - n n - - pipe flags=Rq user=embargo argv=/usr/local/bin/embargo --config /etc/embargo/embargo.toml ingest"
+        after_help = "Example (Postfix master.cf):\n  embargo unix - n n - - pipe flags=Rq user=embargo argv=/usr/bin/embargo --config /etc/embargo/embargo.toml ingest"
     )]
     Ingest,
     /// Help on a topic: `embargo help commands` lists the mail commands.

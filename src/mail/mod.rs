@@ -1,4 +1,4 @@
-//! Mail: the only module that names lettre (and, later, mail-parser).
+//! Mail: the only module that names lettre and mail-parser.
 //!
 //! It turns a rendered subject and body into RFC 3156 PGP/MIME:
 //!

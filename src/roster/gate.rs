@@ -1,7 +1,7 @@
 //! The rules that decide whether a change to the roster may happen.
 //!
-//! Every path that changes the roster (the operator's CLI today, signed
-//! mail commands later) asks these functions, so there is exactly one place
+//! Every path that changes the roster (the operator's CLI and signed mail
+//! commands) asks these functions, so there is exactly one place
 //! that says who may vouch for whom and who may grant what. They take the
 //! members involved as plain values and answer with a [`Refusal`] that
 //! names the rule.

@@ -3,7 +3,7 @@
 //!
 //! This is domain code: no IO, no wall clock, no SQL, no OpenPGP library.
 //! The rules that decide whether a change to the roster is allowed live in
-//! [`gate`], in one place, so the CLI and (later) signed mail commands reach
+//! [`gate`], in one place, so the CLI and signed mail commands reach
 //! the same verdict.
 
 mod email;

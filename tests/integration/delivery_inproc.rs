@@ -389,3 +389,68 @@ async fn a_hold_after_the_time_passed_but_before_publication_stops_it() {
         "not disclosed at 2026-06-10T14:00:01Z"
     );
 }
+
+// `embargo demo` failed about one run in nine: it opened the member's copy
+// checking the list's signature at the instant the demo *started*, so a
+// copy signed after the clock's second rolled over looked like a signature
+// from the future ("no good signature by the expected key"). A copy is now
+// opened at the list's own clock, whatever instant a caller read before.
+#[tokio::test]
+async fn demo_opened_a_copy_signed_after_it_started_as_a_signature_from_the_future() {
+    let list = Inproc::new().await;
+    let started = embargo::clock::Clock::now(&list.clock);
+    let sam = embargo::roster::Email::parse("sam@distro.example").expect("address");
+    let (public, secret) =
+        embargo::app::list::stand_in_key("Sam Roe", &sam, started).expect("a stand-in key");
+    let token = list
+        .app
+        .add_member(embargo::app::roster::AddMember {
+            email: sam.to_string(),
+            name: "Sam Roe".to_owned(),
+            org: "Distro".to_owned(),
+            kind: embargo::roster::Kind::Vendor,
+            cert: public,
+            sponsor: who::ALICE.to_owned(),
+            statement: None,
+            roles: Vec::new(),
+            by: None,
+        })
+        .await
+        .expect("member add")
+        .token;
+    list.confirm(sam.as_str(), &token).await;
+    list.draft("DF-2026-0010", "Parser overflow", Severity::High)
+        .await;
+    // The list signs one second after the demo read the clock.
+    list.advance(std::time::Duration::from_secs(1));
+    list.announce("DF-2026-0010", None).await;
+    list.run().await;
+    // Every copy Sam got (the confirmation and the welcome, signed as the
+    // demo started, and the notice, signed a second later) opens, and one
+    // is the notice.
+    let opened: Vec<_> = list
+        .mail_to(sam.as_str())
+        .iter()
+        .map(|copy| {
+            list.app
+                .open_as_member(&secret, copy.as_bytes())
+                .expect("Sam opens the copy at the list's clock")
+        })
+        .collect();
+    assert_eq!(
+        opened.len(),
+        3,
+        "the confirmation, the welcome and the notice"
+    );
+    let key = std::fs::read(&list.app.config.list_key.path).expect("the list key");
+    let list_key = embargo::pgp::ListKey::read(&key).expect("the list key reads");
+    assert!(
+        opened
+            .iter()
+            .all(|copy| copy.signer == list_key.fingerprint())
+    );
+    assert!(
+        opened.iter().any(|copy| copy.text.contains("DF-2026-0010")),
+        "one copy is the notice"
+    );
+}
