@@ -40,6 +40,6 @@ CARGO_DEB_VERSION=3.8.0
 install_cargo_deb() {
   if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
     echo "== cargo install cargo-deb $CARGO_DEB_VERSION"
-    cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION"
+    cargo install --locked --quiet --force cargo-deb --version "$CARGO_DEB_VERSION"
   fi
 }
