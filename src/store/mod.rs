@@ -327,23 +327,39 @@ pub fn lock_daemon(database: &Path) -> Result<DaemonLock, StoreError> {
             path: path.clone(),
             source,
         })?;
-    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+    let own = std::process::id().to_string();
+    let mut waits = 0;
+    while rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
         let mut holder = String::new();
+        let _ = file.rewind();
         let _ = file.read_to_string(&mut holder);
         let holder = holder.trim();
+        // This process as the holder means a lock it has just released is
+        // still held by a child it is spawning on another thread: the
+        // child shares the open file until its `exec` closes it (seen
+        // with tests in one process). That clears within moments; any
+        // other holder is another process, refused at once.
+        if holder == own && waits < OWN_LOCK_WAITS {
+            waits += 1;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
+        }
         return Err(StoreError::Conflict(format!(
             "another embargo daemon or `queue run` (pid {}) holds {}; only one may send at a time",
             if holder.is_empty() { "unknown" } else { holder },
             path.display()
         )));
     }
-    let pid = std::process::id().to_string();
     let _ = file.set_len(0);
     let _ = file.rewind();
-    let _ = file.write_all(pid.as_bytes());
+    let _ = file.write_all(own.as_bytes());
     let _ = file.sync_all();
     Ok(DaemonLock { _file: file })
 }
+
+/// How many times (20 ms apart) [`lock_daemon`] tries again when the
+/// lock's holder is this very process: one second.
+const OWN_LOCK_WAITS: u32 = 50;
 
 fn lock_path(database: &Path) -> PathBuf {
     let mut name = database.as_os_str().to_owned();

@@ -335,3 +335,50 @@ async fn an_announcement_is_sealed_under_one_claim_at_a_time() {
     // Ended, the claim is free again (a later pass finds nothing to do).
     assert_eq!(seal(later).await, Some(3));
 }
+
+// `queue run` in the in-process tests was refused once because "another
+// embargo daemon or `queue run` (pid <its own pid>) holds" the lock: a
+// lock the process had just released was still shared with a child that
+// another thread was spawning (until the child's `exec` closed it). A
+// lock whose recorded holder is this very process is waited for, briefly.
+#[test]
+fn a_lock_this_process_just_released_is_taken_once_its_last_holder_lets_go() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("embargo.sqlite");
+    let first = super::lock_daemon(&database).expect("the first lock");
+    let letting_go = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        drop(first);
+    });
+    let second = super::lock_daemon(&database);
+    letting_go.join().expect("the holder thread");
+    assert!(second.is_ok(), "{:?}", second.err());
+}
+
+// The wait is only for this process's own lock: a lock another process
+// holds is refused at once, naming it.
+#[test]
+fn a_lock_another_process_holds_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("embargo.sqlite");
+    let lock = dir.path().join("embargo.sqlite.lock");
+    let ready = dir.path().join("ready");
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sh", "-c"])
+        .arg(format!("touch {}; sleep 30", ready.display()))
+        .spawn()
+        .expect("run flock (util-linux)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let started = std::time::Instant::now();
+    let refused = super::lock_daemon(&database);
+    let waited = started.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = refused.err().expect("refused").to_string();
+    assert!(err.contains("holds"), "{err}");
+    assert!(waited < std::time::Duration::from_millis(500), "{waited:?}");
+}
