@@ -378,7 +378,10 @@ fn a_lock_another_process_holds_is_refused_at_once() {
     let waited = started.elapsed();
     let _ = holder.kill();
     let _ = holder.wait();
-    let err = refused.err().expect("refused").to_string();
+    let Err(err) = refused else {
+        panic!("the lock another process holds was taken");
+    };
+    let err = err.to_string();
     assert!(err.contains("holds"), "{err}");
     assert!(waited < std::time::Duration::from_millis(500), "{waited:?}");
 }
