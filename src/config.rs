@@ -144,6 +144,22 @@ pub struct StorageSettings {
     pub data_dir: PathBuf,
     pub database: PathBuf,
     pub busy_timeout_ms: u64,
+    /// `[store] url`: a PostgreSQL server instead of the SQLite file.
+    pub url: Option<String>,
+}
+
+impl StorageSettings {
+    /// Where the lists are kept: the `[store] url` server, or the SQLite
+    /// file.
+    pub fn location(&self) -> crate::store::Location {
+        match &self.url {
+            Some(url) => crate::store::Location::Server {
+                url: url.clone(),
+                local: self.data_dir.join("postgres"),
+            },
+            None => crate::store::Location::File(self.database.clone()),
+        }
+    }
 }
 
 /// `[list_key]`: the list's secret key file and its passphrase.
@@ -249,6 +265,8 @@ struct RawConfig {
     list: RawList,
     #[serde(default)]
     storage: RawStorage,
+    #[serde(default)]
+    store: RawStore,
     #[serde(default)]
     list_key: RawListKey,
     #[serde(default)]
@@ -452,6 +470,13 @@ struct RawList {
     name: Option<String>,
 }
 
+/// `[store]`: which database server, if not the SQLite file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
@@ -516,6 +541,20 @@ fn default_data_dir() -> PathBuf {
 
 fn default_database() -> PathBuf {
     PathBuf::from("embargo.sqlite")
+}
+
+/// `[store] url`: only `postgres://` (or `postgresql://`) URLs; an
+/// `sqlite:` URL would bypass `[storage] database`.
+fn store_url(url: Option<String>) -> Result<Option<String>> {
+    let Some(url) = url else { return Ok(None) };
+    let url = url.trim().to_owned();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        anyhow::bail!(
+            "[store] url must be a postgres:// URL (got {}); leave it out to use the SQLite file in [storage]",
+            crate::store::redact_url(&url)
+        );
+    }
+    Ok(Some(url))
 }
 
 fn default_busy_timeout_ms() -> u64 {
@@ -666,6 +705,7 @@ impl Config {
                 data_dir,
                 database,
                 busy_timeout_ms: raw.storage.busy_timeout_ms,
+                url: store_url(raw.store.url)?,
             },
             list_key: ListKeySettings {
                 path: key_path,

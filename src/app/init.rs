@@ -95,7 +95,7 @@ pub async fn init(config: &Config, clock: &dyn Clock, request: InitRequest) -> R
             create_private_dir(parent, &mut cleanup)?;
         }
         cleanup.files.push(database.clone());
-        let store = Store::create(&database, busy_timeout(config))
+        let store = Store::create(&config.storage.location(), busy_timeout(config))
             .await
             .context("create the list database")?;
         let roles = request

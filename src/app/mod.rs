@@ -88,7 +88,7 @@ impl Replay {
 impl App {
     /// Opens the list described by `config`.
     pub async fn open(config: Config, clock: Box<dyn Clock>) -> Result<Self> {
-        let store = Store::open(&config.storage.database, busy_timeout(&config))
+        let store = Store::open(&config.storage.location(), busy_timeout(&config))
             .await
             .context("open the list database")?;
         Ok(Self::with_store(config, store, clock))

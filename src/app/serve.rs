@@ -57,7 +57,7 @@ impl App {
         let mut health = Health::new(config.delivery.alert_after);
         let timeout = Duration::from_millis(config.storage.busy_timeout_ms);
         loop {
-            match crate::store::Store::open(&config.storage.database, timeout).await {
+            match crate::store::Store::open(&config.storage.location(), timeout).await {
                 Ok(store) => {
                     if health.succeeded(Instant::now()).is_some() {
                         tracing::warn!("the list database opens again; starting");

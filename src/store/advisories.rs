@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, WriteTx, parse_time};
 use crate::advisory::{Advisory, AdvisoryId, Change, Content, Status};
@@ -22,7 +22,7 @@ pub struct StoredAdvisory {
 const SELECT: &str = "SELECT id, ident, status, revision, content, announce_at, message_key, created_at, \
      updated_at, hold_until, hold_reason FROM advisories";
 
-fn from_row(row: &SqliteRow) -> Result<StoredAdvisory, StoreError> {
+fn from_row(row: &AnyRow) -> Result<StoredAdvisory, StoreError> {
     let corrupt = |what: &str, err: &dyn std::fmt::Display| {
         StoreError::Corrupt(format!("advisory {what}: {err}"))
     };
@@ -70,7 +70,7 @@ impl Store {
     /// The advisory with this id (compared case-insensitively).
     pub async fn advisory(&self, id: &AdvisoryId) -> Result<Option<StoredAdvisory>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE ident_norm = ?"
+            "{SELECT} WHERE ident_norm = $1"
         )))
         .bind(id.normalized())
         .fetch_optional(&self.pool)
@@ -90,7 +90,7 @@ impl Store {
 
     /// The advisory in this row.
     pub async fn advisory_by_row(&self, row: i64) -> Result<StoredAdvisory, StoreError> {
-        let found = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = ?")))
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1")))
             .bind(row)
             .fetch_one(&self.pool)
             .await?;
@@ -104,7 +104,7 @@ impl Store {
         revision: u32,
     ) -> Result<(Content, Vec<Change>), StoreError> {
         let (content, changes): (String, String) = sqlx::query_as(
-            "SELECT content, changes FROM advisory_revisions WHERE advisory_id = ? AND revision = ?",
+            "SELECT content, changes FROM advisory_revisions WHERE advisory_id = $1 AND revision = $2",
         )
         .bind(row)
         .bind(i64::from(revision))
@@ -138,7 +138,7 @@ impl Store {
     ) -> Result<Vec<Change>, StoreError> {
         let changes: Option<String> = sqlx::query_scalar(
             "SELECT r.changes FROM advisory_revisions r JOIN advisories a ON a.id = r.advisory_id \
-             WHERE a.ident_norm = ? AND r.revision = ?",
+             WHERE a.ident_norm = $1 AND r.revision = $2",
         )
         .bind(id.normalized())
         .bind(i64::from(revision))
@@ -159,7 +159,7 @@ impl WriteTx {
         id: &AdvisoryId,
     ) -> Result<Option<StoredAdvisory>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE ident_norm = ?"
+            "{SELECT} WHERE ident_norm = $1"
         )))
         .bind(id.normalized())
         .fetch_optional(&mut *self.tx)
@@ -176,9 +176,9 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         let now = format_instant(self.now);
         let json = content_json(content)?;
-        let done = sqlx::query(
+        let id_row: i64 = sqlx::query_scalar(
             "INSERT INTO advisories (ident, ident_norm, status, revision, content, message_key, created_at, updated_at) \
-             VALUES (?, ?, 'draft', 1, ?, ?, ?, ?)",
+             VALUES ($1, $2, 'draft', 1, $3, $4, $5, $6) RETURNING id",
         )
         .bind(id.as_str())
         .bind(id.normalized())
@@ -186,10 +186,10 @@ impl WriteTx {
         .bind(message_key)
         .bind(&now)
         .bind(&now)
-        .execute(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await?;
-        sqlx::query("INSERT INTO advisory_revisions (advisory_id, revision, content, changes, created_at) VALUES (?, 1, ?, '[]', ?)")
-            .bind(done.last_insert_rowid())
+        sqlx::query("INSERT INTO advisory_revisions (advisory_id, revision, content, changes, created_at) VALUES ($1, 1, $2, '[]', $3)")
+            .bind(id_row)
             .bind(&json)
             .bind(&now)
             .execute(&mut *self.tx)
@@ -209,7 +209,7 @@ impl WriteTx {
         let changes =
             serde_json::to_string(changes).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let (row_id, revision): (i64, i64) = sqlx::query_as(
-            "UPDATE advisories SET revision = revision + 1, content = ?, updated_at = ? WHERE ident_norm = ? \
+            "UPDATE advisories SET revision = revision + 1, content = $1, updated_at = $2 WHERE ident_norm = $3 \
              RETURNING id, revision",
         )
         .bind(&json)
@@ -217,7 +217,7 @@ impl WriteTx {
         .bind(id.normalized())
         .fetch_one(&mut *self.tx)
         .await?;
-        sqlx::query("INSERT INTO advisory_revisions (advisory_id, revision, content, changes, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO advisory_revisions (advisory_id, revision, content, changes, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(row_id)
             .bind(revision)
             .bind(&json)
@@ -236,7 +236,7 @@ impl WriteTx {
         announce_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE advisories SET status = ?, announce_at = COALESCE(?, announce_at), updated_at = ? WHERE ident_norm = ?",
+            "UPDATE advisories SET status = $1, announce_at = COALESCE($2, announce_at), updated_at = $3 WHERE ident_norm = $4",
         )
         .bind(status.as_str())
         .bind(announce_at.map(format_instant))

@@ -66,7 +66,7 @@ pub(super) fn kind_list(kinds: &[Kind]) -> String {
 }
 
 /// One planned announcement read back; an unreadable one names its id.
-fn planned_row(row: &sqlx::sqlite::SqliteRow) -> Result<PlannedAnnouncement, StoreError> {
+fn planned_row(row: &sqlx::any::AnyRow) -> Result<PlannedAnnouncement, StoreError> {
     let id: i64 = row.try_get("id")?;
     let in_row = |err: StoreError| match err {
         StoreError::Corrupt(detail) => StoreError::Corrupt(format!("{detail} (announcement {id})")),
@@ -95,7 +95,7 @@ impl Store {
         revision: u32,
     ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT id FROM announcements WHERE advisory_id = ? AND revision = ? AND kind = ?",
+            "SELECT id FROM announcements WHERE advisory_id = $1 AND revision = $2 AND kind = $3",
         )
         .bind(advisory_row)
         .bind(i64::from(revision))
@@ -113,7 +113,7 @@ impl Store {
     ) -> Result<Vec<Result<PlannedAnnouncement, StoreError>>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, advisory_id, revision, due_at FROM announcements \
-             WHERE state = 'planned' AND due_at <= ? ORDER BY due_at, id",
+             WHERE state = 'planned' AND due_at <= $1 ORDER BY due_at, id",
         )
         .bind(time(until))
         .fetch_all(&self.pool)
@@ -130,7 +130,7 @@ impl Store {
         kind: Kind,
     ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM announcements WHERE advisory_id = ? AND kind = ? \
+            "SELECT 1 FROM announcements WHERE advisory_id = $1 AND kind = $2 \
              AND state = 'sealed' LIMIT 1",
         )
         .bind(advisory_row)
@@ -143,7 +143,7 @@ impl Store {
     /// When a recurring job last ran.
     pub async fn job_last_run(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let last: Option<String> =
-            sqlx::query_scalar("SELECT last_run_at FROM jobs WHERE name = ?")
+            sqlx::query_scalar("SELECT last_run_at FROM jobs WHERE name = $1")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -164,7 +164,7 @@ impl WriteTx {
         state: AnnouncementState,
     ) -> Result<i64, StoreError> {
         let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM announcements WHERE advisory_id = ? AND revision = ? AND kind = ?",
+            "SELECT id FROM announcements WHERE advisory_id = $1 AND revision = $2 AND kind = $3",
         )
         .bind(advisory_row)
         .bind(i64::from(revision))
@@ -176,7 +176,7 @@ impl WriteTx {
         }
         let id = sqlx::query_scalar(
             "INSERT INTO announcements (kind, advisory_id, revision, due_at, state, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(kind_word(kind))
         .bind(advisory_row)
@@ -197,7 +197,7 @@ impl WriteTx {
     ) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar(
             "INSERT INTO announcements (kind, due_at, state, created_at, sealed_at) \
-             VALUES (?, ?, 'sealed', ?, ?) RETURNING id",
+             VALUES ($1, $2, 'sealed', $3, $4) RETURNING id",
         )
         .bind(kind_word(kind))
         .bind(time(due_at))
@@ -212,7 +212,7 @@ impl WriteTx {
     /// whether it was (a second sealer finds it already done).
     pub async fn mark_sealed(&mut self, announcement: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE announcements SET state = 'sealed', sealed_at = ? WHERE id = ? AND state != 'superseded'",
+            "UPDATE announcements SET state = 'sealed', sealed_at = $1 WHERE id = $2 AND state != 'superseded'",
         )
         .bind(time(self.now))
         .bind(announcement)
@@ -231,8 +231,8 @@ impl WriteTx {
         lease_until: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
-            "UPDATE announcements SET seal_gen = seal_gen + 1, seal_until = ? \
-             WHERE id = ? AND state != 'superseded' AND (seal_until IS NULL OR seal_until <= ?) \
+            "UPDATE announcements SET seal_gen = seal_gen + 1, seal_until = $1 \
+             WHERE id = $2 AND state != 'superseded' AND (seal_until IS NULL OR seal_until <= $3) \
              RETURNING seal_gen",
         )
         .bind(time(lease_until))
@@ -252,8 +252,8 @@ impl WriteTx {
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE announcements SET seal_until = ? \
-             WHERE id = ? AND seal_gen = ? AND state != 'superseded'",
+            "UPDATE announcements SET seal_until = $1 \
+             WHERE id = $2 AND seal_gen = $3 AND state != 'superseded'",
         )
         .bind(time(lease_until))
         .bind(announcement)
@@ -265,7 +265,7 @@ impl WriteTx {
 
     /// Counts `copies` encrypted for `announcement` under this claim.
     pub async fn count_sealed(&mut self, announcement: i64, copies: u64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE announcements SET sealed_copies = sealed_copies + ? WHERE id = ?")
+        sqlx::query("UPDATE announcements SET sealed_copies = sealed_copies + $1 WHERE id = $2")
             .bind(i64::try_from(copies).unwrap_or(i64::MAX))
             .bind(announcement)
             .execute(&mut *self.tx)
@@ -283,9 +283,9 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE announcements SET seal_until = NULL, \
-               state = CASE WHEN ? AND state = 'planned' THEN 'sealed' ELSE state END, \
-               sealed_at = CASE WHEN ? AND state = 'planned' THEN ? ELSE sealed_at END \
-             WHERE id = ? AND seal_gen = ?",
+               state = CASE WHEN $1 AND state = 'planned' THEN 'sealed' ELSE state END, \
+               sealed_at = CASE WHEN $2 AND state = 'planned' THEN $3 ELSE sealed_at END \
+             WHERE id = $4 AND seal_gen = $5",
         )
         .bind(sealed)
         .bind(sealed)
@@ -328,9 +328,9 @@ impl WriteTx {
         let kinds = kind_list(kinds);
         let dropped = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 'dropped', next_attempt_at = NULL, message = NULL, \
-               last_reply = ?, updated_at = ? \
+               last_reply = $1, updated_at = $2 \
              WHERE state IN ('queued', 'uncertain') AND announcement_id IN ( \
-               SELECT id FROM announcements WHERE advisory_id = ? AND kind IN {kinds})"
+               SELECT id FROM announcements WHERE advisory_id = $3 AND kind IN {kinds})"
         )))
         .bind(reason)
         .bind(time(self.now))
@@ -339,7 +339,7 @@ impl WriteTx {
         .await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE announcements SET state = 'superseded' \
-             WHERE advisory_id = ? AND state = 'planned' AND kind IN {kinds}"
+             WHERE advisory_id = $1 AND state = 'planned' AND kind IN {kinds}"
         )))
         .bind(advisory_row)
         .execute(&mut *self.tx)
@@ -353,7 +353,7 @@ impl WriteTx {
     /// a new one.
     pub async fn supersede_reminders(&mut self, advisory_row: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE announcements SET state = 'superseded' WHERE advisory_id = ? AND kind = ? \
+            "UPDATE announcements SET state = 'superseded' WHERE advisory_id = $1 AND kind = $2 \
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.announcement_id = announcements.id \
                AND d.state IN ('sending', 'sent', 'uncertain'))",
         )
@@ -368,7 +368,7 @@ impl WriteTx {
     /// schedule starts).
     pub async fn set_job_run(&mut self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO jobs (name, last_run_at) VALUES (?, ?) \
+            "INSERT INTO jobs (name, last_run_at) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET last_run_at = excluded.last_run_at",
         )
         .bind(name)
@@ -385,7 +385,7 @@ impl WriteTx {
         hold: Option<(DateTime<Utc>, &crate::text::Reason)>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE advisories SET hold_until = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
+            "UPDATE advisories SET hold_until = $1, hold_reason = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(hold.map(|(until, _)| time(until)))
         .bind(hold.map(|(_, reason)| reason.as_str().to_owned()))

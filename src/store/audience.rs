@@ -27,7 +27,7 @@ fn parse_email(text: &str) -> Result<Email, StoreError> {
     Email::parse(text).map_err(|err| StoreError::Corrupt(format!("member email: {err}")))
 }
 
-fn addressee_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<Addressee>, StoreError> {
+fn addressee_rows(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<Addressee>, StoreError> {
     rows.iter()
         .map(|row| {
             Ok(Addressee {
@@ -94,13 +94,13 @@ impl Store {
         let kinds = kind_list(kinds);
         let exists = if with { "EXISTS" } else { "NOT EXISTS" };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ADDRESSEE} WHERE m.status = 'active' AND m.id > ? AND {exists} ( \
+            "{ADDRESSEE} WHERE m.status = 'active' AND m.id > $1 AND {exists} ( \
                SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
-               WHERE d.member_id = m.id AND a.advisory_id = ? AND a.kind IN {kinds} \
+               WHERE d.member_id = m.id AND a.advisory_id = $2 AND a.kind IN {kinds} \
                AND d.state IN {states}) \
              AND NOT EXISTS (SELECT 1 FROM deliveries d \
-               WHERE d.announcement_id = ? AND d.member_id = m.id) \
-             ORDER BY m.id LIMIT ?"
+               WHERE d.announcement_id = $3 AND d.member_id = m.id) \
+             ORDER BY m.id LIMIT $4"
         )))
         .bind(after)
         .bind(advisory_row)
@@ -131,7 +131,7 @@ impl Store {
         let mut found = Vec::new();
         for role in roles {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{ADDRESSEE} WHERE m.status = 'active' AND (',' || m.roles || ',') LIKE ? ORDER BY m.id"
+                "{ADDRESSEE} WHERE m.status = 'active' AND (',' || m.roles || ',') LIKE $1 ORDER BY m.id"
             )))
             .bind(format!("%,{},%", role.as_str()))
             .fetch_all(&self.pool)
@@ -145,7 +145,7 @@ impl Store {
 
     /// One member as an addressee.
     pub async fn addressee(&self, member: MemberId) -> Result<Option<Addressee>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{ADDRESSEE} WHERE m.id = ?")))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{ADDRESSEE} WHERE m.id = $1")))
             .bind(member.0)
             .fetch_all(&self.pool)
             .await?;

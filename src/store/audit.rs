@@ -27,7 +27,7 @@ impl WriteTx {
         let entry = Entry::chain(seq, self.now, &prev_hash, record);
         sqlx::query(
             "INSERT INTO audit_log (seq, at, actor, action, subject, reason, detail, prev_hash, hash) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(entry.seq)
         .bind(&entry.at)

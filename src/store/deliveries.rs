@@ -169,7 +169,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT \
                coalesce(sum(state = 'queued'), 0) AS queued, \
-               coalesce(sum(state IN ('queued', 'uncertain') AND next_attempt_at <= ?), 0) AS due, \
+               coalesce(sum(state IN ('queued', 'uncertain') AND next_attempt_at <= $1), 0) AS due, \
                coalesce(sum(state = 'sending'), 0) AS sending, \
                coalesce(sum(state = 'uncertain'), 0) AS uncertain \
              FROM deliveries WHERE state IN ('queued', 'sending', 'uncertain')",
@@ -228,7 +228,7 @@ impl Store {
              FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
              LEFT JOIN advisories adv ON adv.id = a.advisory_id \
              WHERE d.reported = 0 AND d.state IN ('failed', 'uncertain', 'missed') \
-             AND a.kind != ? ORDER BY d.id LIMIT 1000",
+             AND a.kind != $1 ORDER BY d.id LIMIT 1000",
         )
         .bind(kind_word(Kind::Report))
         .fetch_all(&self.pool)
@@ -267,7 +267,7 @@ impl WriteTx {
             let done = sqlx::query(
                 "INSERT OR IGNORE INTO deliveries (announcement_id, member_id, recipient, message_id, \
                    message, cert_version, state, due_at, next_attempt_at, last_reply, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(announcement)
             .bind(copy.member_id.map(|m| m.0))
@@ -302,12 +302,12 @@ impl WriteTx {
     ) -> Result<Vec<Claimed>, StoreError> {
         // With no kind, `?4 IS NULL` lets a copy of any kind through.
         let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'sending', lease_gen = lease_gen + 1, lease_until = ?1, \
-               updated_at = ?2 \
+            "UPDATE deliveries SET state = 'sending', lease_gen = lease_gen + 1, lease_until = $1, \
+               updated_at = $2 \
              WHERE id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'uncertain') \
-               AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?2 AND due_at <= ?2 \
-               AND (?4 IS NULL OR announcement_id IN (SELECT id FROM announcements WHERE kind = ?4)) \
-               ORDER BY next_attempt_at, id LIMIT ?3) \
+               AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND due_at <= $2 \
+               AND ($4 IS NULL OR announcement_id IN (SELECT id FROM announcements WHERE kind = $4)) \
+               ORDER BY next_attempt_at, id LIMIT $3) \
              RETURNING id, lease_gen, recipient, message_id, message, attempts, due_at, member_id, \
                cert_version, \
                (SELECT status FROM members WHERE id = deliveries.member_id) AS member_status, \
@@ -357,11 +357,11 @@ impl WriteTx {
         for completion in done {
             let sent = completion.state == DeliveryState::Sent;
             let result = sqlx::query(
-                "UPDATE deliveries SET state = ?, next_attempt_at = ?, last_reply = ?, \
-                   attempts = attempts + ?, lease_until = NULL, updated_at = ?, \
-                   sent_at = CASE WHEN ? THEN ? ELSE sent_at END, \
-                   message = CASE WHEN ? THEN NULL ELSE message END \
-                 WHERE id = ? AND lease_gen = ? AND state = 'sending'",
+                "UPDATE deliveries SET state = $1, next_attempt_at = $2, last_reply = $3, \
+                   attempts = attempts + $4, lease_until = NULL, updated_at = $5, \
+                   sent_at = CASE WHEN $6 THEN $7 ELSE sent_at END, \
+                   message = CASE WHEN $8 THEN NULL ELSE message END \
+                 WHERE id = $9 AND lease_gen = $10 AND state = 'sending'",
             )
             .bind(completion.state.as_str())
             .bind(completion.next_attempt_at.map(time))
@@ -387,9 +387,9 @@ impl WriteTx {
     pub async fn sweep_leases(&mut self, all: bool) -> Result<u64, StoreError> {
         let now = time(self.now);
         let result = sqlx::query(
-            "UPDATE deliveries SET state = 'queued', lease_until = NULL, updated_at = ?, \
+            "UPDATE deliveries SET state = 'queued', lease_until = NULL, updated_at = $1, \
                next_attempt_at = coalesce(next_attempt_at, due_at) \
-             WHERE state = 'sending' AND (? OR lease_until IS NULL OR lease_until < ?)",
+             WHERE state = 'sending' AND ($2 OR lease_until IS NULL OR lease_until < $3)",
         )
         .bind(&now)
         .bind(all)
@@ -404,7 +404,7 @@ impl WriteTx {
         for (id, lease_gen) in claims {
             sqlx::query(
                 "UPDATE deliveries SET state = 'queued', lease_until = NULL \
-                 WHERE id = ? AND lease_gen = ? AND state = 'sending'",
+                 WHERE id = $1 AND lease_gen = $2 AND state = 'sending'",
             )
             .bind(id)
             .bind(lease_gen)
@@ -418,17 +418,20 @@ impl WriteTx {
     /// failed or uncertain copy (or a queued one waiting for an
     /// operator) can be sent again. Answers the state it was in.
     pub async fn requeue(&mut self, id: i64) -> Result<Option<DeliveryState>, StoreError> {
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM deliveries WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM deliveries WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
         let Some(state) = state else { return Ok(None) };
         let state = DeliveryState::parse(&state)?;
-        let has_message: bool =
-            sqlx::query_scalar("SELECT message IS NOT NULL FROM deliveries WHERE id = ?")
-                .bind(id)
-                .fetch_one(&mut *self.tx)
-                .await?;
+        let has_message: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN message IS NULL THEN 0 ELSE 1 END FROM deliveries WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let has_message = has_message != 0;
         if matches!(
             state,
             DeliveryState::Failed | DeliveryState::Uncertain | DeliveryState::Queued
@@ -436,7 +439,7 @@ impl WriteTx {
         {
             sqlx::query(
                 "UPDATE deliveries SET state = CASE WHEN state = 'failed' THEN 'queued' ELSE state END, \
-                   next_attempt_at = ?, reported = 0, updated_at = ? WHERE id = ?",
+                   next_attempt_at = $1, reported = 0, updated_at = $2 WHERE id = $3",
             )
             .bind(time(self.now))
             .bind(time(self.now))
@@ -454,15 +457,16 @@ impl WriteTx {
         id: i64,
         reason: &crate::text::Reason,
     ) -> Result<Option<DeliveryState>, StoreError> {
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM deliveries WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM deliveries WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
         let Some(state) = state else { return Ok(None) };
         let state = DeliveryState::parse(&state)?;
         if matches!(state, DeliveryState::Queued | DeliveryState::Uncertain) {
             sqlx::query(
-                "UPDATE deliveries SET next_attempt_at = NULL, last_reply = ?, updated_at = ? WHERE id = ?",
+                "UPDATE deliveries SET next_attempt_at = NULL, last_reply = $1, updated_at = $2 WHERE id = $3",
             )
             .bind(format!("held by an operator: {reason}"))
             .bind(time(self.now))
@@ -476,7 +480,7 @@ impl WriteTx {
     /// Marks copies as reported to maintainers.
     pub async fn mark_reported(&mut self, ids: &[i64]) -> Result<(), StoreError> {
         for id in ids {
-            sqlx::query("UPDATE deliveries SET reported = 1 WHERE id = ?")
+            sqlx::query("UPDATE deliveries SET reported = 1 WHERE id = $1")
                 .bind(id)
                 .execute(&mut *self.tx)
                 .await?;

@@ -22,7 +22,7 @@ impl Store {
     pub async fn due_exports(&self, now: DateTime<Utc>) -> Result<Vec<DueExport>, StoreError> {
         let rows = sqlx::query(
             "SELECT advisory_id, published_at, attempts, reported FROM exports \
-             WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, advisory_id",
+             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, advisory_id",
         )
         .bind(format_instant(now))
         .fetch_all(&self.pool)
@@ -49,7 +49,7 @@ impl WriteTx {
         let now = format_instant(self.now);
         sqlx::query(
             "INSERT OR IGNORE INTO exports (advisory_id, state, published_at, next_attempt_at) \
-             VALUES (?, 'pending', ?, ?)",
+             VALUES ($1, 'pending', $2, $3)",
         )
         .bind(advisory_row)
         .bind(&now)
@@ -63,8 +63,8 @@ impl WriteTx {
     /// (false: another pass already had).
     pub async fn export_written(&mut self, advisory_row: i64) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE exports SET state = 'written', attempts = attempts + 1, written_at = ?, \
-               last_error = NULL WHERE advisory_id = ? AND state = 'pending'",
+            "UPDATE exports SET state = 'written', attempts = attempts + 1, written_at = $1, \
+               last_error = NULL WHERE advisory_id = $2 AND state = 'pending'",
         )
         .bind(format_instant(self.now))
         .bind(advisory_row)
@@ -83,8 +83,8 @@ impl WriteTx {
         reported: bool,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE exports SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, \
-               reported = max(reported, ?) WHERE advisory_id = ? AND state = 'pending'",
+            "UPDATE exports SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, \
+               reported = max(reported, $3) WHERE advisory_id = $4 AND state = 'pending'",
         )
         .bind(error)
         .bind(format_instant(next))

@@ -89,11 +89,11 @@ impl Store {
         let row: Option<(i64, String, Vec<u8>)> = sqlx::query_as(
             "SELECT 0 AS retired, m.email, c.cert FROM member_keys k \
              JOIN members m ON m.id = k.member_id JOIN member_certs c ON c.member_id = m.id \
-             WHERE k.fingerprint = ?1 OR (length(?1) = 16 AND substr(k.fingerprint, 25) = ?1) \
+             WHERE k.fingerprint = $1 OR (length($1) = 16 AND substr(k.fingerprint, 25) = $1) \
              UNION ALL \
              SELECT 1 AS retired, m.email, r.cert FROM retired_member_keys r \
              JOIN members m ON m.id = r.member_id \
-             WHERE r.fingerprint = ?1 OR (length(?1) = 16 AND substr(r.fingerprint, 25) = ?1) \
+             WHERE r.fingerprint = $1 OR (length($1) = 16 AND substr(r.fingerprint, 25) = $1) \
              ORDER BY retired LIMIT 1",
         )
         .bind(fingerprint.to_ascii_uppercase())
@@ -115,7 +115,7 @@ impl Store {
         digest: &str,
     ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM inbound_signatures WHERE signer = ? AND signed_at = ? AND digest = ?",
+            "SELECT 1 FROM inbound_signatures WHERE signer = $1 AND signed_at = $2 AND digest = $3",
         )
         .bind(signer)
         .bind(format_instant(signed_at))
@@ -133,7 +133,7 @@ impl Store {
     ) -> Result<Vec<CommandRecord>, StoreError> {
         let rows: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT idx, outcome, line FROM inbound_commands \
-             WHERE signer = ? AND signed_at = ? AND digest = ? ORDER BY idx",
+             WHERE signer = $1 AND signed_at = $2 AND digest = $3 ORDER BY idx",
         )
         .bind(key.signer)
         .bind(format_instant(key.signed_at))
@@ -156,7 +156,7 @@ impl Store {
     pub async fn acks(&self, advisory_row: i64) -> Result<Vec<AckRow>, StoreError> {
         let rows: Vec<AckTuple> = sqlx::query_as(
             "SELECT m.email, m.org, a.status, a.note, a.at FROM members m \
-             LEFT JOIN acks a ON a.member_id = m.id AND a.advisory_id = ? \
+             LEFT JOIN acks a ON a.member_id = m.id AND a.advisory_id = $1 \
              WHERE m.status = 'active' OR a.status IS NOT NULL ORDER BY m.email_norm",
         )
         .bind(advisory_row)
@@ -178,7 +178,7 @@ impl Store {
     /// The copy with this id, if any.
     pub async fn bounced_copy(&self, delivery: i64) -> Result<Option<BouncedCopy>, StoreError> {
         let row: Option<(Option<i64>, String)> =
-            sqlx::query_as("SELECT member_id, recipient FROM deliveries WHERE id = ?")
+            sqlx::query_as("SELECT member_id, recipient FROM deliveries WHERE id = $1")
                 .bind(delivery)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -191,7 +191,7 @@ impl Store {
     /// A secret the list keeps for itself, if made.
     pub async fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -206,18 +206,18 @@ impl WriteTx {
         member: MemberId,
         fingerprints: &[String],
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM member_keys WHERE member_id = ?")
+        sqlx::query("DELETE FROM member_keys WHERE member_id = $1")
             .bind(member.0)
             .execute(&mut *self.tx)
             .await?;
         for fingerprint in fingerprints {
             // A key in use again is no longer retired.
-            sqlx::query("DELETE FROM retired_member_keys WHERE fingerprint = ?")
+            sqlx::query("DELETE FROM retired_member_keys WHERE fingerprint = $1")
                 .bind(fingerprint.to_ascii_uppercase())
                 .execute(&mut *self.tx)
                 .await?;
             sqlx::query(
-                "INSERT OR REPLACE INTO member_keys (fingerprint, member_id) VALUES (?, ?)",
+                "INSERT OR REPLACE INTO member_keys (fingerprint, member_id) VALUES ($1, $2)",
             )
             .bind(fingerprint.to_ascii_uppercase())
             .bind(member.0)
@@ -236,7 +236,7 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT OR REPLACE INTO retired_member_keys (fingerprint, member_id, cert, retired_at) \
-             SELECT fingerprint, member_id, ?, ? FROM member_keys WHERE member_id = ?",
+             SELECT fingerprint, member_id, $1, $2 FROM member_keys WHERE member_id = $3",
         )
         .bind(cert)
         .bind(format_instant(self.now))
@@ -254,7 +254,7 @@ impl WriteTx {
         digest: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO inbound_signatures (signer, signed_at, digest, received_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO inbound_signatures (signer, signed_at, digest, received_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(signer)
         .bind(format_instant(signed_at))
@@ -283,7 +283,7 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO inbound_commands (signer, signed_at, digest, idx, outcome, line, at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(key.signer)
         .bind(format_instant(key.signed_at))
@@ -306,8 +306,8 @@ impl WriteTx {
         line: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE inbound_commands SET line = ? \
-             WHERE signer = ? AND signed_at = ? AND digest = ? AND idx = ?",
+            "UPDATE inbound_commands SET line = $1 \
+             WHERE signer = $2 AND signed_at = $3 AND digest = $4 AND idx = $5",
         )
         .bind(line)
         .bind(key.signer)
@@ -330,8 +330,8 @@ impl WriteTx {
     ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
-             WHERE a.advisory_id = ? AND a.kind IN ('notice', 'update', 'reminder') \
-             AND d.member_id = ? AND d.state IN ('sent', 'sending', 'uncertain') LIMIT 1",
+             WHERE a.advisory_id = $1 AND a.kind IN ('notice', 'update', 'reminder') \
+             AND d.member_id = $2 AND d.state IN ('sent', 'sending', 'uncertain') LIMIT 1",
         )
         .bind(advisory_row)
         .bind(member.0)
@@ -349,7 +349,7 @@ impl WriteTx {
         note: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO acks (advisory_id, member_id, status, note, at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO acks (advisory_id, member_id, status, note, at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (advisory_id, member_id) DO UPDATE SET status = excluded.status, \
              note = excluded.note, at = excluded.at",
         )
@@ -372,7 +372,7 @@ impl WriteTx {
         weight: f64,
     ) -> Result<Option<(MemberId, f64, bool)>, StoreError> {
         let member: Option<Option<i64>> = sqlx::query_scalar(
-            "UPDATE deliveries SET bounce = ?, updated_at = ? WHERE id = ? AND bounce IS NULL RETURNING member_id",
+            "UPDATE deliveries SET bounce = $1, updated_at = $2 WHERE id = $3 AND bounce IS NULL RETURNING member_id",
         )
         .bind(if hard { "hard" } else { "soft" })
         .bind(format_instant(self.now))
@@ -383,7 +383,7 @@ impl WriteTx {
             return Ok(None);
         };
         let (score, reported): (f64, i64) = sqlx::query_as(
-            "UPDATE members SET bounce_score = bounce_score + ? WHERE id = ? RETURNING bounce_score, bounce_reported",
+            "UPDATE members SET bounce_score = bounce_score + $1 WHERE id = $2 RETURNING bounce_score, bounce_reported",
         )
         .bind(weight)
         .bind(member)
@@ -394,7 +394,7 @@ impl WriteTx {
 
     /// Remembers that maintainers were told about a member's bounces.
     pub async fn mark_bounce_reported(&mut self, member: MemberId) -> Result<(), StoreError> {
-        sqlx::query("UPDATE members SET bounce_reported = 1 WHERE id = ?")
+        sqlx::query("UPDATE members SET bounce_reported = 1 WHERE id = $1")
             .bind(member.0)
             .execute(&mut *self.tx)
             .await?;
@@ -404,13 +404,13 @@ impl WriteTx {
     /// Stores a secret the list made for itself (first writer wins);
     /// answers the stored value.
     pub async fn keep_secret(&mut self, name: &str, value: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)")
+        sqlx::query("INSERT OR IGNORE INTO secrets (name, value) VALUES ($1, $2)")
             .bind(name)
             .bind(value)
             .execute(&mut *self.tx)
             .await?;
         Ok(
-            sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
                 .bind(name)
                 .fetch_one(&mut *self.tx)
                 .await?,

@@ -17,9 +17,12 @@ fn now() -> DateTime<Utc> {
 }
 
 async fn store(dir: &tempfile::TempDir) -> Store {
-    let store = Store::create(&dir.path().join("list.db"), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let store = Store::create(
+        &super::Location::File(dir.path().join("list.db")),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     store.mute_wake();
     store
 }
@@ -29,7 +32,7 @@ async fn store(dir: &tempfile::TempDir) -> Store {
 async fn plan_raw(store: &Store, word: &str) {
     sqlx::query(
         "INSERT INTO announcements (kind, due_at, state, created_at) \
-         VALUES (?, '2026-11-29T11:00:00Z', 'planned', '2026-11-29T11:00:00Z')",
+         VALUES ($1, '2026-11-29T11:00:00Z', 'planned', '2026-11-29T11:00:00Z')",
     )
     .bind(word)
     .execute(&store.pool)

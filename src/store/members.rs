@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant;
@@ -140,7 +140,7 @@ fn members_from_json(json: &str) -> Result<Vec<Member>, StoreError> {
 /// cheaper than a join per member because sponsors are few.
 const SELECT_SUMMARIES: &str = "SELECT json_group_array(json_array(email, name, org, kind, \
      roles, status, fingerprint, sponsor_id, needs_sponsor)) FROM members \
-     WHERE ?1 IS NULL OR status = ?1";
+     WHERE $1 IS NULL OR status = $1";
 
 /// The id and address of every member who sponsored someone.
 const SELECT_SPONSORS: &str = "SELECT json_group_object(id, email) FROM members \
@@ -192,17 +192,17 @@ fn summary_from_row(
 }
 
 async fn fetch_by_email<'e>(
-    exec: impl SqliteExecutor<'e>,
+    exec: impl AnyExecutor<'e>,
     email: &Email,
 ) -> Result<Option<Member>, StoreError> {
-    let json: String = sqlx::query_scalar(select_members!("WHERE m.email_norm = ?"))
+    let json: String = sqlx::query_scalar(select_members!("WHERE m.email_norm = $1"))
         .bind(email.normalized())
         .fetch_one(exec)
         .await?;
     Ok(members_from_json(&json)?.into_iter().next())
 }
 
-async fn count_active_admins<'e>(exec: impl SqliteExecutor<'e>) -> Result<u64, StoreError> {
+async fn count_active_admins<'e>(exec: impl AnyExecutor<'e>) -> Result<u64, StoreError> {
     // Roles are stored as a sorted comma list; match the whole word.
     let count: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM members WHERE status = 'active' AND (',' || roles || ',') LIKE '%,admin,%'",
@@ -254,7 +254,7 @@ impl Store {
     ) -> Result<String, StoreError> {
         let json: String = sqlx::query_scalar(
             "SELECT '[' || ifnull(group_concat(summary, ','), '') || ']' FROM \
-             (SELECT summary FROM members WHERE ?1 IS NULL OR status = ?1 ORDER BY email_norm)",
+             (SELECT summary FROM members WHERE $1 IS NULL OR status = $1 ORDER BY email_norm)",
         )
         .bind(status.map(Status::as_str))
         .fetch_one(&self.pool)
@@ -267,7 +267,7 @@ impl Store {
     pub async fn member_certs(&self, status: Status) -> Result<Vec<(Email, Vec<u8>)>, StoreError> {
         let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
             "SELECT m.email, c.cert FROM members m JOIN member_certs c ON c.member_id = m.id \
-             WHERE m.status = ? ORDER BY m.email_norm",
+             WHERE m.status = $1 ORDER BY m.email_norm",
         )
         .bind(status.as_str())
         .fetch_all(&self.pool)
@@ -283,10 +283,11 @@ impl Store {
 
     /// The stored certificate of a member.
     pub async fn member_cert(&self, id: MemberId) -> Result<Vec<u8>, StoreError> {
-        let cert: Vec<u8> = sqlx::query_scalar("SELECT cert FROM member_certs WHERE member_id = ?")
-            .bind(id.0)
-            .fetch_one(&self.pool)
-            .await?;
+        let cert: Vec<u8> =
+            sqlx::query_scalar("SELECT cert FROM member_certs WHERE member_id = $1")
+                .bind(id.0)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(cert)
     }
 
@@ -308,10 +309,11 @@ impl Store {
 impl WriteTx {
     /// The stored certificate of a member, read inside the transaction.
     pub async fn member_cert(&mut self, id: MemberId) -> Result<Vec<u8>, StoreError> {
-        let cert: Vec<u8> = sqlx::query_scalar("SELECT cert FROM member_certs WHERE member_id = ?")
-            .bind(id.0)
-            .fetch_one(&mut *self.tx)
-            .await?;
+        let cert: Vec<u8> =
+            sqlx::query_scalar("SELECT cert FROM member_certs WHERE member_id = $1")
+                .bind(id.0)
+                .fetch_one(&mut *self.tx)
+                .await?;
         Ok(cert)
     }
 
@@ -325,7 +327,7 @@ impl WriteTx {
         &mut self,
         fingerprint: &str,
     ) -> Result<Option<String>, StoreError> {
-        let email = sqlx::query_scalar("SELECT email FROM members WHERE fingerprint = ?")
+        let email = sqlx::query_scalar("SELECT email FROM members WHERE fingerprint = $1")
             .bind(fingerprint)
             .fetch_optional(&mut *self.tx)
             .await?;
@@ -343,7 +345,7 @@ impl WriteTx {
         id: MemberId,
     ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
         let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT confirm_token_hash, confirm_token_expires_at FROM members WHERE id = ?",
+            "SELECT confirm_token_hash, confirm_token_expires_at FROM members WHERE id = $1",
         )
         .bind(id.0)
         .fetch_optional(&mut *self.tx)
@@ -367,7 +369,7 @@ impl WriteTx {
         sqlx::query(
             "INSERT INTO members (email, email_norm, name, org, kind, roles, status, fingerprint, \
              sponsor_id, statement, confirm_token_hash, confirm_token_expires_at, created_at, updated_at, \
-             confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(member.email.as_str())
         .bind(member.email.normalized())
@@ -389,7 +391,7 @@ impl WriteTx {
         let stored = self.member(&member.email).await?.ok_or_else(|| {
             StoreError::Corrupt("the member just inserted is not there".to_owned())
         })?;
-        sqlx::query("INSERT INTO member_certs (member_id, cert) VALUES (?, ?)")
+        sqlx::query("INSERT INTO member_certs (member_id, cert) VALUES ($1, $2)")
             .bind(stored.id.0)
             .bind(&member.cert)
             .execute(&mut *self.tx)
@@ -406,33 +408,33 @@ impl WriteTx {
         let now = format_instant(self.now);
         let query = match change {
             MemberChange::Status(Status::Active) => sqlx::query(
-                "UPDATE members SET status = 'active', updated_at = ?1, \
-                 confirmed_at = COALESCE(confirmed_at, ?1), confirm_token_hash = NULL, \
-                 confirm_token_expires_at = NULL WHERE id = ?2",
+                "UPDATE members SET status = 'active', updated_at = $1, \
+                 confirmed_at = COALESCE(confirmed_at, $1), confirm_token_hash = NULL, \
+                 confirm_token_expires_at = NULL WHERE id = $2",
             )
             .bind(now),
             MemberChange::Status(status) => {
-                sqlx::query("UPDATE members SET status = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE members SET status = $1, updated_at = $2 WHERE id = $3")
                     .bind(status.as_str())
                     .bind(now)
             }
             MemberChange::Roles(roles) => {
-                sqlx::query("UPDATE members SET roles = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE members SET roles = $1, updated_at = $2 WHERE id = $3")
                     .bind(roles.to_string())
                     .bind(now)
             }
             MemberChange::Cert { fingerprint, cert } => {
-                sqlx::query("UPDATE member_certs SET cert = ? WHERE member_id = ?")
+                sqlx::query("UPDATE member_certs SET cert = $1 WHERE member_id = $2")
                     .bind(cert.clone())
                     .bind(id.0)
                     .execute(&mut *self.tx)
                     .await?;
-                sqlx::query("UPDATE members SET fingerprint = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE members SET fingerprint = $1, updated_at = $2 WHERE id = $3")
                     .bind(fingerprint.clone())
                     .bind(now)
             }
             MemberChange::Sponsor { sponsor, statement } => sqlx::query(
-                "UPDATE members SET sponsor_id = ?, statement = ?, needs_sponsor = 0, updated_at = ? WHERE id = ?",
+                "UPDATE members SET sponsor_id = $1, statement = $2, needs_sponsor = 0, updated_at = $3 WHERE id = $4",
             )
             .bind(sponsor.0)
             .bind(statement.clone())
@@ -452,8 +454,8 @@ impl WriteTx {
     /// needing a new sponsor, and returns their addresses.
     pub async fn flag_sponsored_by(&mut self, sponsor: MemberId) -> Result<Vec<Email>, StoreError> {
         let emails: Vec<String> = sqlx::query_scalar(
-            "UPDATE members SET needs_sponsor = 1, updated_at = ? \
-             WHERE sponsor_id = ? AND status != 'removed' AND id != ? RETURNING email",
+            "UPDATE members SET needs_sponsor = 1, updated_at = $1 \
+             WHERE sponsor_id = $2 AND status != 'removed' AND id != $3 RETURNING email",
         )
         .bind(format_instant(self.now))
         .bind(sponsor.0)

@@ -37,8 +37,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Transaction};
 use thiserror::Error;
 
 pub use advisories::StoredAdvisory;
@@ -81,8 +81,22 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {
             // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with extended codes.
-            if let Some(code) = db.code().and_then(|code| code.parse::<i64>().ok())
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && let Some(code) = db.code().and_then(|code| code.parse::<i64>().ok())
                 && matches!(code & 0xff, 5 | 6)
+            {
+                return StoreError::Busy;
+            }
+            // PostgreSQL: a serialization failure, a deadlock, a lock not
+            // available, too many connections, or the server shutting down.
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+                && let Some(code) = db.code()
+                && matches!(
+                    &*code,
+                    "40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P03"
+                )
             {
                 return StoreError::Busy;
             }
@@ -112,66 +126,199 @@ impl StoreError {
     }
 }
 
+/// Which database the instance keeps its lists in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file (the embedded default).
+    File(PathBuf),
+    /// A PostgreSQL server, by `postgres://` URL. `local` names the place
+    /// on this machine for the daemon's wake socket.
+    Server { url: String, local: PathBuf },
+}
+
+impl Location {
+    /// The SQL dialect this location speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Location::File(_) => Dialect::Sqlite,
+            Location::Server { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// The path the daemon lock and wake socket are named after.
+    pub fn local_path(&self) -> &Path {
+        match self {
+            Location::File(path) => path,
+            Location::Server { local, .. } => local,
+        }
+    }
+
+    /// A description for messages: the file, or the URL without its
+    /// password.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::File(path) => path.display().to_string(),
+            Location::Server { url, .. } => redact_url(url),
+        }
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The SQL dialect of the open database: the few statements that differ
+/// (row locks, JSON aggregation, upserts) are chosen by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
 /// An open list database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    dialect: Dialect,
     /// Tells a running daemon that a commit added work.
     wake: std::sync::Arc<wake::WakeHint>,
 }
 
 impl Store {
-    /// Creates a new database at `path` and applies the migrations. Fails
-    /// if a file is already there. The file is made mode 0600.
-    pub async fn create(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
-        if path.exists() {
+    /// Creates a new database at `location` and applies the migrations.
+    /// Fails if a file is already there (SQLite; the file is made mode
+    /// 0600) or the server's database already holds a list.
+    pub async fn create(location: &Location, busy_timeout: Duration) -> Result<Self, StoreError> {
+        if let Location::File(path) = location
+            && path.exists()
+        {
             return Err(StoreError::Exists(path.to_path_buf()));
         }
-        let store = Self::connect(path, busy_timeout, true).await?;
-        restrict_permissions(path)?;
+        let store = Self::connect(location, busy_timeout, true).await?;
+        match location {
+            Location::File(path) => restrict_permissions(path)?,
+            Location::Server { url, .. } => {
+                if store.has_lists().await? {
+                    store.close().await;
+                    return Err(StoreError::Conflict(format!(
+                        "the database at {} already holds a list; refusing to overwrite it",
+                        redact_url(url)
+                    )));
+                }
+            }
+        }
         Ok(store)
     }
 
-    /// Opens the existing database at `path` and applies any new
+    /// Opens the existing database at `location` and applies any new
     /// migrations.
-    pub async fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
-        if !path.exists() {
+    pub async fn open(location: &Location, busy_timeout: Duration) -> Result<Self, StoreError> {
+        if let Location::File(path) = location
+            && !path.exists()
+        {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        Self::connect(path, busy_timeout, false).await
+        Self::connect(location, busy_timeout, false).await
     }
 
     async fn connect(
-        path: &Path,
+        location: &Location,
         busy_timeout: Duration,
         create: bool,
     ) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(busy_timeout);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
+        static DRIVERS: std::sync::Once = std::sync::Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let dialect = location.dialect();
+        let (url, connections) = match location {
+            Location::File(path) => (
+                format!(
+                    "sqlite://{}?mode={}",
+                    encode_path(&std::path::absolute(path).map_err(|source| {
+                        StoreError::Permissions {
+                            path: path.clone(),
+                            source,
+                        }
+                    })?),
+                    if create { "rwc" } else { "rw" }
+                ),
+                1,
+            ),
+            Location::Server { url, .. } => (url.clone(), POSTGRES_CONNECTIONS),
+        };
+        let options: AnyConnectOptions = url.parse().map_err(StoreError::from)?;
+        let timeout_ms = busy_timeout.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections)
             .acquire_timeout(busy_timeout + Duration::from_secs(1))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor as _;
+                    match dialect {
+                        Dialect::Sqlite => {
+                            conn.execute(sqlx::AssertSqlSafe(format!(
+                                "PRAGMA busy_timeout = {timeout_ms}; PRAGMA journal_mode = WAL; \
+                                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                            )))
+                            .await?;
+                        }
+                        Dialect::Postgres => {
+                            conn.execute(sqlx::AssertSqlSafe(format!(
+                                "SET lock_timeout = {timeout_ms}; SET TIME ZONE 'UTC'"
+                            )))
+                            .await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
             // Every connection passes here before it can be used again
             // (new ones start clean), so checking on release suffices.
             .after_release(|conn, _| Box::pin(connection_is_clean(conn)))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|err| match err {
-                sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
-                other => StoreError::Migrate(other),
-            })?;
+        let migrated = match dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
+        };
+        migrated.map_err(|err| match err {
+            sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
+            other => StoreError::Migrate(other),
+        })?;
         Ok(Self {
             pool,
-            wake: wake::WakeHint::new(path),
+            dialect,
+            wake: wake::WakeHint::new(location.local_path()),
         })
+    }
+
+    /// The SQL dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn has_lists(&self) -> Result<bool, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM list")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count > 0)
     }
 
     /// Closes every connection, so the WAL is checkpointed and the file
@@ -183,7 +330,20 @@ impl Store {
     /// Starts a write transaction (`BEGIN IMMEDIATE`). Audit entries
     /// appended through it are stamped with `now`.
     pub async fn write(&self, now: DateTime<Utc>) -> Result<WriteTx, StoreError> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => {
+                // Writers take one lock, as `BEGIN IMMEDIATE` does on
+                // SQLite, so a use case's read-check-write cannot
+                // interleave with another writer's.
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
         Ok(WriteTx {
             tx,
             now,
@@ -225,7 +385,7 @@ pub struct ListInfo {
 
 /// A write transaction. See the module documentation.
 pub struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Any>,
     now: DateTime<Utc>,
     wake: std::sync::Arc<wake::WakeHint>,
     /// Whether this transaction gives the daemon something to do (copies
@@ -261,12 +421,14 @@ impl WriteTx {
         address: &str,
         fingerprint: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO list (id, address, fingerprint, created_at) VALUES (1, ?, ?, ?)")
-            .bind(address)
-            .bind(fingerprint)
-            .bind(crate::clock::format_instant(self.now))
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO list (id, address, fingerprint, created_at) VALUES (1, $1, $2, $3)",
+        )
+        .bind(address)
+        .bind(fingerprint)
+        .bind(crate::clock::format_instant(self.now))
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 }
@@ -274,7 +436,7 @@ impl WriteTx {
 /// Whether a pooled connection may be used again: `false` (the pool then
 /// closes it, which makes SQLite roll back whatever is left) when sqlx
 /// still counts it inside a transaction after its queued rollback ran.
-async fn connection_is_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+async fn connection_is_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
     use sqlx::Connection as _;
     // The ping is queued behind the rollback a dropped transaction
     // started, so once it answers that rollback has run (or failed).
@@ -287,6 +449,27 @@ async fn connection_is_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, 
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Connections each process keeps to a PostgreSQL server.
+const POSTGRES_CONNECTIONS: u32 = 4;
+
+/// The advisory lock every PostgreSQL write transaction takes.
+const WRITE_LOCK: i64 = 0x656d_6261_7267_6f00;
+
+/// A path as an `sqlite://` URL's path: `%`, `?` and `#` (and anything
+/// else outside a safe set) percent-encoded.
+fn encode_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut out = String::new();
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'/' | b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn restrict_permissions(path: &Path) -> Result<(), StoreError> {

@@ -23,7 +23,7 @@ fn micro() -> Duration {
 async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::create(
-        &dir.path().join("outbox.sqlite"),
+        &super::Location::File(dir.path().join("outbox.sqlite")),
         std::time::Duration::from_secs(5),
     )
     .await
@@ -57,7 +57,7 @@ async fn one_copy(store: &Store, to: &str) -> (i64, i64) {
         .expect("insert");
     assert_eq!(written, 1);
     tx.commit().await.expect("commit");
-    let id = sqlx::query_scalar("SELECT id FROM deliveries WHERE recipient = ?")
+    let id = sqlx::query_scalar("SELECT id FROM deliveries WHERE recipient = $1")
         .bind(to)
         .fetch_one(&store.pool)
         .await
@@ -68,7 +68,7 @@ async fn one_copy(store: &Store, to: &str) -> (i64, i64) {
 /// (state, lease_gen, next_attempt_at, message_id) of copy `id`.
 async fn row(store: &Store, id: i64) -> (String, i64, Option<String>, String) {
     sqlx::query_as(
-        "SELECT state, lease_gen, next_attempt_at, message_id FROM deliveries WHERE id = ?",
+        "SELECT state, lease_gen, next_attempt_at, message_id FROM deliveries WHERE id = $1",
     )
     .bind(id)
     .fetch_one(&store.pool)
@@ -149,7 +149,7 @@ async fn a_completion_under_a_stale_lease_generation_changes_nothing() {
     // The same completion again finds the copy no longer sending.
     assert_eq!(complete(&store, now, &[sent(id, 2)]).await, 0);
     let message: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT message FROM deliveries WHERE id = ?")
+        sqlx::query_scalar("SELECT message FROM deliveries WHERE id = $1")
             .bind(id)
             .fetch_one(&store.pool)
             .await
@@ -280,7 +280,7 @@ async fn an_announcement_is_sealed_under_one_claim_at_a_time() {
     let mut tx = store.write(now).await.expect("tx");
     let announcement: i64 = sqlx::query_scalar(
         "INSERT INTO announcements (kind, due_at, state, created_at) \
-         VALUES ('report', ?, 'planned', ?) RETURNING id",
+         VALUES ('report', $1, 'planned', $2) RETURNING id",
     )
     .bind(format_instant(at(DUE)))
     .bind(format_instant(now))
@@ -321,7 +321,7 @@ async fn an_announcement_is_sealed_under_one_claim_at_a_time() {
     tx.end_sealing(announcement, 1, true).await.expect("end");
     tx.commit().await.expect("commit");
     let state = |store: Store| async move {
-        sqlx::query_scalar::<_, String>("SELECT state FROM announcements WHERE id = ?")
+        sqlx::query_scalar::<_, String>("SELECT state FROM announcements WHERE id = $1")
             .bind(announcement)
             .fetch_one(&store.pool)
             .await
