@@ -84,6 +84,7 @@ pub async fn init_list(
             admin_key: admin_cert,
             extra_roles,
             import_key: None,
+            list_name: None,
         },
     )
     .await?;

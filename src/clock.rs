@@ -24,6 +24,16 @@ impl Clock for SystemClock {
     }
 }
 
+/// One clock shared by several owners (each list's loop in `serve`).
+#[derive(Clone)]
+pub struct SharedClock(pub std::sync::Arc<dyn Clock>);
+
+impl Clock for SharedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+}
+
 /// A clock that always answers the same instant.
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(pub DateTime<Utc>);

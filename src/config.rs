@@ -17,6 +17,12 @@ use crate::roster::Email;
 
 /// Where the config is looked for when neither `--config` nor
 /// `EMBARGO_CONFIG` names a file.
+mod lists;
+
+pub use lists::{
+    ListIdentity, ListOverride, check_name as check_list_name, default_name as default_list_name,
+};
+
 pub const DEFAULT_PATH: &str = "config/embargo.toml";
 
 /// The whole configuration.
@@ -35,6 +41,9 @@ pub struct Config {
     pub export: ExportSettings,
     pub schedule: ScheduleSettings,
     pub inbound: InboundSettings,
+    /// `[lists.NAME]` tables: what each list sets apart from the
+    /// defaults above (see [`Config::for_list`]).
+    pub lists: std::collections::BTreeMap<String, ListOverride>,
 }
 
 /// `[inbound]`: mail the list receives (`embargo ingest`).
@@ -284,6 +293,8 @@ struct RawConfig {
     schedule: RawSchedule,
     #[serde(default)]
     inbound: RawInbound,
+    #[serde(default)]
+    lists: std::collections::BTreeMap<String, lists::RawListOverride>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -680,6 +691,7 @@ impl Config {
         if raw.inbound.bounce_threshold.is_nan() || raw.inbound.bounce_threshold <= 0.0 {
             bail!("[inbound] bounce_threshold must be positive");
         }
+        let lists = lists::resolve(raw.lists, &base, &data_dir, &embargo)?;
         let inbound = InboundSettings {
             max_bytes: raw.inbound.max_bytes,
             max_depth: raw.inbound.max_depth,
@@ -722,6 +734,7 @@ impl Config {
             export,
             schedule,
             inbound,
+            lists,
         })
     }
 }

@@ -25,7 +25,6 @@ use super::clock_guard::{ClockCheck, ClockGuard, behind_record};
 use super::health::Health;
 use crate::compose::Kind;
 use crate::mail::Transport;
-use crate::store::WakeSocket;
 
 impl App {
     /// Runs until `stop` turns true. The caller holds the daemon lock.
@@ -33,6 +32,7 @@ impl App {
         self: Arc<Self>,
         transport: Transport,
         stop: watch::Receiver<bool>,
+        wake: Arc<tokio::sync::Notify>,
     ) -> Result<()> {
         let guard = ClockGuard::new(
             self.now(),
@@ -47,7 +47,6 @@ impl App {
         let mut health = Health::new(self.config.delivery.alert_after);
         let mut failing_steps = std::collections::BTreeSet::new();
         let mut stop_wait = stop.clone();
-        let wake = self.wake_socket();
         tracing::info!(
             transport = transport_name(&transport),
             "embargo serve is running"
@@ -118,7 +117,7 @@ impl App {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 _ = stop_wait.changed() => {}
-                () = woken(wake.as_ref()) => {}
+                () = wake.notified() => {}
             }
         }
         tracing::info!("embargo serve stopped");
@@ -287,23 +286,6 @@ impl App {
         Ok(())
     }
 
-    /// Binds the wake socket the CLI pokes after adding work, and stops
-    /// this process's own commits from poking it. Without the socket the
-    /// daemon still notices work within a second.
-    fn wake_socket(&self) -> Option<WakeSocket> {
-        self.store.mute_wake();
-        match WakeSocket::bind(&self.config.storage.database) {
-            Ok(socket) => Some(socket),
-            Err(err) => {
-                tracing::warn!(
-                    error = %format!("{err:#}"),
-                    "no wake socket: new work from the CLI is noticed within a second instead of at once"
-                );
-                None
-            }
-        }
-    }
-
     /// Until the next copy is due, at most a second.
     async fn wait_time(&self) -> Duration {
         let ceiling = Duration::from_secs(1);
@@ -328,14 +310,6 @@ fn log_steps(failing: &mut std::collections::BTreeSet<String>, now_failing: &[St
         tracing::info!(step = %step, "a scheduler step that failed works again");
     }
     *failing = now;
-}
-
-/// Returns when the CLI pokes the wake socket; never without one.
-async fn woken(wake: Option<&WakeSocket>) {
-    match wake {
-        Some(socket) => socket.woken().await,
-        None => std::future::pending().await,
-    }
 }
 
 fn transport_name(transport: &Transport) -> &'static str {

@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::pgp::{self, ListKey};
 use crate::roster::{Email, Kind, Member, Role, Roles, Status};
-use crate::store::{NewMember, Store};
+use crate::store::{NewList, NewMember, Store};
 
 /// What `init` needs to know about the first admin, and an optional list
 /// key to import instead of making one.
@@ -27,6 +27,8 @@ pub struct InitRequest {
     /// Roles beyond `admin` the first admin also holds.
     pub extra_roles: Vec<Role>,
     pub import_key: Option<Vec<u8>>,
+    /// The list's name for `--list` (default: the address's local part).
+    pub list_name: Option<String>,
 }
 
 /// What `init` made.
@@ -43,17 +45,44 @@ pub struct InitOutcome {
 /// there; on any failure removes what it created, so a failed `init` can
 /// simply be run again.
 pub async fn init(config: &Config, clock: &dyn Clock, request: InitRequest) -> Result<InitOutcome> {
-    let now = clock.now();
     let database = config.storage.database.clone();
     let key_file = config.list_key.path.clone();
+    let on_file = matches!(config.storage.location(), crate::store::Location::File(_));
+    let list_name = match &request.list_name {
+        Some(name) => {
+            crate::config::check_list_name(name)?;
+            name.clone()
+        }
+        None => crate::config::default_list_name(&config.list.address),
+    };
     for path in [&database, &key_file] {
-        if path.exists() {
+        if (on_file || path == &key_file) && path.exists() {
             bail!(
                 "a list already exists here ({} is present); refusing to overwrite it",
                 path.display()
             );
         }
     }
+    make(config, clock, request, &list_name, None).await
+}
+
+/// Makes a list: its key file, its row, its first admin and the first
+/// entries of its audit chain. `config` is the new list's own settings
+/// (see [`Config::for_list`]). With `existing`, the list joins that
+/// database (`list create`); without, the database is created (`init`).
+/// On any failure removes the files and folders it made.
+pub(crate) async fn make(
+    config: &Config,
+    clock: &dyn Clock,
+    request: InitRequest,
+    list_name: &str,
+    existing: Option<&Store>,
+) -> Result<InitOutcome> {
+    let now = clock.now();
+    let database = config.storage.database.clone();
+    let key_file = config.list_key.path.clone();
+    let location = config.storage.location();
+    let on_file = matches!(location, crate::store::Location::File(_));
     let email = Email::parse(&request.admin_email).context("admin address")?;
     let name = crate::text::single_line("admin name", &request.admin_name, 200)?;
     let org = crate::text::single_line("admin organisation", &request.admin_org, 200)?;
@@ -91,20 +120,48 @@ pub async fn init(config: &Config, clock: &dyn Clock, request: InitRequest) -> R
             create_private_dir(parent, &mut cleanup)?;
         }
         write_private_file(&key_file, &secret, &mut cleanup)?;
-        if let Some(parent) = database.parent() {
-            create_private_dir(parent, &mut cleanup)?;
-        }
-        cleanup.files.push(database.clone());
-        let store = Store::create(&config.storage.location(), busy_timeout(config))
-            .await
-            .context("create the list database")?;
+        let created = match existing {
+            Some(_) => None,
+            None => {
+                if on_file {
+                    if let Some(parent) = database.parent() {
+                        create_private_dir(parent, &mut cleanup)?;
+                    }
+                    cleanup.files.push(database.clone());
+                }
+                Some(
+                    Store::create(&location, busy_timeout(config))
+                        .await
+                        .context("create the list database")?,
+                )
+            }
+        };
+        let Some(store) = existing.or(created.as_ref()) else {
+            bail!("no database to make the list in");
+        };
         let roles = request
             .extra_roles
             .iter()
             .fold(Roles::only(Role::Admin), |roles, role| roles.with(*role));
         let mut tx = store.write(now).await?;
-        tx.insert_list(config.list.address.as_str(), &list_key.fingerprint())
-            .await?;
+        let list = tx
+            .insert_list(&NewList {
+                name: list_name,
+                address: config.list.address.as_str(),
+                address_norm: config.list.address.normalized(),
+                request_norm: config.list.request_address.normalized(),
+                fingerprint: &list_key.fingerprint(),
+            })
+            .await
+            .map_err(|err| match err {
+                crate::store::StoreError::Conflict(_) => anyhow::anyhow!(
+                    "refused: a list named {list_name}, or with the address {} or {}, already exists",
+                    config.list.address,
+                    config.list.request_address
+                ),
+                other => other.into(),
+            })?;
+        tx.scope_to(list);
         let admin = tx
             .insert_member(&NewMember {
                 email: email.clone(),
@@ -152,7 +209,9 @@ pub async fn init(config: &Config, clock: &dyn Clock, request: InitRequest) -> R
         )
         .await?;
         tx.commit().await?;
-        store.close().await;
+        if let Some(store) = created {
+            store.close().await;
+        }
         Ok::<_, anyhow::Error>(admin)
     }
     .await;

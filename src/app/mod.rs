@@ -21,6 +21,7 @@ pub mod init;
 pub mod input;
 pub mod jobs;
 pub mod list;
+pub mod lists;
 pub mod member_mail;
 pub mod membership;
 pub mod outcome;
@@ -38,7 +39,7 @@ mod settle;
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
@@ -86,15 +87,13 @@ impl Replay {
 }
 
 impl App {
-    /// Opens the list described by `config`.
+    /// Opens the only list of the instance `config` describes (see
+    /// [`App::open_list`] to name one).
     pub async fn open(config: Config, clock: Box<dyn Clock>) -> Result<Self> {
-        let store = Store::open(&config.storage.location(), busy_timeout(&config))
-            .await
-            .context("open the list database")?;
-        Ok(Self::with_store(config, store, clock))
+        Self::open_list(config, None, clock).await
     }
 
-    fn with_store(config: Config, store: Store, clock: Box<dyn Clock>) -> Self {
+    pub(crate) fn with_store(config: Config, store: Store, clock: Box<dyn Clock>) -> Self {
         Self {
             config,
             store,

@@ -6,6 +6,7 @@
 
 pub mod advisory;
 pub mod generate;
+pub mod list;
 pub mod member;
 pub mod queue;
 
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use advisory::AdvisoryCommand;
 pub use generate::ShellArg;
+pub use list::{CreateListArgs, ListCommand};
 pub use member::{MemberCommand, RoleArg};
 pub use queue::{HoldArgs, QueueCommand, ServeArgs};
 
@@ -33,6 +35,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "EMBARGO_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Work on the list NAME (needed once the instance has several).
+    #[arg(long, global = true, env = "EMBARGO_LIST", value_name = "NAME")]
+    pub list: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,6 +51,9 @@ pub enum Command {
         after_help = "Example:\n  embargo init --admin alice@example.org --name 'Alice Doe' --org 'Example Project' --key alice.asc --role committer"
     )]
     Init(InitArgs),
+    /// Make, show and list the lists of this instance.
+    #[command(subcommand)]
+    List(ListCommand),
     /// Work with the list's own OpenPGP key.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -65,9 +74,9 @@ pub enum Command {
     /// Take one inbound message on stdin (for the MTA's pipe): signed
     /// commands, bounces. Exits 0 when taken, 75 to make the MTA retry.
     #[command(
-        after_help = "Example (Postfix master.cf):\n  embargo unix - n n - - pipe flags=Rq user=embargo argv=/usr/bin/embargo --config /etc/embargo/embargo.toml ingest"
+        after_help = "Example (Postfix master.cf):\n  embargo unix - n n - - pipe flags=Rq user=embargo argv=/usr/bin/embargo --config /etc/embargo/embargo.toml ingest --recipient ${recipient}"
     )]
-    Ingest,
+    Ingest(IngestArgs),
     /// Help on a topic: `embargo help commands` lists the mail commands.
     #[command(after_help = "Example:\n  embargo help commands")]
     Help {
@@ -93,6 +102,15 @@ pub enum Command {
     /// Print the man page, embargo(1), as roff. Needs no config and no list.
     #[command(after_help = "Example:\n  embargo man | man -l -")]
     Man,
+}
+
+/// `embargo ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The envelope recipient (Postfix: `${recipient}`): picks the list
+    /// the message is for. Needed once the instance has several lists.
+    #[arg(long, value_name = "EMAIL")]
+    pub recipient: Option<String>,
 }
 
 /// `embargo init`.

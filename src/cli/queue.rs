@@ -68,4 +68,9 @@ pub struct HoldArgs {
 
 /// `embargo serve`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Serve only these lists (comma-separated names); default: every
+    /// list, including lists made while it runs.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub lists: Vec<String>,
+}

@@ -62,6 +62,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             admin_key: admin_cert,
             extra_roles: vec![Role::Committer, Role::Maintainer],
             import_key: None,
+            list_name: None,
         },
     )
     .await?;

@@ -9,7 +9,7 @@ use crate::cli::{InitArgs, KeyCommand};
 use crate::clock;
 use crate::config::Config;
 
-pub async fn init(config: Config, args: InitArgs) -> Result<()> {
+pub async fn init(config: Config, list: Option<&str>, args: InitArgs) -> Result<()> {
     let clock = clock::from_env()?;
     let request = InitRequest {
         admin_email: args.admin,
@@ -23,6 +23,7 @@ pub async fn init(config: Config, args: InitArgs) -> Result<()> {
             .as_ref()
             .map(|path| read_file(path, "list key file"))
             .transpose()?,
+        list_name: list.map(str::to_owned),
     };
     let outcome = init_list(&config, clock.as_ref(), request).await?;
     print_warnings(&outcome.warnings);

@@ -7,6 +7,7 @@ mod audit;
 mod demo;
 mod flags;
 mod init;
+mod list;
 mod member;
 mod progress;
 mod queue;
@@ -27,27 +28,22 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn dispatch(cli: Cli) -> Result<()> {
+    let config = cli.config.as_deref();
+    let list = cli.list.as_deref();
     match cli.command {
-        Command::Init(args) => init::init(load_config(cli.config.as_deref())?, args).await,
-        Command::Key(command) => init::key(open(cli.config.as_deref()).await?, command).await,
-        Command::Member(command) => {
-            member::dispatch(open(cli.config.as_deref()).await?, command).await
-        }
-        Command::Advisory(command) => {
-            advisory::dispatch(open(cli.config.as_deref()).await?, command).await
-        }
-        Command::Audit(command) => {
-            audit::dispatch(open(cli.config.as_deref()).await?, command).await
-        }
-        Command::Queue(command) => {
-            queue::dispatch(open(cli.config.as_deref()).await?, command).await
-        }
+        Command::Init(args) => init::init(load_config(config)?, list, args).await,
+        Command::List(command) => list::dispatch(load_config(config)?, command).await,
+        Command::Key(command) => init::key(open(config, list).await?, command).await,
+        Command::Member(command) => member::dispatch(open(config, list).await?, command).await,
+        Command::Advisory(command) => advisory::dispatch(open(config, list).await?, command).await,
+        Command::Audit(command) => audit::dispatch(open(config, list).await?, command).await,
+        Command::Queue(command) => queue::dispatch(open(config, list).await?, command).await,
         Command::Serve(args) => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(config)?;
             queue::serve(config, clock::running_from_env()?, args).await
         }
         Command::Demo(args) => demo::run(args).await,
-        Command::Ingest => ingest(cli.config.as_deref()).await,
+        Command::Ingest(args) => ingest(config, list, args.recipient.as_deref()).await,
         Command::Help { topic } => help(topic.as_deref()),
         Command::Completions { shell } => generated(|out| {
             crate::cli::generate::completions(shell, out);
@@ -76,9 +72,9 @@ impl std::error::Error for Exit {}
 /// `embargo ingest`: one message on stdin. Anything that goes wrong on our
 /// side is a temporary failure, so the MTA keeps the message and retries;
 /// what the message itself is never makes us fail.
-async fn ingest(config: Option<&Path>) -> Result<()> {
+async fn ingest(config: Option<&Path>, list: Option<&str>, recipient: Option<&str>) -> Result<()> {
     let result = async {
-        let app = open(config).await?;
+        let app = open_for_mail(config, list, recipient).await?;
         let limit = app.config.inbound.max_bytes;
         let mut bytes = Vec::new();
         {
@@ -142,12 +138,37 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     Config::load(path)
 }
 
-/// Opens the list, drawing progress on stderr when it is a terminal.
-async fn open(path: Option<&Path>) -> Result<App> {
+/// Opens the list (`--list`, or the only one), drawing progress on
+/// stderr when it is a terminal.
+async fn open(path: Option<&Path>, list: Option<&str>) -> Result<App> {
     let config = load_config(path)?;
-    let mut app = App::open(config, clock::from_env()?).await?;
+    let mut app = App::open_list(config, list, clock::from_env()?).await?;
     progress::attach(&mut app);
     Ok(app)
+}
+
+/// Opens the list a message is for: `--list`, else the list whose address
+/// or request address is the envelope recipient, else the only list.
+async fn open_for_mail(
+    path: Option<&Path>,
+    list: Option<&str>,
+    recipient: Option<&str>,
+) -> Result<App> {
+    let config = load_config(path)?;
+    let instance = crate::app::lists::Instance::open(config).await?;
+    let row = match (list, recipient) {
+        (Some(_), _) | (None, None) => instance.select(list).await?,
+        (None, Some(recipient)) => {
+            let address = crate::roster::Email::parse(recipient).context("--recipient")?;
+            match instance.by_recipient(&address).await? {
+                Some(row) => row,
+                None => anyhow::bail!(
+                    "no list here has the address {address} (check the MTA's routing to embargo ingest)"
+                ),
+            }
+        }
+    };
+    instance.app(&row, clock::from_env()?).await
 }
 
 /// Reads a file named on the command line, saying which flag named it.

@@ -105,7 +105,7 @@ async fn run(app: &Arc<App>, command: QueueCommand) -> Result<()> {
 pub async fn serve(
     config: crate::config::Config,
     clock: Box<dyn crate::clock::Clock>,
-    _args: ServeArgs,
+    args: ServeArgs,
 ) -> Result<()> {
-    crate::app::serve::serve(config, clock).await
+    crate::app::serve::serve(config, clock, &args.lists).await
 }

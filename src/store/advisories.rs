@@ -70,9 +70,10 @@ impl Store {
     /// The advisory with this id (compared case-insensitively).
     pub async fn advisory(&self, id: &AdvisoryId) -> Result<Option<StoredAdvisory>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE ident_norm = $1"
+            "{SELECT} WHERE ident_norm = $1 AND list_id = $2"
         )))
         .bind(id.normalized())
+        .bind(self.list)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(from_row).transpose()
@@ -81,8 +82,9 @@ impl Store {
     /// Advisories still under embargo (scheduled or notified).
     pub async fn open_advisories(&self) -> Result<Vec<StoredAdvisory>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE status IN ('scheduled', 'notified') ORDER BY id"
+            "{SELECT} WHERE status IN ('scheduled', 'notified') AND list_id = $1 ORDER BY id"
         )))
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(from_row).collect()
@@ -90,10 +92,13 @@ impl Store {
 
     /// The advisory in this row.
     pub async fn advisory_by_row(&self, row: i64) -> Result<StoredAdvisory, StoreError> {
-        let found = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1")))
-            .bind(row)
-            .fetch_one(&self.pool)
-            .await?;
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE id = $1 AND list_id = $2"
+        )))
+        .bind(row)
+        .bind(self.list)
+        .fetch_one(&self.pool)
+        .await?;
         from_row(&found)
     }
 
@@ -121,8 +126,9 @@ impl Store {
     /// Every advisory, newest first.
     pub async fn advisories(&self) -> Result<Vec<Advisory>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} ORDER BY created_at DESC, id DESC"
+            "{SELECT} WHERE list_id = $1 ORDER BY created_at DESC, id DESC"
         )))
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -138,10 +144,11 @@ impl Store {
     ) -> Result<Vec<Change>, StoreError> {
         let changes: Option<String> = sqlx::query_scalar(
             "SELECT r.changes FROM advisory_revisions r JOIN advisories a ON a.id = r.advisory_id \
-             WHERE a.ident_norm = $1 AND r.revision = $2",
+             WHERE a.ident_norm = $1 AND r.revision = $2 AND a.list_id = $3",
         )
         .bind(id.normalized())
         .bind(i64::from(revision))
+        .bind(self.list)
         .fetch_optional(&self.pool)
         .await?;
         match changes {
@@ -159,9 +166,10 @@ impl WriteTx {
         id: &AdvisoryId,
     ) -> Result<Option<StoredAdvisory>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE ident_norm = $1"
+            "{SELECT} WHERE ident_norm = $1 AND list_id = $2"
         )))
         .bind(id.normalized())
+        .bind(self.list)
         .fetch_optional(&mut *self.tx)
         .await?;
         row.as_ref().map(from_row).transpose()
@@ -177,8 +185,9 @@ impl WriteTx {
         let now = format_instant(self.now);
         let json = content_json(content)?;
         let id_row: i64 = sqlx::query_scalar(
-            "INSERT INTO advisories (ident, ident_norm, status, revision, content, message_key, created_at, updated_at) \
-             VALUES ($1, $2, 'draft', 1, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO advisories (ident, ident_norm, status, revision, content, message_key, \
+             created_at, updated_at, list_id) VALUES ($1, $2, 'draft', 1, $3, $4, $5, $6, $7) \
+             RETURNING id",
         )
         .bind(id.as_str())
         .bind(id.normalized())
@@ -186,6 +195,7 @@ impl WriteTx {
         .bind(message_key)
         .bind(&now)
         .bind(&now)
+        .bind(self.list)
         .fetch_one(&mut *self.tx)
         .await?;
         sqlx::query("INSERT INTO advisory_revisions (advisory_id, revision, content, changes, created_at) VALUES ($1, 1, $2, '[]', $3)")
@@ -209,12 +219,13 @@ impl WriteTx {
         let changes =
             serde_json::to_string(changes).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let (row_id, revision): (i64, i64) = sqlx::query_as(
-            "UPDATE advisories SET revision = revision + 1, content = $1, updated_at = $2 WHERE ident_norm = $3 \
-             RETURNING id, revision",
+            "UPDATE advisories SET revision = revision + 1, content = $1, updated_at = $2 \
+             WHERE ident_norm = $3 AND list_id = $4 RETURNING id, revision",
         )
         .bind(&json)
         .bind(&now)
         .bind(id.normalized())
+        .bind(self.list)
         .fetch_one(&mut *self.tx)
         .await?;
         sqlx::query("INSERT INTO advisory_revisions (advisory_id, revision, content, changes, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -236,12 +247,14 @@ impl WriteTx {
         announce_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE advisories SET status = $1, announce_at = COALESCE($2, announce_at), updated_at = $3 WHERE ident_norm = $4",
+            "UPDATE advisories SET status = $1, announce_at = COALESCE($2, announce_at), updated_at = $3 \
+             WHERE ident_norm = $4 AND list_id = $5",
         )
         .bind(status.as_str())
         .bind(announce_at.map(format_instant))
         .bind(format_instant(self.now))
         .bind(id.normalized())
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

@@ -113,9 +113,10 @@ impl Store {
     ) -> Result<Vec<Result<PlannedAnnouncement, StoreError>>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, advisory_id, revision, due_at FROM announcements \
-             WHERE state = 'planned' AND due_at <= $1 ORDER BY due_at, id",
+             WHERE state = 'planned' AND due_at <= $1 AND list_id = $2 ORDER BY due_at, id",
         )
         .bind(time(until))
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(planned_row).collect())
@@ -143,8 +144,9 @@ impl Store {
     /// When a recurring job last ran.
     pub async fn job_last_run(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let last: Option<String> =
-            sqlx::query_scalar("SELECT last_run_at FROM jobs WHERE name = $1")
+            sqlx::query_scalar("SELECT last_run_at FROM jobs WHERE name = $1 AND list_id = $2")
                 .bind(name)
+                .bind(self.list)
                 .fetch_optional(&self.pool)
                 .await?;
         last.map(|text| parse_time("jobs.last_run_at", &text))
@@ -175,8 +177,8 @@ impl WriteTx {
             return Ok(id);
         }
         let id = sqlx::query_scalar(
-            "INSERT INTO announcements (kind, advisory_id, revision, due_at, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO announcements (kind, advisory_id, revision, due_at, state, created_at, \
+             list_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(kind_word(kind))
         .bind(advisory_row)
@@ -184,6 +186,7 @@ impl WriteTx {
         .bind(time(due_at))
         .bind(state.as_str())
         .bind(time(self.now))
+        .bind(self.list)
         .fetch_one(&mut *self.tx)
         .await?;
         Ok(id)
@@ -196,13 +199,14 @@ impl WriteTx {
         due_at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar(
-            "INSERT INTO announcements (kind, due_at, state, created_at, sealed_at) \
-             VALUES ($1, $2, 'sealed', $3, $4) RETURNING id",
+            "INSERT INTO announcements (kind, due_at, state, created_at, sealed_at, list_id) \
+             VALUES ($1, $2, 'sealed', $3, $4, $5) RETURNING id",
         )
         .bind(kind_word(kind))
         .bind(time(due_at))
         .bind(time(self.now))
         .bind(time(self.now))
+        .bind(self.list)
         .fetch_one(&mut *self.tx)
         .await?;
         Ok(id)
@@ -368,11 +372,12 @@ impl WriteTx {
     /// schedule starts).
     pub async fn set_job_run(&mut self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO jobs (name, last_run_at) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET last_run_at = excluded.last_run_at",
+            "INSERT INTO jobs (name, last_run_at, list_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (list_id, name) DO UPDATE SET last_run_at = excluded.last_run_at",
         )
         .bind(name)
         .bind(time(at))
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -385,12 +390,14 @@ impl WriteTx {
         hold: Option<(DateTime<Utc>, &crate::text::Reason)>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE advisories SET hold_until = $1, hold_reason = $2, updated_at = $3 WHERE id = $4",
+            "UPDATE advisories SET hold_until = $1, hold_reason = $2, updated_at = $3 \
+             WHERE id = $4 AND list_id = $5",
         )
         .bind(hold.map(|(until, _)| time(until)))
         .bind(hold.map(|(_, reason)| reason.as_str().to_owned()))
         .bind(time(self.now))
         .bind(advisory_row)
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await?;
         // The disclosure moved: the daemon's next due time did too.

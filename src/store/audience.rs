@@ -100,12 +100,13 @@ impl Store {
                AND d.state IN {states}) \
              AND NOT EXISTS (SELECT 1 FROM deliveries d \
                WHERE d.announcement_id = $3 AND d.member_id = m.id) \
-             ORDER BY m.id LIMIT $4"
+             AND m.list_id = $5 ORDER BY m.id LIMIT $4"
         )))
         .bind(after)
         .bind(advisory_row)
         .bind(announcement)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         addressee_rows(rows)
@@ -131,9 +132,11 @@ impl Store {
         let mut found = Vec::new();
         for role in roles {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{ADDRESSEE} WHERE m.status = 'active' AND (',' || m.roles || ',') LIKE $1 ORDER BY m.id"
+                "{ADDRESSEE} WHERE m.status = 'active' AND (',' || m.roles || ',') LIKE $1 \
+                 AND m.list_id = $2 ORDER BY m.id"
             )))
             .bind(format!("%,{},%", role.as_str()))
+            .bind(self.list)
             .fetch_all(&self.pool)
             .await?;
             found.extend(addressee_rows(rows)?);
@@ -145,18 +148,22 @@ impl Store {
 
     /// One member as an addressee.
     pub async fn addressee(&self, member: MemberId) -> Result<Option<Addressee>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{ADDRESSEE} WHERE m.id = $1")))
-            .bind(member.0)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ADDRESSEE} WHERE m.id = $1 AND m.list_id = $2"
+        )))
+        .bind(member.0)
+        .bind(self.list)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(addressee_rows(rows)?.pop())
     }
 
     /// Every active member as an addressee.
     pub async fn active_addressees(&self) -> Result<Vec<Addressee>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ADDRESSEE} WHERE m.status = 'active' ORDER BY m.id"
+            "{ADDRESSEE} WHERE m.status = 'active' AND m.list_id = $1 ORDER BY m.id"
         )))
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         addressee_rows(rows)

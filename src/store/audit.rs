@@ -16,18 +16,20 @@ impl WriteTx {
                 .insert("via", record.actor.channel().to_string());
         }
         let record = &record;
-        let last: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *self.tx)
-                .await?;
+        let last: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, hash FROM audit_log WHERE list_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(self.list)
+        .fetch_optional(&mut *self.tx)
+        .await?;
         let (seq, prev_hash) = match last {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, GENESIS.to_owned()),
         };
         let entry = Entry::chain(seq, self.now, &prev_hash, record);
         sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, subject, reason, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO audit_log (seq, at, actor, action, subject, reason, detail, prev_hash, hash, \
+             list_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(entry.seq)
         .bind(&entry.at)
@@ -38,6 +40,7 @@ impl WriteTx {
         .bind(&entry.detail)
         .bind(&entry.prev_hash)
         .bind(&entry.hash)
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await?;
         Ok(entry)
@@ -45,13 +48,14 @@ impl WriteTx {
 }
 
 impl Store {
-    /// Every audit entry in stored order (by sequence number). SQLite
+    /// Every audit entry of the list in stored order (by sequence number). SQLite
     /// builds one JSON document, for the same reason as the member list.
     pub async fn audit_entries(&self) -> Result<Vec<Entry>, StoreError> {
         let json: String = sqlx::query_scalar(
             "SELECT json_group_array(json_array(seq, at, actor, action, subject, reason, detail, \
-             prev_hash, hash) ORDER BY seq) FROM audit_log",
+             prev_hash, hash) ORDER BY seq) FROM audit_log WHERE list_id = $1",
         )
+        .bind(self.list)
         .fetch_one(&self.pool)
         .await?;
         type Row = (

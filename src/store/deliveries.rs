@@ -156,8 +156,9 @@ impl Store {
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let next: Option<String> = sqlx::query_scalar(
             "SELECT min(next_attempt_at) FROM deliveries WHERE state IN ('queued', 'uncertain') \
-             AND next_attempt_at IS NOT NULL",
+             AND next_attempt_at IS NOT NULL AND list_id = $1",
         )
+        .bind(self.list)
         .fetch_one(&self.pool)
         .await?;
         next.map(|text| parse_time("deliveries.next_attempt_at", &text))
@@ -172,9 +173,10 @@ impl Store {
                coalesce(sum(state IN ('queued', 'uncertain') AND next_attempt_at <= $1), 0) AS due, \
                coalesce(sum(state = 'sending'), 0) AS sending, \
                coalesce(sum(state = 'uncertain'), 0) AS uncertain \
-             FROM deliveries WHERE state IN ('queued', 'sending', 'uncertain')",
+             FROM deliveries WHERE state IN ('queued', 'sending', 'uncertain') AND list_id = $2",
         )
         .bind(time(now))
+        .bind(self.list)
         .fetch_one(&self.pool)
         .await?;
         Ok(QueueCounts {
@@ -191,14 +193,16 @@ impl Store {
         let filter = if all {
             ""
         } else {
-            "WHERE d.state IN ('queued', 'sending', 'uncertain', 'failed', 'missed')"
+            "AND d.state IN ('queued', 'sending', 'uncertain', 'failed', 'missed')"
         };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT d.id, a.kind, adv.ident, a.revision, d.recipient, d.state, d.attempts, \
                d.due_at, d.next_attempt_at, d.last_reply, d.message_id \
              FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
-             LEFT JOIN advisories adv ON adv.id = a.advisory_id {filter} ORDER BY d.id"
+             LEFT JOIN advisories adv ON adv.id = a.advisory_id \
+             WHERE d.list_id = $1 {filter} ORDER BY d.id"
         )))
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -228,9 +232,10 @@ impl Store {
              FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
              LEFT JOIN advisories adv ON adv.id = a.advisory_id \
              WHERE d.reported = 0 AND d.state IN ('failed', 'uncertain', 'missed') \
-             AND a.kind != $1 ORDER BY d.id LIMIT 1000",
+             AND a.kind != $1 AND d.list_id = $2 ORDER BY d.id LIMIT 1000",
         )
         .bind(kind_word(Kind::Report))
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -266,8 +271,9 @@ impl WriteTx {
             let next = (copy.state == DeliveryState::Queued).then(|| due.clone());
             let done = sqlx::query(
                 "INSERT OR IGNORE INTO deliveries (announcement_id, member_id, recipient, message_id, \
-                   message, cert_version, state, due_at, next_attempt_at, last_reply, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                   message, cert_version, state, due_at, next_attempt_at, last_reply, created_at, updated_at, \
+                   list_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(announcement)
             .bind(copy.member_id.map(|m| m.0))
@@ -281,6 +287,7 @@ impl WriteTx {
             .bind(copy.reply.as_deref())
             .bind(&now)
             .bind(&now)
+            .bind(self.list)
             .execute(&mut *self.tx)
             .await?;
             written += done.rows_affected();
@@ -307,7 +314,7 @@ impl WriteTx {
              WHERE id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'uncertain') \
                AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND due_at <= $2 \
                AND ($4 IS NULL OR announcement_id IN (SELECT id FROM announcements WHERE kind = $4)) \
-               ORDER BY next_attempt_at, id LIMIT $3) \
+               AND list_id = $5 ORDER BY next_attempt_at, id LIMIT $3) \
              RETURNING id, lease_gen, recipient, message_id, message, attempts, due_at, member_id, \
                cert_version, \
                (SELECT status FROM members WHERE id = deliveries.member_id) AS member_status, \
@@ -317,6 +324,7 @@ impl WriteTx {
         .bind(time(now))
         .bind(i64::from(limit))
         .bind(only_kind.map(kind_word))
+        .bind(self.list)
         .fetch_all(&mut *self.tx)
         .await?;
         let mut claimed = rows
@@ -389,11 +397,13 @@ impl WriteTx {
         let result = sqlx::query(
             "UPDATE deliveries SET state = 'queued', lease_until = NULL, updated_at = $1, \
                next_attempt_at = coalesce(next_attempt_at, due_at) \
-             WHERE state = 'sending' AND ($2 OR lease_until IS NULL OR lease_until < $3)",
+             WHERE state = 'sending' AND ($2 OR lease_until IS NULL OR lease_until < $3) \
+             AND list_id = $4",
         )
         .bind(&now)
         .bind(all)
         .bind(&now)
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await?;
         Ok(result.rows_affected())
@@ -419,8 +429,9 @@ impl WriteTx {
     /// operator) can be sent again. Answers the state it was in.
     pub async fn requeue(&mut self, id: i64) -> Result<Option<DeliveryState>, StoreError> {
         let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM deliveries WHERE id = $1")
+            sqlx::query_scalar("SELECT state FROM deliveries WHERE id = $1 AND list_id = $2")
                 .bind(id)
+                .bind(self.list)
                 .fetch_optional(&mut *self.tx)
                 .await?;
         let Some(state) = state else { return Ok(None) };
@@ -458,8 +469,9 @@ impl WriteTx {
         reason: &crate::text::Reason,
     ) -> Result<Option<DeliveryState>, StoreError> {
         let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM deliveries WHERE id = $1")
+            sqlx::query_scalar("SELECT state FROM deliveries WHERE id = $1 AND list_id = $2")
                 .bind(id)
+                .bind(self.list)
                 .fetch_optional(&mut *self.tx)
                 .await?;
         let Some(state) = state else { return Ok(None) };

@@ -22,9 +22,12 @@ impl Store {
     pub async fn due_exports(&self, now: DateTime<Utc>) -> Result<Vec<DueExport>, StoreError> {
         let rows = sqlx::query(
             "SELECT advisory_id, published_at, attempts, reported FROM exports \
-             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, advisory_id",
+             WHERE state = 'pending' AND next_attempt_at <= $1 \
+             AND advisory_id IN (SELECT id FROM advisories WHERE list_id = $2) \
+             ORDER BY next_attempt_at, advisory_id",
         )
         .bind(format_instant(now))
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

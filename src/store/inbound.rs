@@ -89,14 +89,17 @@ impl Store {
         let row: Option<(i64, String, Vec<u8>)> = sqlx::query_as(
             "SELECT 0 AS retired, m.email, c.cert FROM member_keys k \
              JOIN members m ON m.id = k.member_id JOIN member_certs c ON c.member_id = m.id \
-             WHERE k.fingerprint = $1 OR (length($1) = 16 AND substr(k.fingerprint, 25) = $1) \
+             WHERE k.list_id = $2 \
+             AND (k.fingerprint = $1 OR (length($1) = 16 AND substr(k.fingerprint, 25) = $1)) \
              UNION ALL \
              SELECT 1 AS retired, m.email, r.cert FROM retired_member_keys r \
              JOIN members m ON m.id = r.member_id \
-             WHERE r.fingerprint = $1 OR (length($1) = 16 AND substr(r.fingerprint, 25) = $1) \
+             WHERE r.list_id = $2 \
+             AND (r.fingerprint = $1 OR (length($1) = 16 AND substr(r.fingerprint, 25) = $1)) \
              ORDER BY retired LIMIT 1",
         )
         .bind(fingerprint.to_ascii_uppercase())
+        .bind(self.list)
         .fetch_optional(&self.pool)
         .await?;
         let Some((_, email, cert)) = row else {
@@ -157,9 +160,11 @@ impl Store {
         let rows: Vec<AckTuple> = sqlx::query_as(
             "SELECT m.email, m.org, a.status, a.note, a.at FROM members m \
              LEFT JOIN acks a ON a.member_id = m.id AND a.advisory_id = $1 \
-             WHERE m.status = 'active' OR a.status IS NOT NULL ORDER BY m.email_norm",
+             WHERE m.list_id = $2 AND (m.status = 'active' OR a.status IS NOT NULL) \
+             ORDER BY m.email_norm",
         )
         .bind(advisory_row)
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -177,11 +182,13 @@ impl Store {
 
     /// The copy with this id, if any.
     pub async fn bounced_copy(&self, delivery: i64) -> Result<Option<BouncedCopy>, StoreError> {
-        let row: Option<(Option<i64>, String)> =
-            sqlx::query_as("SELECT member_id, recipient FROM deliveries WHERE id = $1")
-                .bind(delivery)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(Option<i64>, String)> = sqlx::query_as(
+            "SELECT member_id, recipient FROM deliveries WHERE id = $1 AND list_id = $2",
+        )
+        .bind(delivery)
+        .bind(self.list)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|(member, recipient)| BouncedCopy {
             member_id: member.map(MemberId),
             recipient,
@@ -191,8 +198,9 @@ impl Store {
     /// A secret the list keeps for itself, if made.
     pub async fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1 AND list_id = $2")
                 .bind(name)
+                .bind(self.list)
                 .fetch_optional(&self.pool)
                 .await?,
         )
@@ -212,15 +220,18 @@ impl WriteTx {
             .await?;
         for fingerprint in fingerprints {
             // A key in use again is no longer retired.
-            sqlx::query("DELETE FROM retired_member_keys WHERE fingerprint = $1")
+            sqlx::query("DELETE FROM retired_member_keys WHERE fingerprint = $1 AND list_id = $2")
                 .bind(fingerprint.to_ascii_uppercase())
+                .bind(self.list)
                 .execute(&mut *self.tx)
                 .await?;
             sqlx::query(
-                "INSERT OR REPLACE INTO member_keys (fingerprint, member_id) VALUES ($1, $2)",
+                "INSERT INTO member_keys (fingerprint, member_id, list_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT (list_id, fingerprint) DO UPDATE SET member_id = excluded.member_id",
             )
             .bind(fingerprint.to_ascii_uppercase())
             .bind(member.0)
+            .bind(self.list)
             .execute(&mut *self.tx)
             .await?;
         }
@@ -235,8 +246,10 @@ impl WriteTx {
         cert: &[u8],
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO retired_member_keys (fingerprint, member_id, cert, retired_at) \
-             SELECT fingerprint, member_id, $1, $2 FROM member_keys WHERE member_id = $3",
+            "INSERT INTO retired_member_keys (list_id, fingerprint, member_id, cert, retired_at) \
+             SELECT list_id, fingerprint, member_id, $1, $2 FROM member_keys WHERE member_id = $3 \
+             ON CONFLICT (list_id, fingerprint) DO UPDATE SET member_id = excluded.member_id, \
+             cert = excluded.cert, retired_at = excluded.retired_at",
         )
         .bind(cert)
         .bind(format_instant(self.now))
@@ -254,17 +267,21 @@ impl WriteTx {
         digest: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO inbound_signatures (signer, signed_at, digest, received_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO inbound_signatures (signer, signed_at, digest, received_at, list_id) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(signer)
         .bind(format_instant(signed_at))
         .bind(digest)
         .bind(format_instant(self.now))
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await
         .map_err(StoreError::from)
         .map_err(|err| match err {
-            StoreError::Conflict(_) => StoreError::Conflict("this signed command was already used".to_owned()),
+            StoreError::Conflict(_) => {
+                StoreError::Conflict("this signed command was already used".to_owned())
+            }
             other => other,
         })?;
         Ok(())
@@ -282,8 +299,8 @@ impl WriteTx {
         line: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO inbound_commands (signer, signed_at, digest, idx, outcome, line, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO inbound_commands (signer, signed_at, digest, idx, outcome, line, at, list_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(key.signer)
         .bind(format_instant(key.signed_at))
@@ -292,6 +309,7 @@ impl WriteTx {
         .bind(if refused { "refused" } else { "done" })
         .bind(line)
         .bind(format_instant(self.now))
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -372,11 +390,13 @@ impl WriteTx {
         weight: f64,
     ) -> Result<Option<(MemberId, f64, bool)>, StoreError> {
         let member: Option<Option<i64>> = sqlx::query_scalar(
-            "UPDATE deliveries SET bounce = $1, updated_at = $2 WHERE id = $3 AND bounce IS NULL RETURNING member_id",
+            "UPDATE deliveries SET bounce = $1, updated_at = $2 \
+             WHERE id = $3 AND list_id = $4 AND bounce IS NULL RETURNING member_id",
         )
         .bind(if hard { "hard" } else { "soft" })
         .bind(format_instant(self.now))
         .bind(delivery)
+        .bind(self.list)
         .fetch_optional(&mut *self.tx)
         .await?;
         let Some(Some(member)) = member else {
@@ -404,14 +424,19 @@ impl WriteTx {
     /// Stores a secret the list made for itself (first writer wins);
     /// answers the stored value.
     pub async fn keep_secret(&mut self, name: &str, value: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT OR IGNORE INTO secrets (name, value) VALUES ($1, $2)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO secrets (name, value, list_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (list_id, name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(
-            sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1 AND list_id = $2")
                 .bind(name)
+                .bind(self.list)
                 .fetch_one(&mut *self.tx)
                 .await?,
         )

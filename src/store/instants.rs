@@ -10,7 +10,7 @@ use super::{Store, StoreError, parse_time};
 /// signature's). Timestamps are stored in one fixed-width UTC format, so
 /// the text maximum is the newest instant.
 const STAMPS: [(&str, &str); 13] = [
-    ("list", "created_at"),
+    ("lists", "created_at"),
     ("members", "updated_at"),
     ("members", "confirmed_at"),
     ("advisories", "updated_at"),
@@ -34,7 +34,10 @@ impl Store {
             .iter()
             .map(|(table, column)| format!("SELECT MAX({column}) AS t FROM {table}"))
             .collect();
-        let sql = format!("SELECT MAX(t) FROM ({})", parts.join(" UNION ALL "));
+        let sql = format!(
+            "SELECT MAX(t) FROM ({}) AS stamps",
+            parts.join(" UNION ALL ")
+        );
         let newest: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(&self.pool)
             .await?;

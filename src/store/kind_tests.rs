@@ -24,7 +24,7 @@ async fn store(dir: &tempfile::TempDir) -> Store {
     .await
     .unwrap();
     store.mute_wake();
-    store
+    super::lists::test_list(&store, "kinds").await
 }
 
 /// Writes a planned announcement that names no advisory, with `word` as

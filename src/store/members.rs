@@ -140,11 +140,11 @@ fn members_from_json(json: &str) -> Result<Vec<Member>, StoreError> {
 /// cheaper than a join per member because sponsors are few.
 const SELECT_SUMMARIES: &str = "SELECT json_group_array(json_array(email, name, org, kind, \
      roles, status, fingerprint, sponsor_id, needs_sponsor)) FROM members \
-     WHERE $1 IS NULL OR status = $1";
+     WHERE list_id = $2 AND ($1 IS NULL OR status = $1)";
 
 /// The id and address of every member who sponsored someone.
 const SELECT_SPONSORS: &str = "SELECT json_group_object(id, email) FROM members \
-     WHERE id IN (SELECT DISTINCT sponsor_id FROM members WHERE sponsor_id IS NOT NULL)";
+     WHERE list_id = $1 AND id IN (SELECT DISTINCT sponsor_id FROM members WHERE sponsor_id IS NOT NULL)";
 
 /// One member as `SELECT_SUMMARIES` lays it out.
 #[derive(Deserialize)]
@@ -193,20 +193,26 @@ fn summary_from_row(
 
 async fn fetch_by_email<'e>(
     exec: impl AnyExecutor<'e>,
+    list: i64,
     email: &Email,
 ) -> Result<Option<Member>, StoreError> {
-    let json: String = sqlx::query_scalar(select_members!("WHERE m.email_norm = $1"))
-        .bind(email.normalized())
-        .fetch_one(exec)
-        .await?;
+    let json: String = sqlx::query_scalar(select_members!(
+        "WHERE m.email_norm = $1 AND m.list_id = $2"
+    ))
+    .bind(email.normalized())
+    .bind(list)
+    .fetch_one(exec)
+    .await?;
     Ok(members_from_json(&json)?.into_iter().next())
 }
 
-async fn count_active_admins<'e>(exec: impl AnyExecutor<'e>) -> Result<u64, StoreError> {
+async fn count_active_admins<'e>(exec: impl AnyExecutor<'e>, list: i64) -> Result<u64, StoreError> {
     // Roles are stored as a sorted comma list; match the whole word.
     let count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM members WHERE status = 'active' AND (',' || roles || ',') LIKE '%,admin,%'",
+        "SELECT COUNT(*) FROM members WHERE list_id = $1 AND status = 'active' \
+         AND (',' || roles || ',') LIKE '%,admin,%'",
     )
+    .bind(list)
     .fetch_one(exec)
     .await?;
     Ok(u64::try_from(count).unwrap_or_default())
@@ -215,7 +221,7 @@ async fn count_active_admins<'e>(exec: impl AnyExecutor<'e>) -> Result<u64, Stor
 impl Store {
     /// The member with this address (compared case-insensitively).
     pub async fn member(&self, email: &Email) -> Result<Option<Member>, StoreError> {
-        fetch_by_email(&self.pool, email).await
+        fetch_by_email(&self.pool, self.list, email).await
     }
 
     /// A summary of every member, or of those with one status, ordered by
@@ -226,9 +232,11 @@ impl Store {
     ) -> Result<Vec<MemberSummary>, StoreError> {
         let json: String = sqlx::query_scalar(SELECT_SUMMARIES)
             .bind(status.map(Status::as_str))
+            .bind(self.list)
             .fetch_one(&self.pool)
             .await?;
         let sponsors: String = sqlx::query_scalar(SELECT_SPONSORS)
+            .bind(self.list)
             .fetch_one(&self.pool)
             .await?;
         let sponsors: std::collections::HashMap<String, String> =
@@ -254,9 +262,11 @@ impl Store {
     ) -> Result<String, StoreError> {
         let json: String = sqlx::query_scalar(
             "SELECT '[' || ifnull(group_concat(summary, ','), '') || ']' FROM \
-             (SELECT summary FROM members WHERE $1 IS NULL OR status = $1 ORDER BY email_norm)",
+             (SELECT summary FROM members WHERE list_id = $2 AND ($1 IS NULL OR status = $1) \
+             ORDER BY email_norm)",
         )
         .bind(status.map(Status::as_str))
+        .bind(self.list)
         .fetch_one(&self.pool)
         .await?;
         Ok(json)
@@ -267,9 +277,10 @@ impl Store {
     pub async fn member_certs(&self, status: Status) -> Result<Vec<(Email, Vec<u8>)>, StoreError> {
         let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
             "SELECT m.email, c.cert FROM members m JOIN member_certs c ON c.member_id = m.id \
-             WHERE m.status = $1 ORDER BY m.email_norm",
+             WHERE m.status = $1 AND m.list_id = $2 ORDER BY m.email_norm",
         )
         .bind(status.as_str())
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -293,15 +304,18 @@ impl Store {
 
     /// How many members are active admins.
     pub async fn count_active_admins(&self) -> Result<u64, StoreError> {
-        count_active_admins(&self.pool).await
+        count_active_admins(&self.pool, self.list).await
     }
 
     /// How many members are active: the most copies one announcement can
     /// need, which a progress report shows as its length.
     pub async fn count_active_members(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE status = 'active'")
-            .fetch_one(&self.pool)
-            .await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM members WHERE list_id = $1 AND status = 'active'",
+        )
+        .bind(self.list)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
 }
@@ -319,7 +333,7 @@ impl WriteTx {
 
     /// The member with this address, read inside the transaction.
     pub async fn member(&mut self, email: &Email) -> Result<Option<Member>, StoreError> {
-        fetch_by_email(&mut *self.tx, email).await
+        fetch_by_email(&mut *self.tx, self.list, email).await
     }
 
     /// The address of the member whose certificate has this fingerprint.
@@ -327,16 +341,18 @@ impl WriteTx {
         &mut self,
         fingerprint: &str,
     ) -> Result<Option<String>, StoreError> {
-        let email = sqlx::query_scalar("SELECT email FROM members WHERE fingerprint = $1")
-            .bind(fingerprint)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let email =
+            sqlx::query_scalar("SELECT email FROM members WHERE fingerprint = $1 AND list_id = $2")
+                .bind(fingerprint)
+                .bind(self.list)
+                .fetch_optional(&mut *self.tx)
+                .await?;
         Ok(email)
     }
 
     /// How many members are active admins, read inside the transaction.
     pub async fn count_active_admins(&mut self) -> Result<u64, StoreError> {
-        count_active_admins(&mut *self.tx).await
+        count_active_admins(&mut *self.tx, self.list).await
     }
 
     /// The stored hash of a member's confirmation token and its expiry.
@@ -345,9 +361,11 @@ impl WriteTx {
         id: MemberId,
     ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
         let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT confirm_token_hash, confirm_token_expires_at FROM members WHERE id = $1",
+            "SELECT confirm_token_hash, confirm_token_expires_at FROM members \
+             WHERE id = $1 AND list_id = $2",
         )
         .bind(id.0)
+        .bind(self.list)
         .fetch_optional(&mut *self.tx)
         .await?;
         match row {
@@ -369,7 +387,8 @@ impl WriteTx {
         sqlx::query(
             "INSERT INTO members (email, email_norm, name, org, kind, roles, status, fingerprint, \
              sponsor_id, statement, confirm_token_hash, confirm_token_expires_at, created_at, updated_at, \
-             confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             confirmed_at, list_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(member.email.as_str())
         .bind(member.email.normalized())
@@ -386,6 +405,7 @@ impl WriteTx {
         .bind(&now)
         .bind(&now)
         .bind((member.status == Status::Active).then_some(&now))
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await?;
         let stored = self.member(&member.email).await?.ok_or_else(|| {
@@ -410,16 +430,20 @@ impl WriteTx {
             MemberChange::Status(Status::Active) => sqlx::query(
                 "UPDATE members SET status = 'active', updated_at = $1, \
                  confirmed_at = COALESCE(confirmed_at, $1), confirm_token_hash = NULL, \
-                 confirm_token_expires_at = NULL WHERE id = $2",
+                 confirm_token_expires_at = NULL WHERE id = $2 AND list_id = $3",
             )
             .bind(now),
             MemberChange::Status(status) => {
-                sqlx::query("UPDATE members SET status = $1, updated_at = $2 WHERE id = $3")
+                sqlx::query(
+                    "UPDATE members SET status = $1, updated_at = $2 WHERE id = $3 AND list_id = $4",
+                )
                     .bind(status.as_str())
                     .bind(now)
             }
             MemberChange::Roles(roles) => {
-                sqlx::query("UPDATE members SET roles = $1, updated_at = $2 WHERE id = $3")
+                sqlx::query(
+                    "UPDATE members SET roles = $1, updated_at = $2 WHERE id = $3 AND list_id = $4",
+                )
                     .bind(roles.to_string())
                     .bind(now)
             }
@@ -429,18 +453,26 @@ impl WriteTx {
                     .bind(id.0)
                     .execute(&mut *self.tx)
                     .await?;
-                sqlx::query("UPDATE members SET fingerprint = $1, updated_at = $2 WHERE id = $3")
+                sqlx::query(
+                    "UPDATE members SET fingerprint = $1, updated_at = $2 \
+                     WHERE id = $3 AND list_id = $4",
+                )
                     .bind(fingerprint.clone())
                     .bind(now)
             }
             MemberChange::Sponsor { sponsor, statement } => sqlx::query(
-                "UPDATE members SET sponsor_id = $1, statement = $2, needs_sponsor = 0, updated_at = $3 WHERE id = $4",
+                "UPDATE members SET sponsor_id = $1, statement = $2, needs_sponsor = 0, updated_at = $3 \
+                 WHERE id = $4 AND list_id = $5",
             )
             .bind(sponsor.0)
             .bind(statement.clone())
             .bind(now),
         };
-        let done = query.bind(id.0).execute(&mut *self.tx).await?;
+        let done = query
+            .bind(id.0)
+            .bind(self.list)
+            .execute(&mut *self.tx)
+            .await?;
         if done.rows_affected() != 1 {
             return Err(StoreError::Corrupt(format!(
                 "member {} vanished during an update",
@@ -455,11 +487,13 @@ impl WriteTx {
     pub async fn flag_sponsored_by(&mut self, sponsor: MemberId) -> Result<Vec<Email>, StoreError> {
         let emails: Vec<String> = sqlx::query_scalar(
             "UPDATE members SET needs_sponsor = 1, updated_at = $1 \
-             WHERE sponsor_id = $2 AND status != 'removed' AND id != $3 RETURNING email",
+             WHERE sponsor_id = $2 AND status != 'removed' AND id != $3 AND list_id = $4 \
+             RETURNING email",
         )
         .bind(format_instant(self.now))
         .bind(sponsor.0)
         .bind(sponsor.0)
+        .bind(self.list)
         .fetch_all(&mut *self.tx)
         .await?;
         let mut parsed = emails

@@ -30,6 +30,7 @@ mod inbound;
 mod instants;
 #[cfg(test)]
 mod kind_tests;
+mod lists;
 mod members;
 mod wake;
 
@@ -49,6 +50,7 @@ pub use deliveries::{
 };
 pub use exports::DueExport;
 pub use inbound::{AckRow, BouncedCopy, CommandRecord, SignedKey};
+pub use lists::{ListId, ListRow, NewList};
 pub use members::{MemberChange, NewMember};
 pub use wake::{WakeSocket, socket_path as wake_socket_path};
 
@@ -198,6 +200,9 @@ pub enum Dialect {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// The list this handle reads and writes (see [`Store::scoped`]);
+    /// 0, which no list has, until it is scoped.
+    list: i64,
     /// Tells a running daemon that a commit added work.
     wake: std::sync::Arc<wake::WakeHint>,
 }
@@ -305,6 +310,7 @@ impl Store {
         Ok(Self {
             pool,
             dialect,
+            list: 0,
             wake: wake::WakeHint::new(location.local_path()),
         })
     }
@@ -314,8 +320,23 @@ impl Store {
         self.dialect
     }
 
+    /// A handle on the same connections that reads and writes only the
+    /// list `list`: every query of a list's rows names it, so nothing a
+    /// use case does through this handle can reach another list.
+    pub fn scoped(&self, list: ListId) -> Store {
+        Store {
+            list: list.0,
+            ..self.clone()
+        }
+    }
+
+    /// The list this handle is scoped to.
+    pub fn list_id(&self) -> ListId {
+        ListId(self.list)
+    }
+
     async fn has_lists(&self) -> Result<bool, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM list")
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lists")
             .fetch_one(&self.pool)
             .await?;
         Ok(count > 0)
@@ -337,8 +358,12 @@ impl Store {
                 // SQLite, so a use case's read-check-write cannot
                 // interleave with another writer's.
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                // One lock per list: writers of different lists do not
+                // wait for each other. Instance-wide writes (a new list)
+                // take list 0's.
+                sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
                     .bind(WRITE_LOCK)
+                    .bind(i32::try_from(self.list).unwrap_or(0))
                     .execute(&mut *tx)
                     .await?;
                 tx
@@ -346,6 +371,8 @@ impl Store {
         };
         Ok(WriteTx {
             tx,
+            list: self.list,
+            dialect: self.dialect,
             now,
             wake: self.wake.clone(),
             adds_work: false,
@@ -357,35 +384,14 @@ impl Store {
     pub fn mute_wake(&self) {
         self.wake.mute();
     }
-
-    /// The list this database serves, if `init` has run.
-    pub async fn list_info(&self) -> Result<Option<ListInfo>, StoreError> {
-        let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT address, fingerprint, created_at FROM list WHERE id = 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(address, fingerprint, created_at)| {
-            Ok(ListInfo {
-                address,
-                fingerprint,
-                created_at: parse_time("list.created_at", &created_at)?,
-            })
-        })
-        .transpose()
-    }
-}
-
-/// The list row.
-#[derive(Debug, Clone)]
-pub struct ListInfo {
-    pub address: String,
-    pub fingerprint: String,
-    pub created_at: DateTime<Utc>,
 }
 
 /// A write transaction. See the module documentation.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
+    /// The list it writes (see [`Store::scoped`]).
+    list: i64,
+    dialect: Dialect,
     now: DateTime<Utc>,
     wake: std::sync::Arc<wake::WakeHint>,
     /// Whether this transaction gives the daemon something to do (copies
@@ -410,26 +416,14 @@ impl WriteTx {
         self.adds_work = true;
     }
 
+    /// The SQL dialect of the database this transaction writes.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// The instant this transaction stamps on what it writes.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
-    }
-
-    /// Records the list itself (done once, by `init`).
-    pub async fn insert_list(
-        &mut self,
-        address: &str,
-        fingerprint: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO list (id, address, fingerprint, created_at) VALUES (1, $1, $2, $3)",
-        )
-        .bind(address)
-        .bind(fingerprint)
-        .bind(crate::clock::format_instant(self.now))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
     }
 }
 
@@ -454,8 +448,9 @@ async fn connection_is_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sql
 /// Connections each process keeps to a PostgreSQL server.
 const POSTGRES_CONNECTIONS: u32 = 4;
 
-/// The advisory lock every PostgreSQL write transaction takes.
-const WRITE_LOCK: i64 = 0x656d_6261_7267_6f00;
+/// The first key of the advisory lock every PostgreSQL write transaction
+/// takes (the second is the list's id).
+const WRITE_LOCK: i32 = 0x656d_6261;
 
 /// A path as an `sqlite://` URL's path: `%`, `?` and `#` (and anything
 /// else outside a safe set) percent-encoded.

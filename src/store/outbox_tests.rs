@@ -28,6 +28,7 @@ async fn store() -> (tempfile::TempDir, Store) {
     )
     .await
     .expect("create the store");
+    let store = super::lists::test_list(&store, "outbox").await;
     (dir, store)
 }
 

@@ -23,9 +23,9 @@ fn bulk_members(env: &Env, count: usize) {
     env.add_active(who::DAVE, who::ALICE, &[]);
     env.sql(&format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
-         INSERT INTO members (email, email_norm, name, org, kind, roles, status, fingerprint, \
+         INSERT INTO members (list_id, email, email_norm, name, org, kind, roles, status, fingerprint, \
            sponsor_id, created_at, updated_at, confirmed_at) \
-         SELECT printf('bulk%05d@bulk.example', i), printf('bulk%05d@bulk.example', i), \
+         SELECT d.list_id, printf('bulk%05d@bulk.example', i), printf('bulk%05d@bulk.example', i), \
            'Bulk Member', 'Bulk Org', 'vendor', d.roles, 'active', printf('B%039d', i), \
            d.sponsor_id, d.created_at, d.updated_at, d.confirmed_at \
          FROM n, members d WHERE d.email_norm = '{dave}'; \

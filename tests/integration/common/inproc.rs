@@ -93,6 +93,7 @@ impl Inproc {
                 admin_key: cert(who::ALICE),
                 extra_roles: vec![Role::Committer],
                 import_key: None,
+                list_name: None,
             },
         )
         .await

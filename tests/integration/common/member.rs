@@ -116,7 +116,7 @@ impl Drop for Member {
 }
 
 fn list_fingerprint(env: &Env) -> String {
-    env.sql("SELECT fingerprint FROM list").trim().to_owned()
+    env.sql("SELECT fingerprint FROM lists").trim().to_owned()
 }
 
 /// Checks one embargoed message the way Dave would read it and returns the
