@@ -181,7 +181,13 @@ impl App {
         stop: &watch::Receiver<bool>,
         failing_steps: &mut std::collections::BTreeSet<String>,
     ) -> Result<()> {
-        let prepared = self.prepare().await;
+        // The scheduler pass runs in one daemon at a time per list; the
+        // others only deliver (their claims skip each other's copies).
+        let prepared = match self.scheduler_lease().await {
+            Ok(true) => self.prepare().await,
+            Ok(false) => Ok(super::scheduler::Prepared::default()),
+            Err(err) => Err(err),
+        };
         if let Ok(prepared) = &prepared {
             log_steps(failing_steps, &prepared.failed);
             if prepared.sealed > 0 || prepared.missed > 0 || !prepared.disclosed.is_empty() {
@@ -286,6 +292,18 @@ impl App {
         Ok(())
     }
 
+    /// Takes or renews this process's lease on the list's scheduler pass
+    /// (see `store::WriteTx::take_lease`): answers whether it holds it.
+    async fn scheduler_lease(&self) -> Result<bool> {
+        let now = self.now();
+        let mut tx = self.store.write(now).await?;
+        let held = tx
+            .take_lease("scheduler", &process_holder(), now + SCHEDULER_LEASE)
+            .await?;
+        tx.commit().await?;
+        Ok(held)
+    }
+
     /// Until the next copy is due, at most a second.
     async fn wait_time(&self) -> Duration {
         let ceiling = Duration::from_secs(1);
@@ -297,6 +315,28 @@ impl App {
             _ => ceiling,
         }
     }
+}
+
+/// How long a daemon's hold on a list's scheduler pass lasts without
+/// renewal: a daemon that died hands the pass over within this.
+const SCHEDULER_LEASE: chrono::Duration = chrono::Duration::seconds(15);
+
+/// This process among the daemons sharing a database: host, pid and a
+/// random part (a pid is reused after a restart).
+fn process_holder() -> String {
+    static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOLDER
+        .get_or_init(|| {
+            let host = rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned();
+            let mut random = [0u8; 8];
+            let _ = getrandom::fill(&mut random);
+            let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{host}:{}:{random}", std::process::id())
+        })
+        .clone()
 }
 
 /// Logs scheduler steps that started failing or work again, once each:

@@ -105,6 +105,32 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Takes or renews the list's lease `name` for `holder` until
+    /// `until`: granted when nobody holds it, `holder` already does, or
+    /// the holder's lease expired by the transaction's instant. One
+    /// statement, so two daemons can never both win.
+    pub async fn take_lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let won: Option<String> = sqlx::query_scalar(
+            "INSERT INTO leases (list_id, name, holder, until) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (list_id, name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+             WHERE leases.holder = excluded.holder OR leases.until <= $5 \
+             RETURNING holder",
+        )
+        .bind(self.list)
+        .bind(name)
+        .bind(holder)
+        .bind(format_instant(until))
+        .bind(format_instant(self.now))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(won.is_some())
+    }
+
     /// Scopes the rest of this transaction to `list` (a list just
     /// inserted by it).
     pub fn scope_to(&mut self, list: ListId) {

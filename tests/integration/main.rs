@@ -19,6 +19,7 @@ mod inbound_replay;
 mod inbound_retry;
 mod init;
 mod input_errors;
+mod lists;
 mod never_early;
 mod never_stuck;
 mod operator;
