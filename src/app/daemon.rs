@@ -296,11 +296,19 @@ impl App {
     /// (see `store::WriteTx::take_lease`): answers whether it holds it.
     async fn scheduler_lease(&self) -> Result<bool> {
         let now = self.now();
+        // Renewed once half of it has run, not on every pass: a write per
+        // list per second would be most of an idle daemon's work.
+        let known = self.lease_until.lock().ok().and_then(|slot| *slot);
+        if known.is_some_and(|until| now < until - SCHEDULER_LEASE / 2) {
+            return Ok(true);
+        }
+        let until = now + SCHEDULER_LEASE;
         let mut tx = self.store.write(now).await?;
-        let held = tx
-            .take_lease("scheduler", &process_holder(), now + SCHEDULER_LEASE)
-            .await?;
+        let held = tx.take_lease("scheduler", &process_holder(), until).await?;
         tx.commit().await?;
+        if let Ok(mut slot) = self.lease_until.lock() {
+            *slot = held.then_some(until);
+        }
         Ok(held)
     }
 

@@ -111,10 +111,20 @@ impl App {
             let crash = crash.clone();
             let secret = secret.clone();
             let mut connection = transport.connection();
+            let permits = self.send_permits.clone();
             workers.push(tokio::spawn(async move {
+                // Under `serve`, every list's workers share the process's
+                // `[delivery] concurrency`: a worker takes its slot with
+                // its first copy and keeps it until the run ends.
+                let mut slot = None;
                 loop {
                     let next = work_rx.lock().await.recv().await;
                     let Some(claimed) = next else { break };
+                    if slot.is_none()
+                        && let Some(permits) = &permits
+                    {
+                        slot = permits.clone().acquire_owned().await.ok();
+                    }
                     let envelope_from = app.envelope_from(&secret, claimed.id);
                     let key = format!("{}-{}", claimed.id, claimed.message_id);
                     // Sealed hours ago, perhaps: the outer Date says when

@@ -59,6 +59,13 @@ pub struct App {
     unsettled: std::sync::Mutex<settle::Unsettled>,
     /// Where long work reports how far it got (nowhere by default).
     progress: std::sync::Arc<dyn progress::Progress>,
+    /// The sending slots every list of a `serve` process shares (see
+    /// [`App::share_send_slots`]); none: this app's own
+    /// `[delivery] concurrency`.
+    send_permits: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// Until when this process holds the list's scheduler lease, as far
+    /// as it knows (see `daemon.rs`).
+    lease_until: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 /// One command of a signed message: the message (who signed, when, over
@@ -101,7 +108,16 @@ impl App {
             replay: std::sync::Mutex::new(None),
             unsettled: std::sync::Mutex::default(),
             progress: std::sync::Arc::new(progress::Quiet),
+            send_permits: None,
+            lease_until: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Makes this app's senders share `slots` with the other lists of the
+    /// process, so a daemon serving many lists keeps to one `[delivery]
+    /// concurrency` in all.
+    pub fn share_send_slots(&mut self, slots: std::sync::Arc<tokio::sync::Semaphore>) {
+        self.send_permits = Some(slots);
     }
 
     /// The current instant, from the injected clock.

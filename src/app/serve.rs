@@ -85,6 +85,9 @@ async fn run(
     }
     instance.store.mute_wake();
     let wake = Arc::new(Notify::new());
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        instance.config.delivery.concurrency.max(1),
+    ));
     let socket = bind_wake(instance.config.storage.location().local_path());
     let mut running: BTreeMap<ListId, tokio::task::JoinHandle<()>> = BTreeMap::new();
     loop {
@@ -100,9 +103,10 @@ async fn run(
                     {
                         continue;
                     }
-                    let app = instance
+                    let mut app = instance
                         .app(&row, Box::new(SharedClock(clock.clone())))
                         .await?;
+                    app.share_send_slots(slots.clone());
                     let transport = app.transport()?;
                     let app = Arc::new(app);
                     let span = tracing::info_span!("list", name = %row.name);

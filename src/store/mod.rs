@@ -446,7 +446,7 @@ async fn connection_is_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sql
 }
 
 /// Connections each process keeps to a PostgreSQL server.
-const POSTGRES_CONNECTIONS: u32 = 4;
+const POSTGRES_CONNECTIONS: u32 = 8;
 
 /// The first key of the advisory lock every PostgreSQL write transaction
 /// takes (the second is the list's id).
