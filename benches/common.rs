@@ -151,3 +151,49 @@ pub fn peak_rss_mb(pid: Option<u32>) -> Result<u64> {
 pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
+
+/// Postfix's `smtp-sink` on a free loopback port, stopped when dropped.
+pub struct Sink {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Sink {
+    pub fn start() -> Result<Self> {
+        let binary = ["/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .context("smtp-sink not found: install postfix (bench/fanout does)")?;
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let mut child = Command::new(binary)
+                .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "1024"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .context("start smtp-sink")?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while std::time::Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(Self { child, port });
+                }
+                if child.try_wait()?.is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        bail!("smtp-sink did not start")
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

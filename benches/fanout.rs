@@ -15,8 +15,8 @@
 //! Targets (issue 4): 1,000 members within 2 s, 10,000 within 10 s, peak
 //! RSS under 150 MB.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -28,7 +28,7 @@ use embargo::config::Config;
 use embargo::roster::Role;
 
 mod common;
-use common::{add_seeded_member, count, init_list, list_config, peak_rss_mb, sqlite};
+use common::{Sink, add_seeded_member, count, init_list, list_config, peak_rss_mb, sqlite};
 
 fn main() -> Result<()> {
     common::quiet_backtraces();
@@ -46,51 +46,6 @@ fn main() -> Result<()> {
         runtime.block_on(bench(size, full))?;
     }
     Ok(())
-}
-
-struct Sink {
-    child: Child,
-    port: u16,
-}
-
-impl Sink {
-    fn start() -> Result<Self> {
-        let binary = ["/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .context("smtp-sink not found: install postfix (bench/fanout does)")?;
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
-            let mut child = Command::new(binary)
-                .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "1024"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("start smtp-sink")?;
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(Self { child, port });
-                }
-                if child.try_wait()?.is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        bail!("smtp-sink did not start")
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn bench(size: usize, full: bool) -> Result<()> {
