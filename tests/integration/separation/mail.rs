@@ -1,0 +1,171 @@
+//! The mail rows of the matrix: every signed command sent to beta's
+//! request address by alpha's admin, and by a person on both lists naming
+//! alpha; and one message naming both lists.
+
+use super::{
+    ALPHA, ALPHA_ADDRESS, ALPHA_REQUEST, BETA, BETA_ADDRESS, BETA_ADVISORY, BETA_REQUEST, deliver,
+    done_on_beta, dumps, mail, unchanged, world,
+};
+use crate::common::lists::{copy, ingest_to};
+use crate::common::mail::{Attachment, Headers, SIGNED_NOW};
+use crate::common::{keys, revoked_update, who};
+
+/// Every mail command, as beta's Dave would send it to beta (what it
+/// names is beta's), with its attachments.
+fn mail_commands() -> Vec<(&'static str, String, Vec<Attachment>)> {
+    let bob = Attachment::pgp_keys(keys().public(who::BOB));
+    let dave_update = Attachment::pgp_keys(&revoked_update(who::DAVE));
+    vec![
+        (
+            "SPONSOR",
+            format!(
+                "SPONSOR {}\nName: Bob\nOrg: Org\nKind: vendor\nStatement: known",
+                who::BOB
+            ),
+            vec![bob],
+        ),
+        ("SET-KEY", "SET-KEY".to_owned(), vec![dave_update]),
+        ("UNSUBSCRIBE", "UNSUBSCRIBE".to_owned(), vec![]),
+        ("ACK", format!("ACK {BETA_ADVISORY} affected"), vec![]),
+        (
+            "APPROVE",
+            format!("APPROVE {}", who::EXPIRING_SUBKEY),
+            vec![],
+        ),
+        ("SUSPEND", format!("SUSPEND {}", who::CERTIFIED), vec![]),
+        (
+            "HOLD",
+            format!("HOLD {BETA_ADVISORY} 2026-06-10T14:00:00Z patch slipped"),
+            vec![],
+        ),
+    ]
+}
+
+/// Every mail command, sent to beta's request address: signed by alpha's
+/// admin (naming beta, or alpha), and signed by Dave — on both lists with
+/// one key — naming alpha. None is carried out, none answered, no row of
+/// either list changes. Dave's same message naming beta is carried out (on
+/// a copy).
+#[test]
+fn no_mail_command_acts_on_beta_unless_it_names_beta() {
+    let world = world();
+    let env = &world.env;
+    let help = env.ok(&["help", "commands"]).stdout;
+    let mut commands = mail_commands();
+    commands.push(("CONFIRM", format!("CONFIRM {}", world.alpha_token), vec![]));
+    for (verb, _, _) in &commands {
+        assert!(
+            help.contains(&format!("  {verb} ")),
+            "{verb} is not in `help commands`"
+        );
+    }
+    let documented = help
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.len() > 2 && l.as_bytes()[2].is_ascii_uppercase())
+        .count();
+    assert_eq!(
+        documented,
+        commands.len(),
+        "a mail command the matrix does not cover:\n{help}"
+    );
+    let _smtp = deliver(env);
+    let before = dumps(env);
+    let mut runs = 0;
+    for (verb, lines, attachments) in &commands {
+        let signer = if *verb == "CONFIRM" {
+            who::RSA2048
+        } else {
+            who::DAVE
+        };
+        let attempts = [
+            (who::ALICE, BETA_REQUEST, BETA_ADDRESS),
+            (who::ALICE, ALPHA_REQUEST, ALPHA_ADDRESS),
+            (signer, ALPHA_REQUEST, ALPHA_ADDRESS),
+        ];
+        for (from, to, list) in attempts {
+            let message = mail(from, to, list, lines, attachments);
+            assert_eq!(
+                ingest_to(env, BETA_REQUEST, &message),
+                0,
+                "{verb} by {from}"
+            );
+            unchanged(
+                env,
+                &before,
+                &format!("{verb} signed by {from} naming {list}"),
+            );
+            runs += 1;
+        }
+        if *verb != "CONFIRM" {
+            let control = copy(env);
+            let message = mail(signer, BETA_REQUEST, BETA_ADDRESS, lines, attachments);
+            assert_eq!(ingest_to(&control, BETA_REQUEST, &message), 0);
+            assert_eq!(
+                done_on_beta(&control),
+                1,
+                "{verb} naming beta was not carried out on beta"
+            );
+        }
+    }
+    println!(
+        "mail matrix: {} commands x 3 senders = {runs} refused messages",
+        commands.len()
+    );
+}
+
+/// One signed message addressed to both lists (its own, signed To: names
+/// both request addresses), as the MTA hands it to each: the replay record
+/// was one for the whole instance, so the first list's record made the
+/// second list drop the message as "already used" — Dave left alpha and
+/// stayed on beta. Each list now keeps its own replay record: the message
+/// counts once on each, and a second delivery to either is a replay.
+#[test]
+fn a_message_to_both_lists_is_carried_out_on_each_and_replayed_on_neither() {
+    let world = world();
+    let env = &world.env;
+    let (gpg, fpr) = crate::common::gnupg::GnuPg::with_secret(who::DAVE, SIGNED_NOW);
+    let signed = format!(
+        "To: {ALPHA_REQUEST}, {BETA_REQUEST}\r\nContent-Type: text/plain; charset=us-ascii\r\n\
+         Content-Transfer-Encoding: 7bit\r\n\r\nHello both lists,\r\n\r\nUNSUBSCRIBE\r\n"
+    );
+    let signature = gpg.detach_sign(&fpr, signed.as_bytes(), SIGNED_NOW, None);
+    let boundary = crate::common::mail::boundary();
+    let mut entity = format!(
+        "Content-Type: multipart/signed; boundary=\"{boundary}\";\r\n micalg={};\r\n \
+         protocol=\"application/pgp-signature\"\r\n\r\n--{boundary}\r\n{signed}\r\n--{boundary}\r\n\
+         Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\r\n",
+        signature.micalg
+    )
+    .into_bytes();
+    entity.extend_from_slice(&signature.armor);
+    entity.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let message = crate::common::mail::rewrap(
+        &Headers::new(who::DAVE, &format!("{ALPHA_REQUEST}, {BETA_REQUEST}")),
+        &entity,
+    );
+    let status = |list: &str| {
+        env.sql(&format!(
+            "SELECT status FROM members WHERE email = '{}' AND list_id = (SELECT id FROM lists WHERE name = '{list}')",
+            who::DAVE
+        ))
+        .trim()
+        .to_owned()
+    };
+    for (recipient, list) in [(ALPHA_REQUEST, ALPHA), (BETA_REQUEST, BETA)] {
+        assert_eq!(ingest_to(env, recipient, &message), 0);
+        assert_eq!(
+            status(list),
+            "removed",
+            "UNSUBSCRIBE was not carried out on {list}"
+        );
+    }
+    let before = dumps(env);
+    for recipient in [ALPHA_REQUEST, BETA_REQUEST] {
+        assert_eq!(ingest_to(env, recipient, &message), 0);
+        unchanged(
+            env,
+            &before,
+            &format!("the same message again to {recipient}"),
+        );
+    }
+}
