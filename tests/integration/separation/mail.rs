@@ -6,9 +6,11 @@ use super::{
     ALPHA, ALPHA_ADDRESS, ALPHA_REQUEST, BETA, BETA_ADDRESS, BETA_ADVISORY, BETA_REQUEST, deliver,
     done_on_beta, dumps, mail, unchanged, world,
 };
-use crate::common::lists::{copy, ingest_to};
-use crate::common::mail::{Attachment, Headers, SIGNED_NOW};
-use crate::common::{keys, revoked_update, who};
+use crate::common::lists::{copy, ingest_to, ok_on};
+use crate::common::mail::{
+    Attachment, Headers, SIGNED_NOW, cleartext_signed, signed_encrypted_mime,
+};
+use crate::common::{Env, keys, revoked_update, who};
 
 /// Every mail command, as beta's Dave would send it to beta (what it
 /// names is beta's), with its attachments.
@@ -107,10 +109,69 @@ fn no_mail_command_acts_on_beta_unless_it_names_beta() {
             );
         }
     }
+    runs += other_forms_naming_alpha(env, &commands, &before);
     println!(
-        "mail matrix: {} commands x 3 senders = {runs} refused messages",
+        "mail matrix: {} commands x 3 senders + 3 other forms = {runs} refused messages",
         commands.len()
     );
+}
+
+/// The class next to one command per message: every command of Dave's in
+/// one message, a cleartext signature, and a message signed and encrypted
+/// to beta's own key (so beta reads it) — all naming alpha, all sent to
+/// beta. None changes anything. Answers how many were sent.
+fn other_forms_naming_alpha(
+    env: &Env,
+    commands: &[(&str, String, Vec<Attachment>)],
+    before: &(String, String),
+) -> usize {
+    let daves: Vec<&(&str, String, Vec<Attachment>)> = commands
+        .iter()
+        .filter(|(verb, _, _)| *verb != "CONFIRM")
+        .collect();
+    let all_lines: Vec<&str> = daves.iter().map(|(_, lines, _)| lines.as_str()).collect();
+    let all_lines = all_lines.join("\n");
+    let text = format!("Hello,\n\nList: {ALPHA_ADDRESS}\nUNSUBSCRIBE\n");
+    let beta_key = ok_on(env, BETA, &["key", "export"]).stdout;
+    let headers = || Headers::new(who::DAVE, BETA_REQUEST);
+    let messages = [
+        mail(who::DAVE, BETA_REQUEST, ALPHA_ADDRESS, &all_lines, &[]),
+        cleartext_signed(who::DAVE, &headers(), &text, "", SIGNED_NOW),
+        signed_encrypted_mime(
+            who::DAVE,
+            beta_key.as_bytes(),
+            &headers(),
+            &text,
+            &[],
+            SIGNED_NOW,
+        ),
+    ];
+    for (n, message) in messages.iter().enumerate() {
+        assert_eq!(ingest_to(env, BETA_REQUEST, message), 0);
+        unchanged(
+            env,
+            before,
+            &format!("form {n} of Dave's mail naming alpha"),
+        );
+    }
+    // Naming beta, the same forms are carried out there (on a copy).
+    let control = copy(env);
+    let text = text.replace(ALPHA_ADDRESS, BETA_ADDRESS);
+    let message = signed_encrypted_mime(
+        who::DAVE,
+        beta_key.as_bytes(),
+        &headers(),
+        &text,
+        &[],
+        SIGNED_NOW,
+    );
+    assert_eq!(ingest_to(&control, BETA_REQUEST, &message), 0);
+    assert_eq!(
+        done_on_beta(&control),
+        1,
+        "encrypted UNSUBSCRIBE naming beta"
+    );
+    messages.len()
 }
 
 /// One signed message addressed to both lists (its own, signed To: names

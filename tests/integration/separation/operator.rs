@@ -1,12 +1,12 @@
-//! Each list's own audit chain, and the operator's mistakes between
-//! lists.
+//! Each list's own audit chain, beta's objects named at alpha, and the
+//! operator's mistakes between lists.
 
 use super::{
-    ALPHA, ALPHA_ADDRESS, ALPHA_REQUEST, BETA, BETA_ADDRESS, BETA_ADVISORY, BETA_REQUEST, dumps,
-    unchanged, world,
+    ALPHA, ALPHA_ADDRESS, ALPHA_REQUEST, BETA, BETA_ADDRESS, BETA_ADVISORY, BETA_CVE, BETA_REQUEST,
+    CANARY, dumps, unchanged, world,
 };
 use crate::common::lists::{create, ok_on, on};
-use crate::common::who;
+use crate::common::{path, revoked_update, who};
 
 /// Each list's audit log is its own hash chain: both verify, and a row of
 /// beta tampered with fails beta's verification and not alpha's.
@@ -114,4 +114,117 @@ fn operator_mistakes_between_lists_are_refused() {
         );
     }
     unchanged(env, &before, "the refused operator commands");
+}
+
+/// Beta's objects named at alpha (`--list alpha`): beta's copy ids, its
+/// advisory, its members. Alpha does not know them — every change is
+/// refused naming nothing of beta, and nothing changes — and alpha's
+/// listings show nothing of beta.
+#[test]
+fn betas_objects_are_unknown_to_alpha() {
+    let world = world();
+    let env = &world.env;
+    let copy_id = env
+        .sql("SELECT min(id) FROM deliveries WHERE list_id = (SELECT id FROM lists WHERE name = 'beta')")
+        .trim()
+        .to_owned();
+    assert!(!copy_id.is_empty(), "beta has no copy");
+    let key = env.file("certified-update.asc", &revoked_update(who::CERTIFIED));
+    let until = "2026-06-10T14:00:00Z";
+    let changes: Vec<Vec<&str>> = vec![
+        vec!["queue", "retry", &copy_id],
+        vec!["queue", "hold", &copy_id, "--reason", "r"],
+        vec!["queue", "release", &copy_id],
+        vec![
+            "queue",
+            "hold",
+            BETA_ADVISORY,
+            "--until",
+            until,
+            "--reason",
+            "r",
+        ],
+        vec!["queue", "release", BETA_ADVISORY],
+        vec!["advisory", "show", BETA_ADVISORY],
+        vec!["advisory", "preview", BETA_ADVISORY],
+        vec!["advisory", "acks", BETA_ADVISORY],
+        vec!["advisory", "edit", BETA_ADVISORY, "--title", "x"],
+        vec!["advisory", "announce", BETA_ADVISORY],
+        vec!["advisory", "cancel", BETA_ADVISORY, "--reason", "r"],
+        vec![
+            "advisory",
+            "disclose",
+            BETA_ADVISORY,
+            "--now",
+            "--reason",
+            "r",
+        ],
+        vec!["member", "show", who::ERIN],
+        vec!["member", "suspend", who::ERIN],
+        vec!["member", "resume", who::EXPIRING_SUBKEY],
+        vec!["member", "remove", who::FRANK, "--reason", "r"],
+        vec![
+            "member",
+            "grant",
+            who::CERTIFIED,
+            "committer",
+            "--by",
+            who::ERIN,
+        ],
+        vec![
+            "member",
+            "revoke",
+            who::FRANK,
+            "maintainer",
+            "--by",
+            who::ERIN,
+        ],
+        vec!["member", "set-key", who::CERTIFIED, "--key", path(&key)],
+        vec!["member", "sponsor", who::CERTIFIED, "--sponsor", who::ALICE],
+    ];
+    let before = dumps(env);
+    for args in &changes {
+        let run = on(env, ALPHA, args);
+        assert_eq!(
+            run.code, 1,
+            "{:?} worked on alpha:\n{}",
+            run.args, run.stdout
+        );
+        assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+        let shown = format!("{}{}", run.stdout, run.stderr).to_lowercase();
+        assert!(
+            !shown.contains(CANARY),
+            "{:?} shows beta's advisory: {shown}",
+            run.args
+        );
+        unchanged(env, &before, &format!("{args:?} on alpha"));
+    }
+    let reads: [&[&str]; 5] = [
+        &["member", "list", "--json"],
+        &["advisory", "list", "--json"],
+        &["queue", "list", "--all", "--json"],
+        &["audit", "list", "--json"],
+        &["list", "show", ALPHA, "--json"],
+    ];
+    for args in reads {
+        let shown = ok_on(env, ALPHA, args).stdout.to_lowercase();
+        for beta_only in [
+            who::ERIN,
+            who::FRANK,
+            who::CERTIFIED,
+            who::EXPIRING_SUBKEY,
+            CANARY,
+            "be-2026",
+            BETA_CVE,
+        ] {
+            assert!(
+                !shown.contains(&beta_only.to_lowercase()),
+                "{args:?} on alpha shows {beta_only}:\n{shown}"
+            );
+        }
+    }
+    println!(
+        "alpha refused {} changes naming beta's objects",
+        changes.len()
+    );
 }
