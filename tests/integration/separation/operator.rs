@@ -2,8 +2,8 @@
 //! operator's mistakes between lists.
 
 use super::{
-    ALPHA, ALPHA_ADDRESS, ALPHA_REQUEST, BETA, BETA_ADDRESS, BETA_ADVISORY, BETA_CVE, BETA_REQUEST,
-    CANARY, dumps, unchanged, world,
+    ALPHA, ALPHA_ADDRESS, ALPHA_ADVISORY, ALPHA_REQUEST, BETA, BETA_ADDRESS, BETA_ADVISORY,
+    BETA_CVE, BETA_REQUEST, CANARY, dumps, unchanged, world,
 };
 use crate::common::lists::{create, ok_on, on};
 use crate::common::{path, revoked_update, who};
@@ -148,6 +148,14 @@ fn betas_objects_are_unknown_to_alpha() {
         vec!["advisory", "show", BETA_ADVISORY],
         vec!["advisory", "preview", BETA_ADVISORY],
         vec!["advisory", "acks", BETA_ADVISORY],
+        vec![
+            "advisory",
+            "preview",
+            ALPHA_ADVISORY,
+            "--for",
+            who::ERIN,
+            "--sealed",
+        ],
         vec!["advisory", "edit", BETA_ADVISORY, "--title", "x"],
         vec!["advisory", "announce", BETA_ADVISORY],
         vec!["advisory", "cancel", BETA_ADVISORY, "--reason", "r"],
@@ -199,12 +207,13 @@ fn betas_objects_are_unknown_to_alpha() {
         );
         unchanged(env, &before, &format!("{args:?} on alpha"));
     }
-    let reads: [&[&str]; 5] = [
+    let reads: [&[&str]; 6] = [
         &["member", "list", "--json"],
         &["advisory", "list", "--json"],
         &["queue", "list", "--all", "--json"],
         &["audit", "list", "--json"],
         &["list", "show", ALPHA, "--json"],
+        &["advisory", "acks", ALPHA_ADVISORY, "--json"],
     ];
     for args in reads {
         let shown = ok_on(env, ALPHA, args).stdout.to_lowercase();
