@@ -113,6 +113,17 @@ fn operator_mistakes_between_lists_are_refused() {
             "gamma's folder was made"
         );
     }
+    // A name in use, whatever the addresses, and `list show` of no list.
+    let run = create(env, BETA, "delta@lists.example", who::FRANK, &[]);
+    run.fails_with("already a list named beta");
+    let run = env.run(&["list", "show", "gamma"]);
+    run.fails_with("no list named gamma");
+    assert!(
+        run.stderr.contains("alpha") && run.stderr.contains("beta"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.sql("SELECT * FROM lists ORDER BY id"), lists_before);
     unchanged(env, &before, "the refused operator commands");
 }
 
