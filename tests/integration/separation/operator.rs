@@ -3,9 +3,10 @@
 
 use super::{
     ALPHA, ALPHA_ADDRESS, ALPHA_ADVISORY, ALPHA_REQUEST, BETA, BETA_ADDRESS, BETA_ADVISORY,
-    BETA_CVE, BETA_REQUEST, CANARY, dumps, unchanged, world,
+    BETA_CVE, BETA_REQUEST, CANARY, dumps, mail, unchanged, world,
 };
-use crate::common::lists::{create, ok_on, on};
+use crate::common::lists::{create, ingest_to, ok_on, on};
+use crate::common::mail::Attachment;
 use crate::common::{path, revoked_update, who};
 
 /// Each list's audit log is its own hash chain: both verify, and a row of
@@ -247,4 +248,62 @@ fn betas_objects_are_unknown_to_alpha() {
         "alpha refused {} changes naming beta's objects",
         changes.len()
     );
+}
+
+/// A list's own address could not join its roster (its mail would loop
+/// back into it), but another list's could: beta took alpha's address,
+/// with alpha's list certificate, as a member, and sealed its embargoed
+/// mail into alpha's mailbox, to a key alpha holds. Every address of
+/// every list of the instance is now refused, at the CLI and by SPONSOR,
+/// and nothing changes.
+#[test]
+fn another_lists_address_cannot_join_the_roster() {
+    let world = world();
+    let env = &world.env;
+    let alpha_cert = env.file(
+        "alpha-list.asc",
+        ok_on(env, ALPHA, &["key", "export"]).stdout.as_bytes(),
+    );
+    let before = dumps(env);
+    let verp = "alpha-bounces+1-0011223344556677@project.example";
+    for address in [
+        ALPHA_ADDRESS,
+        ALPHA_REQUEST,
+        &ALPHA_ADDRESS.to_uppercase(),
+        verp,
+    ] {
+        let run = on(
+            env,
+            BETA,
+            &[
+                "member",
+                "add",
+                address,
+                "--name",
+                "Alpha",
+                "--org",
+                "Project",
+                "--kind",
+                "vendor",
+                "--key",
+                path(&alpha_cert),
+                "--sponsor",
+                who::ERIN,
+            ],
+        );
+        run.fails_with("an address of a list");
+        unchanged(env, &before, &format!("adding {address} to beta"));
+    }
+    let sponsor = format!(
+        "SPONSOR {ALPHA_ADDRESS}\nName: Alpha\nOrg: Project\nKind: vendor\nStatement: a list"
+    );
+    let cert = Attachment::pgp_keys(std::fs::read(&alpha_cert).expect("cert").as_slice());
+    let message = mail(who::DAVE, BETA_REQUEST, BETA_ADDRESS, &sponsor, &[cert]);
+    assert_eq!(ingest_to(env, BETA_REQUEST, &message), 0);
+    let members = env.sql(&format!(
+        "SELECT count(*) FROM members WHERE email_norm = '{ALPHA_ADDRESS}'"
+    ));
+    assert_eq!(members.trim(), "0", "beta took alpha's address by SPONSOR");
+    let line = env.sql("SELECT line FROM inbound_commands ORDER BY at DESC, idx DESC LIMIT 1");
+    assert!(line.contains("an address of a list"), "{line}");
 }
