@@ -230,3 +230,47 @@ fn a_message_to_both_lists_is_carried_out_on_each_and_replayed_on_neither() {
         );
     }
 }
+
+/// `ingest --list alpha --recipient <beta's request address>` (a `--list`
+/// or an EMBARGO_LIST left in the MTA's environment) ran beta's mail as
+/// alpha, which dropped it as not its own and exited 0: the message was
+/// lost. A `--list` that names another list than the recipient is now a
+/// temporary failure (75), so the MTA keeps the message, and nothing
+/// changes; the same list both ways, or a recipient of no list, is read
+/// as before.
+#[test]
+fn ingest_refuses_a_list_that_is_not_the_recipients() {
+    let world = world();
+    let env = &world.env;
+    let text = "UNSUBSCRIBE";
+    let message = mail(who::DAVE, BETA_REQUEST, BETA_ADDRESS, text, &[]);
+    let before = dumps(env);
+    let ingest = |list: &str, recipient: &str| {
+        env.command()
+            .args(["--list", list, "ingest", "--recipient", recipient])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().expect("stdin").write_all(&message)?;
+                child.wait_with_output()
+            })
+            .expect("run embargo ingest")
+    };
+    for recipient in [BETA_REQUEST, BETA_ADDRESS, "Beta-Request@Lists.Example"] {
+        let out = ingest(ALPHA, recipient);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(75), "{stderr}");
+        assert!(stderr.contains("another list"), "{stderr}");
+        unchanged(
+            env,
+            &before,
+            &format!("--list alpha --recipient {recipient}"),
+        );
+    }
+    let out = ingest(BETA, BETA_REQUEST);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(done_on_beta(env), 1, "beta's own mail was not carried out");
+}
