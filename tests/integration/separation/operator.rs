@@ -307,3 +307,55 @@ fn another_lists_address_cannot_join_the_roster() {
     let line = env.sql("SELECT line FROM inbound_commands ORDER BY at DESC, idx DESC LIMIT 1");
     assert!(line.contains("an address of a list"), "{line}");
 }
+
+/// `list create --import-key` took alpha's own secret key as beta's: two
+/// lists signing with one key (members could not tell them apart) and
+/// each able to open mail sealed to the other. And `--admin` could be
+/// alpha's address, with alpha's list certificate, so beta's mail went to
+/// alpha's mailbox. Both are refused now, and nothing is made.
+#[test]
+fn a_new_list_shares_no_key_and_no_address_with_another() {
+    let world = world();
+    let env = &world.env;
+    let lists_before = env.sql("SELECT * FROM lists ORDER BY id");
+    let before = dumps(env);
+    let alpha_secret = env.dir.path().join("var/list-key.asc");
+    let run = create(
+        env,
+        "gamma",
+        "gamma@lists.example",
+        who::FRANK,
+        &["--import-key", path(&alpha_secret)],
+    );
+    run.fails_with("already the key of the list alpha");
+    let alpha_cert = env.file(
+        "alpha-list.asc",
+        ok_on(env, ALPHA, &["key", "export"]).stdout.as_bytes(),
+    );
+    let run = env.run(&[
+        "list",
+        "create",
+        "gamma",
+        "--address",
+        "gamma@lists.example",
+        "--admin",
+        ALPHA_ADDRESS,
+        "--name",
+        "Alpha",
+        "--org",
+        "Project",
+        "--key",
+        path(&alpha_cert),
+    ]);
+    run.fails_with("an address of the list alpha");
+    assert_eq!(env.sql("SELECT * FROM lists ORDER BY id"), lists_before);
+    assert!(
+        !env.dir.path().join("var/lists/gamma").exists(),
+        "gamma's folder was left"
+    );
+    unchanged(env, &before, "the refused list create");
+    // The class's other side: the same command with a key of its own and
+    // a person as admin makes the list.
+    let made = create(env, "gamma", "gamma@lists.example", who::FRANK, &[]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+}
