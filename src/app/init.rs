@@ -109,6 +109,9 @@ pub(crate) async fn make(
     if list_key.fingerprint() == cert.fingerprint {
         bail!("the admin certificate is the list key itself; give the admin's own certificate");
     }
+    if let Some(store) = existing {
+        refuse_another_lists_key_or_address(store, &list_key.fingerprint(), &email).await?;
+    }
     let secret = list_key
         .to_secret_armored()
         .context("serialize the list key")?;
@@ -235,6 +238,32 @@ pub(crate) async fn make(
 }
 
 /// Files and folders `init` made, removed again if it fails.
+/// One more list of an instance shares nothing with the lists there: not
+/// their key (a member could not tell the lists' signatures apart, and
+/// each could read mail sealed to the other), and its first admin is no
+/// list's address (the list's mail would go into that list's mailbox).
+async fn refuse_another_lists_key_or_address(
+    store: &Store,
+    fingerprint: &str,
+    admin: &Email,
+) -> Result<()> {
+    for list in store.lists().await? {
+        if list.fingerprint.eq_ignore_ascii_case(fingerprint) {
+            bail!(
+                "refused: this key is already the key of the list {}; each list needs its own key",
+                list.name
+            );
+        }
+    }
+    if let Some(list) = store.list_by_address(admin.normalized()).await? {
+        bail!(
+            "refused: {admin} is an address of the list {}; the admin must be a person",
+            list.name
+        );
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 struct Cleanup {
     files: Vec<PathBuf>,

@@ -100,6 +100,15 @@ impl Instance {
         if let Some(found) = self.store.list_by_address(address.normalized()).await? {
             return Ok(Some(found));
         }
+        // A bounce arrives for one of a list's VERP addresses
+        // (`LOCAL-bounces+ID-TOKEN@DOMAIN`): it goes to the list whose
+        // address that is, which checks the token with its own secret.
+        if let Some(list_address) = crate::inbound::verp::list_address(address.as_str())
+            && let Some(found) = self.store.list_by_address(&list_address).await?
+            && found.address.eq_ignore_ascii_case(&list_address)
+        {
+            return Ok(Some(found));
+        }
         // List 1 of a database made before lists existed has its request
         // address only in the config until it is first opened.
         if address.normalized() == self.config.list.request_address.normalized() {

@@ -131,6 +131,17 @@ impl App {
                 "{email} is one of the list's own addresses; mail to it would loop back into the list"
             );
         }
+        // Nor another list's: this list's mail, embargoed, would go into
+        // that list's mailbox (sealed to whatever key came with it). Its
+        // name is not told: a member may have typed the address.
+        let verp_of = crate::inbound::verp::list_address(email.as_str());
+        for address in std::iter::once(email.normalized().to_owned()).chain(verp_of) {
+            if self.store.list_by_address(&address).await?.is_some() {
+                bail!(
+                    "{email} is an address of a list on this instance; mail to it would loop into that list"
+                );
+            }
+        }
         let name = input::line(Field::Name, &request.name, 200)?;
         let org = input::line(Field::Org, &request.org, 200)?;
         let statement = request

@@ -157,7 +157,25 @@ async fn open_for_mail(
     let config = load_config(path)?;
     let instance = crate::app::lists::Instance::open(config).await?;
     let row = match (list, recipient) {
-        (Some(_), _) | (None, None) => instance.select(list).await?,
+        (Some(_), Some(recipient)) => {
+            // `--list` (or EMBARGO_LIST, from the environment the MTA
+            // passed on) naming one list while the envelope says another:
+            // the named list would drop the other's mail as not its own,
+            // and the message would be lost. Keep it with the MTA instead.
+            let row = instance.select(list).await?;
+            let address = crate::roster::Email::parse(recipient).context("--recipient")?;
+            if let Some(other) = instance.by_recipient(&address).await?
+                && other.id != row.id
+            {
+                anyhow::bail!(
+                    "--list {} names another list than the recipient {address} (list {})",
+                    row.name,
+                    other.name
+                );
+            }
+            row
+        }
+        (Some(_), None) | (None, None) => instance.select(list).await?,
         (None, Some(recipient)) => {
             let address = crate::roster::Email::parse(recipient).context("--recipient")?;
             match instance.by_recipient(&address).await? {

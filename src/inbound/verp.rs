@@ -56,6 +56,23 @@ pub fn check(address: &str, local: &str, domain: &str, secret: &[u8]) -> Option<
     same.then_some(id)
 }
 
+/// The list address a VERP address was made from (`LOCAL@DOMAIN` of
+/// `LOCAL-bounces+ID-TOKEN@DOMAIN`), in lower case, or `None` when it is
+/// no VERP address. The MTA hands a bounce over with the VERP address as
+/// the envelope recipient, so this is how it finds its list; the token is
+/// not checked here but by that list, with its own secret ([`check`]).
+pub fn list_address(address: &str) -> Option<String> {
+    let (user, host) = address.trim().rsplit_once('@')?;
+    let (local, rest) = user
+        .to_ascii_lowercase()
+        .split_once("-bounces+")
+        .map(|(l, r)| (l.to_owned(), r.to_owned()))?;
+    if local.is_empty() || rest.is_empty() || host.is_empty() {
+        return None;
+    }
+    Some(format!("{local}@{}", host.to_ascii_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +103,28 @@ mod tests {
             None
         );
         assert_eq!(check(&made, "list", "evil.example", secret), None);
+    }
+
+    #[test]
+    fn a_verp_address_names_the_list_address_it_was_made_from() {
+        let made = address("Alpha", "Project.Example", b"secret", 42);
+        assert_eq!(
+            list_address(&made).as_deref(),
+            Some("alpha@project.example")
+        );
+        assert_eq!(
+            list_address(&made.to_uppercase()).as_deref(),
+            Some("alpha@project.example")
+        );
+        for other in [
+            "alpha@project.example",
+            "alpha-request@project.example",
+            "-bounces+1-ab@project.example",
+            "alpha-bounces+@project.example",
+            "alpha-bounces+1-ab@",
+            "alpha-bounces+1-ab",
+        ] {
+            assert_eq!(list_address(other), None, "{other}");
+        }
     }
 }

@@ -110,7 +110,7 @@ impl Store {
         Ok(self.member(&email).await?.map(|member| (member, cert)))
     }
 
-    /// Whether this signature was already used.
+    /// Whether this signature was already used on this list.
     pub async fn signature_seen(
         &self,
         signer: &str,
@@ -118,11 +118,13 @@ impl Store {
         digest: &str,
     ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM inbound_signatures WHERE signer = $1 AND signed_at = $2 AND digest = $3",
+            "SELECT 1 FROM inbound_signatures \
+             WHERE signer = $1 AND signed_at = $2 AND digest = $3 AND list_id = $4",
         )
         .bind(signer)
         .bind(format_instant(signed_at))
         .bind(digest)
+        .bind(self.list)
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
@@ -136,11 +138,12 @@ impl Store {
     ) -> Result<Vec<CommandRecord>, StoreError> {
         let rows: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT idx, outcome, line FROM inbound_commands \
-             WHERE signer = $1 AND signed_at = $2 AND digest = $3 ORDER BY idx",
+             WHERE signer = $1 AND signed_at = $2 AND digest = $3 AND list_id = $4 ORDER BY idx",
         )
         .bind(key.signer)
         .bind(format_instant(key.signed_at))
         .bind(key.digest)
+        .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -325,13 +328,14 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE inbound_commands SET line = $1 \
-             WHERE signer = $2 AND signed_at = $3 AND digest = $4 AND idx = $5",
+             WHERE signer = $2 AND signed_at = $3 AND digest = $4 AND idx = $5 AND list_id = $6",
         )
         .bind(line)
         .bind(key.signer)
         .bind(format_instant(key.signed_at))
         .bind(key.digest)
         .bind(i64::try_from(index).unwrap_or(i64::MAX))
+        .bind(self.list)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

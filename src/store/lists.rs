@@ -160,3 +160,84 @@ pub(crate) async fn test_list(store: &Store, name: &str) -> Store {
     tx.commit().await.expect("commit the list");
     store.scoped(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::test_list;
+    use crate::store::{Location, SignedKey, Store};
+
+    /// The replay record of signed mail was one for the instance: a
+    /// message one list had used (or half done) read as used, with that
+    /// list's recorded commands, on every other list. Each list now sees
+    /// only its own record, and records the same message once itself.
+    #[tokio::test]
+    async fn the_replay_record_of_signed_mail_is_per_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(
+            &Location::File(dir.path().join("lists.db")),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        store.mute_wake();
+        let (alpha, beta) = (
+            test_list(&store, "alpha").await,
+            test_list(&store, "beta").await,
+        );
+        let signed_at = Utc.with_ymd_and_hms(2026, 6, 1, 11, 59, 0).unwrap();
+        let key = SignedKey {
+            signer: "AAAA",
+            signed_at,
+            digest: "d1",
+        };
+        let mut tx = alpha.write(signed_at).await.unwrap();
+        tx.record_command(&key, 0, false, "UNSUBSCRIBE: done")
+            .await
+            .unwrap();
+        tx.set_command_line(&key, 0, "UNSUBSCRIBE: you left alpha")
+            .await
+            .unwrap();
+        tx.record_signature(key.signer, signed_at, key.digest)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(alpha.signature_seen("AAAA", signed_at, "d1").await.unwrap());
+        assert_eq!(alpha.commands_recorded(&key).await.unwrap().len(), 1);
+        assert!(!beta.signature_seen("AAAA", signed_at, "d1").await.unwrap());
+        assert!(beta.commands_recorded(&key).await.unwrap().is_empty());
+
+        let mut tx = beta.write(signed_at).await.unwrap();
+        tx.record_command(&key, 0, true, "UNSUBSCRIBE refused")
+            .await
+            .unwrap();
+        tx.set_command_line(&key, 0, "UNSUBSCRIBE refused: beta")
+            .await
+            .unwrap();
+        tx.record_signature(key.signer, signed_at, key.digest)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let lines = |records: Vec<crate::store::CommandRecord>| {
+            records.into_iter().map(|r| r.line).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lines(alpha.commands_recorded(&key).await.unwrap()),
+            ["UNSUBSCRIBE: you left alpha"]
+        );
+        assert_eq!(
+            lines(beta.commands_recorded(&key).await.unwrap()),
+            ["UNSUBSCRIBE refused: beta"]
+        );
+        // The same message again on either list is a replay there.
+        let mut tx = beta.write(signed_at).await.unwrap();
+        assert!(
+            tx.record_signature(key.signer, signed_at, key.digest)
+                .await
+                .is_err()
+        );
+    }
+}

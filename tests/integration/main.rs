@@ -28,5 +28,6 @@ mod roster_refusals;
 mod scheduler;
 mod sealed;
 mod sealing;
+mod separation;
 mod smtp;
 mod smtp_delivery;

@@ -11,6 +11,7 @@ pub mod hostile;
 pub mod inproc;
 pub mod keys;
 pub mod limits;
+pub mod lists;
 pub mod mail;
 pub mod member;
 pub mod mime;
