@@ -86,7 +86,8 @@ impl Store {
     }
 
     /// The counts of every list at `now`; a member told about a notified
-    /// advisory at or before `ack_cutoff` who has not answered is a breach.
+    /// advisory before `ack_cutoff` (so more than the acknowledgement
+    /// clock ago) who has not answered is a breach.
     pub async fn report_counts(
         &self,
         now: DateTime<Utc>,
@@ -143,7 +144,7 @@ impl Store {
     }
 
     /// Active members with a sent copy of a notified advisory (notice,
-    /// update or reminder) from at or before `cutoff` and no answer.
+    /// update or reminder) from before `cutoff` and no answer.
     async fn ack_breaches(&self, cutoff: DateTime<Utc>) -> Result<Vec<(ListId, u64)>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT a.list_id AS list_id, COUNT(*) AS n FROM advisories a \
@@ -152,7 +153,7 @@ impl Store {
              AND EXISTS (SELECT 1 FROM deliveries d \
                  JOIN announcements n ON n.id = d.announcement_id \
                  WHERE n.advisory_id = a.id AND n.kind IN {told} AND d.member_id = m.id \
-                 AND d.state = 'sent' AND d.sent_at <= $1) \
+                 AND d.state = 'sent' AND d.sent_at < $1) \
              AND NOT EXISTS (SELECT 1 FROM acks k \
                  WHERE k.advisory_id = a.id AND k.member_id = m.id) \
              GROUP BY a.list_id",
@@ -284,5 +285,39 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two daemons serving the home list both read the digest's last run
+    /// and both find it due: only the first to move the row may queue the
+    /// digest, so the observers get one copy per instant, not two.
+    #[tokio::test]
+    async fn a_job_is_claimed_once_from_the_run_both_claimers_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::create(
+            &super::super::Location::File(dir.path().join("jobs.sqlite")),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("create the store");
+        let store = super::super::lists::test_list(&store, "jobs").await;
+        let at = |text: &str| crate::clock::parse_instant(text).expect("instant");
+        let (last, now) = (at("2026-06-01T12:00:00Z"), at("2026-06-08T08:00:00Z"));
+        let mut tx = store.write(last).await.expect("write");
+        tx.set_job_run("job", last)
+            .await
+            .expect("start the schedule");
+        tx.commit().await.expect("commit");
+        for (claimer, wins) in [(1, true), (2, false)] {
+            let mut tx = store.write(now).await.expect("write");
+            let claimed = tx.claim_job("job", last, now).await.expect("claim");
+            tx.commit().await.expect("commit");
+            assert_eq!(claimed, wins, "claimer {claimer}");
+        }
+        assert_eq!(store.job_last_run("job").await.expect("read"), Some(now));
     }
 }

@@ -21,6 +21,7 @@ mod init;
 mod input_errors;
 mod never_early;
 mod never_stuck;
+mod observer;
 mod operator;
 mod roster;
 mod roster_refusals;
