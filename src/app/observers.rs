@@ -71,9 +71,9 @@ impl Instance {
     }
 
     /// Adds an observer with their certificate, checked with the same
-    /// policy as a member's. Refuses an address that already observes, a
-    /// certificate that fails the policy or holds no user ID with the
-    /// address; nothing is stored then.
+    /// policy as a member's. Refuses an address that already observes or
+    /// that is a list's own, and a certificate that fails the policy;
+    /// nothing is stored then.
     pub async fn add_observer(
         &self,
         clock: Box<dyn Clock>,
@@ -83,6 +83,12 @@ impl Instance {
     ) -> Result<AddedObserver> {
         let email = Email::parse(email).context("the observer's address")?;
         let reason = checked_reason(reason)?;
+        if let Some(list) = self.by_recipient(&email).await? {
+            bail!(
+                "refused: {email} is an address of the list {}; the digest would loop back into embargo",
+                list.name
+            );
+        }
         let home = self.home(clock).await?;
         let now = home.now();
         let checked = crate::pgp::check_member_cert(cert, &email, &home.cert_policy(), now)

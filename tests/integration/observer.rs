@@ -310,12 +310,12 @@ fn observers_are_added_listed_and_removed_with_each_change_audited_in_the_home_l
     env.ok(&["audit", "verify"]);
 }
 
-/// The class of unusable certificates a member would be refused with:
-/// too weak, no live encryption subkey, SHA-1 bindings, not a
-/// certificate at all. Each is refused, exit 1, nothing
-/// stored.
+/// The class of unusable certificates a member would be refused with
+/// (too weak, no live encryption subkey, SHA-1 bindings, not a
+/// certificate at all), and a list's own addresses: each is refused,
+/// exit 1, nothing stored.
 #[test]
-fn an_observer_with_a_key_the_member_policy_refuses_is_refused_and_nothing_is_stored() {
+fn an_observer_with_a_refused_key_or_a_list_address_is_refused_and_nothing_is_stored() {
     let env = Env::new();
     env.init();
     let garbage = env.file(
@@ -343,6 +343,27 @@ fn an_observer_with_a_key_the_member_policy_refuses_is_refused_and_nothing_is_st
         ]);
         run.fails_with("certificate");
         assert_eq!(env.dump(), before, "{email} {key:?} changed the database");
+    }
+    // A list's own address (or its request address) with a good key: the
+    // digest would loop back into embargo.
+    let key = env.cert_file(OBSERVER);
+    for address in [
+        "security-announce@project.example",
+        "Security-Announce-Request@project.example",
+    ] {
+        let before = env.dump();
+        env.run(&[
+            "instance",
+            "observer",
+            "add",
+            address,
+            "--key",
+            path(&key),
+            "--reason",
+            "test",
+        ])
+        .fails_with("is an address of the list security-announce");
+        assert_eq!(env.dump(), before, "{address} changed the database");
     }
     let listed = env.ok(&["instance", "observer", "ls", "--json"]).stdout;
     assert_eq!(listed.trim(), "[]");
