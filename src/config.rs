@@ -15,9 +15,9 @@ use serde::Deserialize;
 
 use crate::roster::Email;
 
+mod instance;
 /// Where the config is looked for when neither `--config` nor
 /// `EMBARGO_CONFIG` names a file.
-mod instance;
 mod lists;
 
 pub use instance::InstanceSettings;
