@@ -116,36 +116,53 @@ impl Counts {
 
     /// The counts as lines of text, indented under a heading.
     fn lines(&self, ack_within_hours: i64, out: &mut Vec<String>) {
-        let join = |map: &BTreeMap<String, u64>| {
-            map.iter()
-                .map(|(word, n)| format!("{word} {n}"))
+        // In each set's own order (a member's life, an advisory's), not
+        // the map's alphabetical one.
+        let join = |map: &BTreeMap<String, u64>, order: Vec<String>| {
+            order
+                .iter()
+                .map(|word| format!("{word} {}", map.get(word).copied().unwrap_or(0)))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        out.push(format!("  members: {}", join(&self.members)));
-        out.push(format!("  advisories: {}", join(&self.advisories)));
+        let members = Status::ALL.iter().map(ToString::to_string).collect();
+        let advisories = AdvisoryStatus::ALL
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let copies = UNDELIVERED.iter().map(ToString::to_string).collect();
+        out.push(format!("  members: {}", join(&self.members, members)));
+        out.push(format!(
+            "  advisories: {}",
+            join(&self.advisories, advisories)
+        ));
         for (what, lengths) in [
             ("disclosed", &self.embargo_days.disclosed),
             ("open", &self.embargo_days.open),
         ] {
-            let days =
-                |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |d| format!("{d:.1}"));
-            out.push(format!(
-                "  embargo length, {what}: {} advisories, median {} days, longest {} days",
-                lengths.count,
-                days(lengths.median),
-                days(lengths.max)
-            ));
+            out.push(format!("  embargo length, {what}: {}", describe(lengths)));
         }
         out.push(format!("  active holds: {}", self.active_holds));
         out.push(format!(
             "  copies that did not arrive: {}",
-            join(&self.copies)
+            join(&self.copies, copies)
         ));
         out.push(format!(
             "  breaches of the acknowledgement clock ({ack_within_hours} hours): {}",
             self.ack_breaches
         ));
+    }
+}
+
+/// Embargo lengths in words: `none`, or how many, the median and the
+/// longest.
+fn describe(lengths: &Lengths) -> String {
+    match (lengths.count, lengths.median, lengths.max) {
+        (count, Some(median), Some(max)) if count > 0 => format!(
+            "{count} {}, median {median:.1} days, longest {max:.1} days",
+            if count == 1 { "advisory" } else { "advisories" }
+        ),
+        _ => "none".to_owned(),
     }
 }
 

@@ -185,6 +185,24 @@ fn instance_report_counts_each_list_and_the_total_of_a_known_setup() {
     assert_eq!(total["copies"]["missed"], 1);
     assert_eq!(total["ack_breaches"], 1);
 
+    // The same figures as text, each set in its own order.
+    let text = env
+        .run_at("2026-06-04T12:00:01Z", &["instance", "report"])
+        .stdout;
+    for line in [
+        "list security-announce\n  members: pending 1, active 2, suspended 0, removed 0\n  \
+         advisories: draft 1, scheduled 0, notified 1, disclosed 0, cancelled 0\n  \
+         embargo length, disclosed: none\n  \
+         embargo length, open: 1 advisory, median 9.1 days, longest 9.1 days\n  \
+         active holds: 1\n  \
+         copies that did not arrive: failed 0, uncertain 0, missed 0\n  \
+         breaches of the acknowledgement clock (72 hours): 1\n",
+        "list kernel\n",
+        "all 2 lists\n  members: pending 1, active 4, suspended 0, removed 0\n",
+    ] {
+        assert!(text.contains(line), "{line:?} is not in:\n{text}");
+    }
+
     // The acknowledgement clock is 72 hours to the second: not a breach at
     // exactly 72 hours; and a hold that has run out is no longer active.
     let at_72h = report_json(&env, "2026-06-04T12:00:00Z");
