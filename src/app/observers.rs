@@ -117,7 +117,9 @@ impl Instance {
         })
     }
 
-    /// Removes an observer: no digest is sealed for them from now on.
+    /// Removes an observer: no digest is sealed for them from now on, and
+    /// copies of one queued for them (a server that keeps deferring it)
+    /// are stopped.
     pub async fn remove_observer(
         &self,
         clock: Box<dyn Clock>,
@@ -132,9 +134,11 @@ impl Instance {
         if !tx.delete_observer(&email).await? {
             bail!("no observer with address {email}");
         }
+        let dropped = tx.drop_digests_to(&email).await?;
         tx.append_audit(
             &Record::new(Actor::Operator, "observer.remove", audit_subject(&email))
-                .reason(Some(&reason)),
+                .reason(Some(&reason))
+                .detail("copies_dropped", dropped.to_string()),
         )
         .await?;
         tx.commit().await?;

@@ -266,6 +266,27 @@ impl WriteTx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Stops this list's copies of the digest to `email` that have not
+    /// gone out (queued, or uncertain and so due to be sent again), as
+    /// for a member who left: a removed observer gets nothing more.
+    /// Answers how many stopped.
+    pub async fn drop_digests_to(&mut self, email: &Email) -> Result<u64, StoreError> {
+        let dropped = sqlx::query(
+            "UPDATE deliveries SET state = 'dropped', next_attempt_at = NULL, message = NULL, \
+               last_reply = $1, updated_at = $2 \
+             WHERE list_id = $3 AND lower(recipient) = $4 AND state IN ('queued', 'uncertain') \
+             AND announcement_id IN (SELECT id FROM announcements WHERE kind = $5)",
+        )
+        .bind("not sent: no longer an observer")
+        .bind(format_instant(self.now))
+        .bind(self.list)
+        .bind(email.normalized())
+        .bind(kind_word(Kind::Digest))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(dropped.rows_affected())
+    }
+
     /// Moves job `name` of this list from its run at `last` to `now`, if
     /// no one moved it since: the one process that does runs the job, so
     /// several daemons run it once per instant.

@@ -137,3 +137,54 @@ fn instance_report_text_and_json_carry_no_canary_of_any_list() {
         assert_no_canary("instance report --json", &report_json(&env, at).to_string());
     }
 }
+
+/// A digest queued for an observer whose server kept deferring it still
+/// went out after the observer was removed. Removing an observer now
+/// stops their copies that have not gone out, and only theirs; the next
+/// digest is not sealed for them.
+#[test]
+fn a_removed_observer_gets_no_digest_still_queued_for_them() {
+    // A port nobody listens on: every copy is deferred and stays queued.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let env = Env::with_config(&format!(
+        "\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n"
+    ));
+    env.init();
+    for observer in [OBSERVER, who::FRANK] {
+        let key = env.cert_file(observer);
+        env.ok(&[
+            "instance",
+            "observer",
+            "add",
+            observer,
+            "--key",
+            path(&key),
+            "--reason",
+            "test",
+        ]);
+    }
+    env.ok(&["queue", "run"]);
+    let run = env.run_at("2026-06-08T08:00:00Z", &["queue", "run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let queued = |who: &str| (who.to_owned(), "queued".to_owned());
+    assert_eq!(digests(&env), [queued(OBSERVER), queued(who::FRANK)]);
+
+    env.ok(&[
+        "instance", "observer", "remove", OBSERVER, "--reason", "left",
+    ]);
+    let dropped = (OBSERVER.to_owned(), "dropped".to_owned());
+    assert_eq!(digests(&env), [dropped.clone(), queued(who::FRANK)]);
+
+    let run = env.run_at("2026-06-15T08:00:00Z", &["queue", "run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let copies = digests(&env);
+    assert_eq!(copies.len(), 3, "{copies:?}");
+    assert_eq!(copies[0], dropped);
+    assert!(
+        copies[1..].iter().all(|(to, _)| to == who::FRANK),
+        "{copies:?}"
+    );
+}
