@@ -15,10 +15,12 @@ use serde::Deserialize;
 
 use crate::roster::Email;
 
+mod instance;
 /// Where the config is looked for when neither `--config` nor
 /// `EMBARGO_CONFIG` names a file.
 mod lists;
 
+pub use instance::InstanceSettings;
 pub use lists::{
     ListIdentity, ListOverride, check_name as check_list_name, default_name as default_list_name,
 };
@@ -41,6 +43,8 @@ pub struct Config {
     pub export: ExportSettings,
     pub schedule: ScheduleSettings,
     pub inbound: InboundSettings,
+    /// `[instance]`: the observers' digest and acknowledgement clock.
+    pub instance: InstanceSettings,
     /// `[lists.NAME]` tables: what each list sets apart from the
     /// defaults above (see [`Config::for_list`]).
     pub lists: std::collections::BTreeMap<String, ListOverride>,
@@ -293,6 +297,8 @@ struct RawConfig {
     schedule: RawSchedule,
     #[serde(default)]
     inbound: RawInbound,
+    #[serde(default)]
+    instance: instance::RawInstance,
     #[serde(default)]
     lists: std::collections::BTreeMap<String, lists::RawListOverride>,
 }
@@ -692,6 +698,7 @@ impl Config {
             bail!("[inbound] bounce_threshold must be positive");
         }
         let lists = lists::resolve(raw.lists, &base, &data_dir, &embargo)?;
+        let instance = raw.instance.resolve(&address)?;
         let inbound = InboundSettings {
             max_bytes: raw.inbound.max_bytes,
             max_depth: raw.inbound.max_depth,
@@ -734,6 +741,7 @@ impl Config {
             export,
             schedule,
             inbound,
+            instance,
             lists,
         })
     }

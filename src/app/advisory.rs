@@ -244,10 +244,12 @@ impl App {
         for kind in [Kind::Confirm, Kind::Welcome, Kind::Missed, Kind::KeyExpiry] {
             templates.render(kind, &member_context(&self.list_view(), &sample, &extra))?;
         }
-        templates.render(
-            Kind::Report,
-            &report_context(&self.list_view(), "title", &["line".to_owned()]),
-        )?;
+        for kind in [Kind::Report, Kind::Digest] {
+            templates.render(
+                kind,
+                &report_context(&self.list_view(), "title", &["line".to_owned()]),
+            )?;
+        }
         templates.render(
             Kind::Reply,
             &crate::compose::reply_context(&self.list_view(), &sample, &["line".to_owned()]),

@@ -100,6 +100,8 @@ impl App {
         done.step("maintainers' report", result.map(|()| Prepared::default()));
         let result = self.run_jobs(&mut slot, now).await;
         done.step("key-expiry job", result.map(|()| Prepared::default()));
+        let result = self.run_digest(&mut slot, now).await;
+        done.step("observers' digest", result.map(|()| Prepared::default()));
         let result = self.write_due_exports(now).await;
         done.step("exports", result.map(|_| Prepared::default()));
         Ok(done)

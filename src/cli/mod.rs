@@ -6,6 +6,7 @@
 
 pub mod advisory;
 pub mod generate;
+pub mod instance;
 pub mod list;
 pub mod member;
 pub mod queue;
@@ -16,6 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use advisory::AdvisoryCommand;
 pub use generate::ShellArg;
+pub use instance::{InstanceCommand, ObserverCommand};
 pub use list::{CreateListArgs, ListCommand};
 pub use member::{MemberCommand, RoleArg};
 pub use queue::{HoldArgs, QueueCommand, ServeArgs};
@@ -54,6 +56,10 @@ pub enum Command {
     /// Make, show and list the lists of this instance.
     #[command(subcommand)]
     List(ListCommand),
+    /// The instance as a whole: the foundation's observers and the counts
+    /// of every list.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
     /// Work with the list's own OpenPGP key.
     #[command(subcommand)]
     Key(KeyCommand),

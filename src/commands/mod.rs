@@ -7,6 +7,7 @@ mod audit;
 mod demo;
 mod flags;
 mod init;
+mod instance;
 mod list;
 mod member;
 mod progress;
@@ -33,6 +34,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => init::init(load_config(config)?, list, args).await,
         Command::List(command) => list::dispatch(load_config(config)?, command).await,
+        Command::Instance(command) => instance::dispatch(load_config(config)?, command).await,
         Command::Key(command) => init::key(open(config, list).await?, command).await,
         Command::Member(command) => member::dispatch(open(config, list).await?, command).await,
         Command::Advisory(command) => advisory::dispatch(open(config, list).await?, command).await,

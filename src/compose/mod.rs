@@ -42,6 +42,9 @@ pub enum Kind {
     /// To a member who sent signed commands: what was done, or which rule
     /// refused it.
     Reply,
+    /// To each of the foundation's observers: counts across every list,
+    /// never an advisory's content or a member's address.
+    Digest,
 }
 
 crate::names::named_enum! {
@@ -58,6 +61,7 @@ crate::names::named_enum! {
         KeyExpiry => "key-expiry",
         Report => "report",
         Reply => "reply",
+        Digest => "digest",
     }
 }
 
@@ -95,6 +99,7 @@ impl Kind {
             Kind::KeyExpiry => include_str!("../../templates/key-expiry.txt"),
             Kind::Report => include_str!("../../templates/report.txt"),
             Kind::Reply => include_str!("../../templates/reply.txt"),
+            Kind::Digest => include_str!("../../templates/digest.txt"),
         }
     }
 }

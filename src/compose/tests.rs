@@ -73,6 +73,15 @@ fn render(kind: Kind) -> String {
             &member(),
             &["ACK DF-2026-0001 not-affected: recorded".to_owned()],
         )
+    } else if kind == Kind::Digest {
+        report_context(
+            &list(),
+            "observers' digest of 2026-06-08 08:00 UTC",
+            &[
+                "all lists: members 12 active, 1 pending; advisories 2 notified".to_owned(),
+                "  breaches of the acknowledgement clock (72 hours): 3".to_owned(),
+            ],
+        )
     } else if kind == Kind::Report {
         report_context(
             &list(),

@@ -92,7 +92,8 @@ fn kinds_are_stored_as_the_words_the_database_holds() {
             "missed",
             "key-expiry",
             "report",
-            "reply"
+            "reply",
+            "digest"
         ]
     );
     assert_eq!(kind_list(&Kind::TOLD), "('notice', 'update', 'reminder')");

@@ -32,6 +32,7 @@ mod instants;
 mod kind_tests;
 mod lists;
 mod members;
+mod observers;
 mod wake;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,7 @@ pub use exports::DueExport;
 pub use inbound::{AckRow, BouncedCopy, CommandRecord, SignedKey};
 pub use lists::{ListId, ListRow, NewList};
 pub use members::{MemberChange, NewMember};
+pub use observers::{EmbargoSpan, ObserverRow, ReportCounts};
 pub use wake::{WakeSocket, socket_path as wake_socket_path};
 
 /// What went wrong in the store.

@@ -22,6 +22,8 @@ mod input_errors;
 mod lists;
 mod never_early;
 mod never_stuck;
+mod observer;
+mod observer_digest;
 mod operator;
 mod roster;
 mod roster_refusals;

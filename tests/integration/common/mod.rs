@@ -17,6 +17,7 @@ pub mod member;
 pub mod mime;
 pub mod outbox;
 pub mod smtp;
+pub mod two_lists;
 
 pub use env::{Env, NOW, Run, ingest, path, spawn_ingest};
 pub use keys::{keys, revoked_update, who};
