@@ -6,9 +6,16 @@
 -- local part.
 --
 -- SQLite cannot change a column's UNIQUE constraint, so the tables that
--- carry one are rebuilt. Foreign keys stay on: their checks are deferred
--- to the commit of this migration, by which time every reference points
--- at the rebuilt table of the same name again.
+-- carry one are rebuilt. Foreign keys stay on (the migration runs in one
+-- transaction, where `PRAGMA foreign_keys` cannot change): their checks
+-- are deferred to the commit, by which time every reference points at
+-- the rebuilt table of the same name again. A table other rows reference
+-- (members, advisories) is copied aside, dropped, made again under its
+-- own name and filled from the copy: dropping it counts each reference to
+-- it as a deferred violation, and only rows inserted into a table of that
+-- name take the count back down (rows inserted into a `_new` table that is
+-- renamed afterwards do not, so the commit failed on any database with a
+-- member or an advisory).
 PRAGMA defer_foreign_keys = ON;
 
 CREATE TABLE lists (
@@ -31,7 +38,9 @@ FROM list;
 DROP TABLE list;
 
 -- members
-CREATE TABLE members_new (
+CREATE TABLE members_old AS SELECT * FROM members;
+DROP TABLE members;
+CREATE TABLE members (
     id                        INTEGER PRIMARY KEY,
     list_id                   INTEGER NOT NULL REFERENCES lists (id),
     email                     TEXT NOT NULL,
@@ -56,16 +65,15 @@ CREATE TABLE members_new (
     UNIQUE (list_id, email_norm),
     UNIQUE (list_id, fingerprint)
 );
-INSERT INTO members_new (id, list_id, email, email_norm, name, org, kind, roles, status,
+INSERT INTO members (id, list_id, email, email_norm, name, org, kind, roles, status,
     fingerprint, sponsor_id, statement, needs_sponsor, confirm_token_hash,
     confirm_token_expires_at, created_at, updated_at, confirmed_at, summary, bounce_score,
     bounce_reported)
 SELECT id, 1, email, email_norm, name, org, kind, roles, status, fingerprint, sponsor_id,
     statement, needs_sponsor, confirm_token_hash, confirm_token_expires_at, created_at,
     updated_at, confirmed_at, summary, bounce_score, bounce_reported
-FROM members;
-DROP TABLE members;
-ALTER TABLE members_new RENAME TO members;
+FROM members_old;
+DROP TABLE members_old;
 CREATE INDEX members_sponsor ON members (sponsor_id);
 CREATE INDEX members_status ON members (list_id, status);
 
@@ -128,7 +136,9 @@ DROP TABLE retired_member_keys;
 ALTER TABLE retired_member_keys_new RENAME TO retired_member_keys;
 
 -- advisories: an advisory id is unique within its list.
-CREATE TABLE advisories_new (
+CREATE TABLE advisories_old AS SELECT * FROM advisories;
+DROP TABLE advisories;
+CREATE TABLE advisories (
     id            INTEGER PRIMARY KEY,
     list_id       INTEGER NOT NULL REFERENCES lists (id),
     ident         TEXT NOT NULL,
@@ -144,13 +154,12 @@ CREATE TABLE advisories_new (
     hold_reason   TEXT,
     UNIQUE (list_id, ident_norm)
 );
-INSERT INTO advisories_new (id, list_id, ident, ident_norm, status, revision, content,
+INSERT INTO advisories (id, list_id, ident, ident_norm, status, revision, content,
     announce_at, message_key, created_at, updated_at, hold_until, hold_reason)
 SELECT id, 1, ident, ident_norm, status, revision, content, announce_at, message_key,
     created_at, updated_at, hold_until, hold_reason
-FROM advisories;
-DROP TABLE advisories;
-ALTER TABLE advisories_new RENAME TO advisories;
+FROM advisories_old;
+DROP TABLE advisories_old;
 
 -- jobs and secrets: per list.
 CREATE TABLE jobs_new (

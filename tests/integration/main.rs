@@ -19,6 +19,8 @@ mod inbound_replay;
 mod inbound_retry;
 mod init;
 mod input_errors;
+mod lists_migration;
+mod lists_migration_killed;
 mod never_early;
 mod never_stuck;
 mod operator;

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod mail;
 pub mod member;
 pub mod mime;
+pub mod old_release;
 pub mod outbox;
 pub mod smtp;
 
