@@ -37,6 +37,14 @@ FROM list;
 
 DROP TABLE list;
 
+-- Dropping a table other rows reference, and filling its new copy, looks
+-- up the rows that reference each row: a reference without an index of
+-- its own gets one for the length of the migration (without them, 10,000
+-- members took 15 s, most of it scanning the roster for each member's
+-- sponsor).
+CREATE INDEX migration_acks_member ON acks (member_id);
+CREATE INDEX migration_retired_member ON retired_member_keys (member_id);
+
 -- members
 CREATE TABLE members_old AS SELECT * FROM members;
 DROP TABLE members;
@@ -65,6 +73,7 @@ CREATE TABLE members (
     UNIQUE (list_id, email_norm),
     UNIQUE (list_id, fingerprint)
 );
+CREATE INDEX members_sponsor ON members (sponsor_id);
 INSERT INTO members (id, list_id, email, email_norm, name, org, kind, roles, status,
     fingerprint, sponsor_id, statement, needs_sponsor, confirm_token_hash,
     confirm_token_expires_at, created_at, updated_at, confirmed_at, summary, bounce_score,
@@ -74,7 +83,6 @@ SELECT id, 1, email, email_norm, name, org, kind, roles, status, fingerprint, sp
     updated_at, confirmed_at, summary, bounce_score, bounce_reported
 FROM members_old;
 DROP TABLE members_old;
-CREATE INDEX members_sponsor ON members (sponsor_id);
 CREATE INDEX members_status ON members (list_id, status);
 
 CREATE TRIGGER members_summary_after_insert AFTER INSERT ON members
@@ -213,6 +221,8 @@ CREATE INDEX deliveries_list_due ON deliveries (list_id, state, next_attempt_at)
 
 ALTER TABLE inbound_signatures ADD COLUMN list_id INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE inbound_commands ADD COLUMN list_id INTEGER NOT NULL DEFAULT 1;
+
+DROP INDEX migration_acks_member;
 
 -- Instance-wide: the foundation's observers, who see counts across every
 -- list and nothing of any advisory.

@@ -21,6 +21,7 @@ mod init;
 mod input_errors;
 mod lists_migration;
 mod lists_migration_killed;
+mod lists_migration_large;
 mod never_early;
 mod never_stuck;
 mod operator;
