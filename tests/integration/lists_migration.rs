@@ -41,7 +41,7 @@ fn json_at(env: &Env, now: &str, args: &[&str]) -> Value {
 /// "FOREIGN KEY constraint failed": the migration dropped `members` and
 /// `advisories`, which other rows reference, and renamed rebuilt copies
 /// into their place, which SQLite does not count as resolving those
-/// references (only a database without members or advisories migrated).
+/// references (and `init` always makes a member: every database failed).
 /// Now the first open migrates it once, leaves it sound with every row
 /// where it was, and today's binary reads it as the old binary did.
 #[test]
@@ -62,6 +62,8 @@ fn the_migration_no_longer_fails_on_rows_that_reference_members_and_advisories()
     assert_eq!(migrations(&db), format!("{}|1", OLD_MIGRATIONS + 1));
     assert_sound(&db);
     assert_eq!(row_counts(&db), before, "rows of {TABLES:?}");
+    // Children (certificates, revisions, ACKs, exports) belong to their
+    // parent row's list and have no list_id of their own.
     for table in TABLES
         .iter()
         .filter(|t| !["member_certs", "advisory_revisions", "acks", "exports"].contains(t))
