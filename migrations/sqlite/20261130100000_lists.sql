@@ -30,10 +30,28 @@ CREATE TABLE lists (
     created_at    TEXT NOT NULL
 );
 
+-- The name is the one `init` gives a new list (`config::default_name`):
+-- the local part in lower case (ASCII), each character a list name cannot
+-- hold made `-`, at most 64 characters, and `list` when that does not
+-- start with a letter or a digit. A name kept as it was (`sec+team`)
+-- would be one no `--list` check or `[lists.NAME]` table accepts.
+WITH RECURSIVE
+    local_part (s) AS (
+        SELECT lower(substr(address, 1, instr(address, '@') - 1)) FROM list
+    ),
+    cleaned (i, name) AS (
+        SELECT 0, ''
+        UNION ALL
+        SELECT i + 1, name || CASE WHEN substr(s, i + 1, 1) GLOB '[a-z0-9._-]'
+                                   THEN substr(s, i + 1, 1) ELSE '-' END
+        FROM cleaned, local_part
+        WHERE i < length(s) AND i < 64
+    ),
+    named (name) AS (SELECT name FROM cleaned ORDER BY i DESC LIMIT 1)
 INSERT INTO lists (id, name, address, address_norm, fingerprint, created_at)
-SELECT 1, lower(substr(address, 1, instr(address, '@') - 1)), address, lower(address),
-       fingerprint, created_at
-FROM list;
+SELECT 1, CASE WHEN named.name GLOB '[a-z0-9]*' THEN named.name ELSE 'list' END,
+       address, lower(address), fingerprint, created_at
+FROM list, named;
 
 DROP TABLE list;
 

@@ -22,6 +22,7 @@ mod input_errors;
 mod lists_migration;
 mod lists_migration_killed;
 mod lists_migration_large;
+mod lists_migration_names;
 mod never_early;
 mod never_stuck;
 mod operator;
