@@ -190,6 +190,18 @@ pub fn signed_mime(
     rewrap(headers, &signed_entity(signer, text, attachments, when))
 }
 
+/// [`signed_mime`] signed by `fpr`, a secret key already in `gpg`: a key a
+/// fixture brought along rather than one of [`super::keys`].
+pub fn signed_mime_by(
+    gpg: &GnuPg,
+    fpr: &str,
+    headers: &Headers,
+    text: &str,
+    when: &str,
+) -> Vec<u8> {
+    rewrap(headers, &signed_entity_by(gpg, fpr, text, &[], when, None))
+}
+
 /// [`signed_mime`] with a SHA-1 signature (`micalg=pgp-sha1`).
 pub fn signed_mime_sha1(signer: &str, headers: &Headers, text: &str, when: &str) -> Vec<u8> {
     let (gpg, fpr) = GnuPg::with_secret(signer, when);

@@ -15,6 +15,7 @@ pub mod lists;
 pub mod mail;
 pub mod member;
 pub mod mime;
+pub mod old_release;
 pub mod outbox;
 pub mod smtp;
 pub mod two_lists;
