@@ -127,6 +127,20 @@ pub fn row_counts(db: &Path) -> String {
 
 /// How many migrations the database records, and how many of them are
 /// [`LISTS_MIGRATION`], as `applied|lists`.
+/// How many migrations today's binary applies to an SQLite database: the
+/// files in `migrations/sqlite/`.
+pub fn all_migrations() -> u64 {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    std::fs::read_dir(dir)
+        .expect("migrations/sqlite")
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count() as u64
+}
+
 pub fn migrations(db: &Path) -> String {
     sqlite(
         db,

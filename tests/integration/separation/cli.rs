@@ -59,6 +59,14 @@ const COVERAGE: &[(&str, &str)] = &[
     ("demo", "a throwaway instance of its own"),
     ("ingest", "the mail matrix, tokens.rs"),
     ("init", "makes the first list"),
+    (
+        "instance observer",
+        "instance level, no list's data: observer.rs",
+    ),
+    (
+        "instance report",
+        "counts only: observer_digest::instance_report_text_and_json_carry_no_canary_of_any_list",
+    ),
     ("key export", "a list's public certificate"),
     (
         "list create",
