@@ -217,7 +217,8 @@ impl WriteTx {
                 .execute(&mut *self.tx)
                 .await?;
             sqlx::query(
-                "INSERT OR REPLACE INTO member_keys (fingerprint, member_id) VALUES ($1, $2)",
+                "INSERT INTO member_keys (fingerprint, member_id) VALUES ($1, $2) \
+                 ON CONFLICT (fingerprint) DO UPDATE SET member_id = excluded.member_id",
             )
             .bind(fingerprint.to_ascii_uppercase())
             .bind(member.0)
@@ -235,8 +236,10 @@ impl WriteTx {
         cert: &[u8],
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO retired_member_keys (fingerprint, member_id, cert, retired_at) \
-             SELECT fingerprint, member_id, $1, $2 FROM member_keys WHERE member_id = $3",
+            "INSERT INTO retired_member_keys (fingerprint, member_id, cert, retired_at) \
+             SELECT fingerprint, member_id, $1, $2 FROM member_keys WHERE member_id = $3 \
+             ON CONFLICT (fingerprint) DO UPDATE SET member_id = excluded.member_id, \
+               cert = excluded.cert, retired_at = excluded.retired_at",
         )
         .bind(cert)
         .bind(format_instant(self.now))
@@ -404,11 +407,13 @@ impl WriteTx {
     /// Stores a secret the list made for itself (first writer wins);
     /// answers the stored value.
     pub async fn keep_secret(&mut self, name: &str, value: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT OR IGNORE INTO secrets (name, value) VALUES ($1, $2)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(
             sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
                 .bind(name)

@@ -34,7 +34,10 @@ impl Store {
             .iter()
             .map(|(table, column)| format!("SELECT MAX({column}) AS t FROM {table}"))
             .collect();
-        let sql = format!("SELECT MAX(t) FROM ({})", parts.join(" UNION ALL "));
+        let sql = format!(
+            "SELECT MAX(t) FROM ({}) AS stamps",
+            parts.join(" UNION ALL ")
+        );
         let newest: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(&self.pool)
             .await?;

@@ -57,6 +57,8 @@ pub use wake::{WakeSocket, socket_path as wake_socket_path};
 pub enum StoreError {
     #[error("no list database at {0} (run `embargo init` first)")]
     Missing(PathBuf),
+    #[error("no list in the database at {0} (run `embargo init` first)")]
+    NoList(String),
     #[error("a list database already exists at {0}; refusing to overwrite it")]
     Exists(PathBuf),
     #[error("the database is busy or locked by another process")]
@@ -193,6 +195,17 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The text of a statement the two dialects cannot share, chosen for
+    /// this one: callers keep both texts next to each other.
+    pub(crate) fn pick(self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self {
+            Dialect::Sqlite => sqlite,
+            Dialect::Postgres => postgres,
+        }
+    }
+}
+
 /// An open list database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -236,7 +249,16 @@ impl Store {
         {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        Self::connect(location, busy_timeout, false).await
+        let store = Self::connect(location, busy_timeout, false).await?;
+        // A server database exists before `init` (the operator made it):
+        // one that holds no list yet is as missing as an absent file.
+        if let Location::Server { url, .. } = location
+            && !store.has_lists().await?
+        {
+            store.close().await;
+            return Err(StoreError::NoList(redact_url(url)));
+        }
+        Ok(store)
     }
 
     async fn connect(
@@ -346,6 +368,7 @@ impl Store {
         };
         Ok(WriteTx {
             tx,
+            dialect: self.dialect,
             now,
             wake: self.wake.clone(),
             adds_work: false,
@@ -386,6 +409,8 @@ pub struct ListInfo {
 /// A write transaction. See the module documentation.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
+    /// The dialect of the database this transaction writes to.
+    dialect: Dialect,
     now: DateTime<Utc>,
     wake: std::sync::Arc<wake::WakeHint>,
     /// Whether this transaction gives the daemon something to do (copies

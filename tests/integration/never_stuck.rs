@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::common::daemon::{Daemon, eventually};
 use crate::common::outbox::of_kind;
 use crate::common::smtp::{Rules, SmtpServer};
+use crate::common::store::WriteLock;
 use crate::common::{Env, NOW, path, who};
 
 /// A tmpfs mounted for one test, unmounted (lazily) when dropped.
@@ -327,22 +328,12 @@ fn a_database_locked_for_seconds_is_waited_out_quietly() {
     eventually(Duration::from_secs(10), "member mail is sent", || {
         count(&env, member_mail) == 0
     });
-    let mut shell = Command::new("sqlite3")
-        .arg(env.database())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("run sqlite3");
-    let mut stdin = shell.stdin.take().expect("stdin");
-    writeln!(stdin, "BEGIN IMMEDIATE; UPDATE jobs SET name = name;").expect("lock");
-    stdin.flush().expect("flush");
+    let lock = WriteLock::take(&env);
     eventually(Duration::from_secs(20), "the daemon meets the lock", || {
         daemon.log_text().contains("busy or locked")
     });
     std::thread::sleep(Duration::from_secs(4));
-    writeln!(stdin, "COMMIT;").expect("unlock");
-    drop(stdin);
-    assert!(shell.wait().expect("sqlite3").success());
+    assert!(lock.release(), "the database shell failed");
 
     let notices = "SELECT count(*) FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
          WHERE a.kind = 'notice' AND d.state = 'sent'";

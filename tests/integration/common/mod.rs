@@ -16,6 +16,7 @@ pub mod member;
 pub mod mime;
 pub mod outbox;
 pub mod smtp;
+pub mod store;
 
 pub use env::{Env, NOW, Run, ingest, path, spawn_ingest};
 pub use keys::{keys, revoked_update, who};
