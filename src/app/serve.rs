@@ -33,7 +33,7 @@ pub async fn serve(config: Config, clock: Box<dyn Clock>) -> Result<()> {
         signals.abort();
         return Ok(());
     };
-    let _lock = crate::store::lock_daemon(&app.config.storage.database)?;
+    let _lock = crate::store::lock_sender(&app.config.storage.location())?;
     let transport = app.transport()?;
     let app = Arc::new(app);
     let result = app.clone().daemon(transport, stop_rx).await;

@@ -336,6 +336,15 @@ impl Store {
         self.dialect
     }
 
+    /// Whether the process holding the daemon lock ([`lock_sender`]) is
+    /// the only one that can hold delivery leases, so that at start-up
+    /// every lease it finds is orphaned. True for the SQLite file; on
+    /// PostgreSQL several daemons may send at once (claims skip each
+    /// other's locked rows) and only an expired lease is orphaned.
+    pub fn sole_sender(&self) -> bool {
+        self.dialect == Dialect::Sqlite
+    }
+
     async fn has_lists(&self) -> Result<bool, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM list")
             .fetch_one(&self.pool)
@@ -518,6 +527,16 @@ fn parse_time(column: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
 #[derive(Debug)]
 pub struct DaemonLock {
     _file: std::fs::File,
+}
+
+/// The daemon lock for `location`: [`lock_daemon`] on the SQLite file;
+/// nothing on PostgreSQL, where daemons share the work through row locks
+/// and leases (see [`Store::sole_sender`]).
+pub fn lock_sender(location: &Location) -> Result<Option<DaemonLock>, StoreError> {
+    match location {
+        Location::File(path) => lock_daemon(path).map(Some),
+        Location::Server { .. } => Ok(None),
+    }
 }
 
 /// Takes the daemon lock for the database at `database`, or says who has

@@ -366,10 +366,18 @@ fn first_copy_after_exit(env: &Env, smtp: &SmtpServer, id: &str) -> f64 {
     accepted[before].at - exited
 }
 
+/// The daemon's wake socket: beside the SQLite file, or
+/// `<data_dir>/postgres.wake` on PostgreSQL. (Bug: on PostgreSQL the
+/// daemon bound it beside the unused SQLite path while the CLI poked
+/// `postgres.wake`, so work waited for the next poll; the two tests below
+/// catch that when the suite runs on PostgreSQL.)
 fn wake_socket(env: &Env) -> std::path::PathBuf {
-    let mut name = env.database().into_os_string();
-    name.push(".wake");
-    name.into()
+    let place = if env.on_postgres() {
+        env.dir.path().join("var/postgres")
+    } else {
+        env.database()
+    };
+    embargo::store::wake_socket_path(&place)
 }
 
 // Bug: the daemon noticed work added by the CLI only at its next
