@@ -57,6 +57,15 @@ pub use wake::{WakeSocket, socket_path as wake_socket_path};
 pub enum StoreError {
     #[error("no list database at {0} (run `embargo init` first)")]
     Missing(PathBuf),
+    /// The server named by `[store] url` did not answer, refused the
+    /// connection or has no such database (yet). The URL is shown
+    /// without its password.
+    #[error("cannot connect to the database server at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("no list in the database at {0} (run `embargo init` first)")]
     NoList(String),
     #[error("a list database already exists at {0}; refusing to overwrite it")]
@@ -117,14 +126,17 @@ impl StoreError {
     /// Whether trying again later may succeed (another process holds the
     /// write lock).
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Busy)
+        matches!(self, StoreError::Busy | StoreError::Unreachable { .. })
     }
 
     /// Whether storage itself failed (busy, full, read-only, an I/O
     /// error), as opposed to a database that is missing, newer than this
     /// program or holds bad data: the daemon waits out the first kind.
     pub fn is_storage_fault(&self) -> bool {
-        matches!(self, StoreError::Busy | StoreError::Sql(_))
+        matches!(
+            self,
+            StoreError::Busy | StoreError::Sql(_) | StoreError::Unreachable { .. }
+        )
     }
 }
 
@@ -315,7 +327,17 @@ impl Store {
             // (new ones start clean), so checking on release suffices.
             .after_release(|conn, _| Box::pin(connection_is_clean(conn)))
             .connect_with(options)
-            .await?;
+            .await
+            .map_err(|source| match location {
+                // Whatever fails while connecting to a server (refused, no
+                // answer, no such database yet) says which server, so the
+                // operator can tell; the daemon waits it out.
+                Location::Server { url, .. } => StoreError::Unreachable {
+                    url: redact_url(url),
+                    source,
+                },
+                Location::File(_) => StoreError::from(source),
+            })?;
         let migrated = match dialect {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,

@@ -22,6 +22,7 @@ mod input_errors;
 mod never_early;
 mod never_stuck;
 mod operator;
+mod postgres_faults;
 mod roster;
 mod roster_refusals;
 mod scheduler;

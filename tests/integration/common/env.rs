@@ -30,6 +30,26 @@ impl Env {
         Self::with_config("")
     }
 
+    /// A fresh folder whose config names the PostgreSQL database `db`
+    /// (on a server the test runs itself) and has `extra` appended.
+    pub fn on_server(db: TestDatabase, extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("embargo.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[list]\naddress = \"security-announce@project.example\"\nname = \"Test list\"\n{}\n[storage]\ndata_dir = \"var\"\n{extra}",
+                db.config()
+            ),
+        )
+        .expect("write config");
+        Self {
+            dir,
+            config,
+            db: Some(db),
+        }
+    }
+
     /// A fresh folder whose config has `extra` appended (on PostgreSQL,
     /// with the `[store] url` of a fresh database before `[storage]`, so
     /// what tests append still lands in `[storage]`).

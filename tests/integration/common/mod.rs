@@ -3,6 +3,7 @@
 //! Each submodule opens with its purpose in one line. [`env`] and [`keys`]
 //! are re-exported at the top because nearly every test uses them.
 
+pub mod cluster;
 pub mod commands;
 pub mod daemon;
 pub mod env;

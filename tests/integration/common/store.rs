@@ -70,11 +70,14 @@ pub fn psql(url: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// One test's own PostgreSQL database, dropped with it.
+/// One test's own PostgreSQL database, dropped with it (unless it is on
+/// a server of the test's own, see [`TestDatabase::on`]).
 #[derive(Debug)]
 pub struct TestDatabase {
     name: String,
     url: String,
+    /// Whether it lives in the shared cluster and is dropped from there.
+    shared: bool,
 }
 
 impl TestDatabase {
@@ -94,7 +97,21 @@ impl TestDatabase {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let url = url_with_database(&admin_url(), &name);
-        Self { name, url }
+        Self {
+            name,
+            url,
+            shared: true,
+        }
+    }
+
+    /// The database at `url` on a server the test runs itself (see
+    /// `common::cluster`), which goes with that server.
+    pub fn on(url: &str) -> Self {
+        Self {
+            name: String::new(),
+            url: url.to_owned(),
+            shared: false,
+        }
     }
 
     /// A new database holding a copy of `template`'s (which nothing may
@@ -144,6 +161,9 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if !self.shared {
+            return;
+        }
         // A daemon a failed test left running may still be connected:
         // FORCE ends its connections. Errors are not fatal here (a panic
         // while unwinding would abort the whole run).
