@@ -1,7 +1,7 @@
 //! PostgreSQL as the store, when it is not there: a server stopped for a
 //! few seconds under a running daemon, a server that is not up yet when
 //! the daemon starts, a `[store] url` nothing answers at, and one that is
-//! not a PostgreSQL URL at all.
+//! not a PostgreSQL URL at all; and several senders sharing one server.
 //!
 //! The server tests run a PostgreSQL server of their own
 //! (`common::cluster`), since stopping the shared one would stop every
@@ -360,4 +360,42 @@ fn a_starting_sender_leaves_another_daemons_live_lease_alone() {
         vec![(who::DAVE.to_owned(), "sent".to_owned())]
     );
     assert_eq!(crate::common::outbox::maildir(&env).len(), 1);
+}
+
+/// On PostgreSQL two daemons may run at once (there is no daemon lock to
+/// refuse the second): they share the outbox through row locks and
+/// leases, and every copy reaches the server once.
+#[test]
+fn two_daemons_on_one_server_send_every_copy_once() {
+    if !postgres_pass() {
+        return;
+    }
+    let env = Env::new();
+    env.init();
+    for member in [who::DAVE, who::ERIN, who::FRANK] {
+        env.add_active(member, who::ALICE, &[]);
+    }
+    let smtp = SmtpServer::start(&env.dir.path().join("smtp"), &Rules::new());
+    use_smtp(&env, &smtp);
+    let mut first = Daemon::start(&env, &[], "first.log");
+    let mut second = Daemon::start(&env, &[], "second.log");
+    env.draft("DF-2026-0720", "Shared outbox canary", "high");
+    env.ok(&["advisory", "announce", "DF-2026-0720"]);
+    let unsent = "SELECT count(*) FROM deliveries WHERE state <> 'sent'";
+    eventually(Duration::from_secs(40), "every copy is sent", || {
+        count(&env, unsent) == 0
+    });
+    assert!(first.stop().success(), "{}", first.log_text());
+    assert!(second.stop().success(), "{}", second.log_text());
+    let accepted = smtp.accepted();
+    let ids = env.sql("SELECT recipient, message_id FROM deliveries");
+    assert_eq!(ids.lines().count(), accepted.len(), "{ids}");
+    for line in ids.lines() {
+        let (recipient, id) = line.split_once('|').expect("row");
+        let copies = accepted
+            .iter()
+            .filter(|r| r.message_id.as_deref() == Some(id))
+            .count();
+        assert_eq!(copies, 1, "{recipient} got {copies} copies of {id}");
+    }
 }
