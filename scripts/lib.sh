@@ -51,7 +51,8 @@ install_cargo_deb() {
 # and `fsync=on` because the tests check durability. `pg_start` exports
 # EMBARGO_TEST_POSTGRES (the admin URL) and PG_DIR; `pg_stop` stops the
 # server and removes the folder. Callers set a trap that runs `pg_stop`.
-PG_PACKAGES=(postgresql postgresql-client)
+# (The server package brings psql and pg_dump with it.)
+PG_PACKAGES=(postgresql)
 pg_bin() {
   local dir
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)

@@ -54,7 +54,7 @@ pub fn psql(url: &str, sql: &str) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run psql (scripts/test installs postgresql-client)");
+        .expect("run psql (scripts/test installs postgresql)");
     child
         .stdin
         .take()
@@ -143,7 +143,7 @@ impl TestDatabase {
             .args(["--data-only", "--inserts", "--no-owner", "--dbname"])
             .arg(&self.url)
             .output()
-            .expect("run pg_dump (scripts/test installs postgresql-client)");
+            .expect("run pg_dump (scripts/test installs postgresql)");
         assert!(
             out.status.success(),
             "pg_dump failed: {}",
