@@ -399,3 +399,48 @@ fn two_daemons_on_one_server_send_every_copy_once() {
         assert_eq!(copies, 1, "{recipient} got {copies} copies of {id}");
     }
 }
+
+// Bug: `init` on PostgreSQL said the list's database was the SQLite file
+// `[storage]` would have used (and which was never made). It now names
+// the server's URL, without its password; on SQLite, still the file.
+#[test]
+fn init_names_the_database_it_made_without_a_password() {
+    let shared = store::database();
+    let env = match &shared {
+        Some(db) => Env::on_server(
+            TestDatabase::on(
+                &db.url()
+                    .replace("postgres@", &format!("postgres:{PASSWORD}@")),
+            ),
+            "",
+        ),
+        None => Env::new(),
+    };
+    let key = env.cert_file(who::ALICE);
+    let run = env.ok(&[
+        "init",
+        "--admin",
+        who::ALICE,
+        "--name",
+        "Alice Admin",
+        "--org",
+        "Project",
+        "--key",
+        crate::common::path(&key),
+    ]);
+    let named = run
+        .stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("database:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no database line: {}", run.stdout));
+    match &shared {
+        Some(db) => {
+            assert_eq!(named, db.url().replace("postgres@", "postgres:***@"));
+            assert!(!run.stdout.contains(PASSWORD), "{}", run.stdout);
+            assert!(!env.database().exists());
+        }
+        None => assert!(named.ends_with("var/embargo.sqlite"), "{named}"),
+    }
+    env.ok(&["member", "list"]);
+}
