@@ -71,14 +71,16 @@ pg_start() {
   chown -R postgres:postgres "$PG_DIR"
   # A free port: bind port 0 and read which one the kernel chose.
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  runuser -u postgres -- "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust \
-    --encoding=UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || {
+  # The postgres user may not be allowed into the caller's folder (a
+  # clone under /root): its tools run from the cluster's own folder.
+  (cd "$PG_DIR" && runuser -u postgres -- "$bin/initdb" -D "$PG_DIR/data" -U postgres \
+    --auth=trust --encoding=UTF8 --locale=C.UTF-8) >"$PG_DIR/initdb.log" 2>&1 || {
     cat "$PG_DIR/initdb.log" >&2
     return 1
   }
-  runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+  (cd "$PG_DIR" && runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$PG_DIR/socket -c fsync=on -c max_connections=300" \
-    start >/dev/null || {
+    start) >/dev/null || {
     cat "$PG_DIR/server.log" >&2
     return 1
   }
@@ -89,7 +91,7 @@ pg_stop() {
   if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR" ]; then
     local bin
     bin=$(pg_bin) || return 0
-    runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+    (cd "$PG_DIR" && runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop) >/dev/null 2>&1 || true
     rm -rf "$PG_DIR"
     PG_DIR=
   fi

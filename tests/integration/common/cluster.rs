@@ -77,7 +77,9 @@ impl Cluster {
 
     fn as_postgres(&self, tool: &str) -> Command {
         let mut command = Command::new("runuser");
+        // The postgres user may not enter the test's working folder.
         command
+            .current_dir(self.dir.path())
             .args(["-u", "postgres", "--"])
             .arg(self.bin.join(tool));
         command
