@@ -444,3 +444,48 @@ fn init_names_the_database_it_made_without_a_password() {
     }
     env.ok(&["member", "list"]);
 }
+
+/// The neighbour: the server is up but the database the config names is
+/// not there yet (being restored, say). `embargo serve` waits for it as
+/// for a stopped server, and serves once it appears.
+#[test]
+fn serve_waits_for_a_database_that_appears_and_then_serves() {
+    if !postgres_pass() {
+        return;
+    }
+    let (cluster, made) = own_server("");
+    made.add(who::DAVE, who::ALICE, &[]);
+    // A second folder whose config names `restored`, not made yet.
+    let url = cluster
+        .url("restored")
+        .replace("postgres@", &format!("postgres:{PASSWORD}@"));
+    let env = Env::on_server(
+        TestDatabase::on(&url),
+        "\n[delivery]\nalert_after = \"2s\"\n",
+    );
+    std::fs::create_dir_all(env.dir.path().join("var")).expect("var");
+    std::fs::copy(made.key_file(), env.key_file()).expect("copy the list key");
+    let smtp = SmtpServer::start(&env.dir.path().join("smtp"), &Rules::new());
+    use_smtp(&env, &smtp);
+    let mut daemon = Daemon::start(&env, &[], "serve.log");
+    eventually(
+        Duration::from_secs(20),
+        "the daemon meets the missing database",
+        || daemon.log_text().contains("retrying with backoff"),
+    );
+    assert!(daemon.is_running(), "{}", daemon.log_text());
+    store::psql(
+        &cluster.url("postgres"),
+        "CREATE DATABASE restored TEMPLATE embargo",
+    );
+    eventually(Duration::from_secs(40), "the confirmation is sent", || {
+        of_kind(&env, "confirm") == vec![(who::DAVE.to_owned(), "sent".to_owned())]
+    });
+    assert!(daemon.stop().success(), "{}", daemon.log_text());
+    let log = daemon.log_text();
+    assert!(
+        !log.contains(PASSWORD),
+        "the URL's password was logged:\n{log}"
+    );
+    assert_eq!(smtp.accepted().len(), 1);
+}
