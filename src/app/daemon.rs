@@ -277,11 +277,12 @@ impl App {
         guard.check(now, Instant::now())
     }
 
-    /// Returns every copy a previous run had claimed to the queue: the
-    /// lock proves they are orphaned.
+    /// Returns every copy a previous run had claimed to the queue: on
+    /// SQLite the lock proves they are orphaned. On PostgreSQL another
+    /// daemon's live leases are not, so only expired ones return.
     async fn sweep_at_start(&self) -> Result<()> {
         let mut tx = self.store.write(self.now()).await?;
-        let swept = tx.sweep_leases(true).await?;
+        let swept = tx.sweep_leases(self.store.sole_sender()).await?;
         tx.commit().await?;
         if swept > 0 {
             tracing::warn!(

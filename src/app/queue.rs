@@ -45,12 +45,14 @@ impl App {
     }
 
     /// `queue run`: one scheduler pass, then every copy due now, then
-    /// exit. Takes the daemon lock, so it never races `embargo serve`.
+    /// exit. Takes the daemon lock on SQLite, so it never races `embargo
+    /// serve`; on PostgreSQL it shares the work with running daemons as
+    /// they share it with each other.
     pub async fn queue_run(self: &Arc<Self>) -> Result<(Prepared, Tally)> {
-        let _lock = crate::store::lock_daemon(&self.config.storage.database)?;
+        let _lock = crate::store::lock_sender(&self.config.storage.location())?;
         {
             let mut tx = self.write(self.now()).await?;
-            tx.sweep_leases(true).await?;
+            tx.sweep_leases(self.store.sole_sender()).await?;
             tx.commit().await?;
         }
         let mut prepared = self.prepare().await?;

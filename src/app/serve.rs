@@ -19,7 +19,7 @@ use super::health::Health;
 use super::lists::Instance;
 use crate::clock::{Clock, SharedClock};
 use crate::config::Config;
-use crate::store::{ListId, Location, Store, WakeSocket};
+use crate::store::{ListId, Store, WakeSocket};
 
 /// How often the daemon looks for lists made since it started.
 const RESCAN: Duration = Duration::from_secs(5);
@@ -46,10 +46,7 @@ pub async fn serve(config: Config, clock: Box<dyn Clock>, only: &[String]) -> Re
         signals.abort();
         return Ok(());
     };
-    let _lock = match &location {
-        Location::File(path) => Some(crate::store::lock_daemon(path)?),
-        Location::Server { .. } => None,
-    };
+    let _lock = crate::store::lock_sender(&location)?;
     let instance = Arc::new(Instance { config, store });
     let result = run(instance.clone(), Arc::from(clock), only, stop_rx).await;
     signals.abort();

@@ -36,7 +36,9 @@ impl App {
     /// could not, and returns to the queue copies a failed run may have
     /// left claimed. Only the holder of the daemon lock delivers and no
     /// run is in flight now, so once those outcomes are stored every copy
-    /// still `sending` is one that was never handed to the server.
+    /// still `sending` is one that was never handed to the server. On
+    /// PostgreSQL other daemons may hold live leases, so only expired
+    /// ones return (this run's own return when their lease ends).
     pub(super) async fn settle_earlier(&self) -> Result<()> {
         let (completions, orphans) = {
             let mut unsettled = self.unsettled();
@@ -51,7 +53,7 @@ impl App {
         let stored = async {
             let mut tx = self.store.write(self.now()).await?;
             tx.complete(&completions).await?;
-            let swept = tx.sweep_leases(true).await?;
+            let swept = tx.sweep_leases(self.store.sole_sender()).await?;
             tx.commit().await?;
             anyhow::Ok(swept)
         }

@@ -28,7 +28,8 @@ pub async fn init(config: Config, list: Option<&str>, args: InitArgs) -> Result<
     let outcome = init_list(&config, clock.as_ref(), request).await?;
     print_warnings(&outcome.warnings);
     println!("Created the list {}.", config.list.address);
-    println!("  database:     {}", outcome.database.display());
+    // The SQLite file, or the server's URL without its password.
+    println!("  database:     {}", config.storage.location().describe());
     println!("  list key:     {}", outcome.key_file.display());
     println!("  fingerprint:  {}", outcome.list_fingerprint);
     println!(

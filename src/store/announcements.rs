@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError, WriteTx, parse_time};
+use super::{Dialect, Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant as time;
 use crate::compose::Kind;
 
@@ -234,11 +234,19 @@ impl WriteTx {
         announcement: i64,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
+        // On PostgreSQL a row another transaction has locked is skipped
+        // (no claim) rather than waited for, as with delivery claims.
+        let target = match self.dialect {
+            Dialect::Sqlite => "id = $2",
+            Dialect::Postgres => {
+                "id IN (SELECT id FROM announcements WHERE id = $2 FOR UPDATE SKIP LOCKED)"
+            }
+        };
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "UPDATE announcements SET seal_gen = seal_gen + 1, seal_until = $1 \
-             WHERE id = $2 AND state != 'superseded' AND (seal_until IS NULL OR seal_until <= $3) \
-             RETURNING seal_gen",
-        )
+             WHERE {target} AND state != 'superseded' AND (seal_until IS NULL OR seal_until <= $3) \
+             RETURNING seal_gen"
+        )))
         .bind(time(lease_until))
         .bind(announcement)
         .bind(time(self.now))

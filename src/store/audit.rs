@@ -51,10 +51,12 @@ impl Store {
     /// Every audit entry of the list in stored order (by sequence number). SQLite
     /// builds one JSON document, for the same reason as the member list.
     pub async fn audit_entries(&self) -> Result<Vec<Entry>, StoreError> {
-        let json: String = sqlx::query_scalar(
+        let json: String = sqlx::query_scalar(self.dialect.pick(
             "SELECT json_group_array(json_array(seq, at, actor, action, subject, reason, detail, \
              prev_hash, hash) ORDER BY seq) FROM audit_log WHERE list_id = $1",
-        )
+            "SELECT COALESCE(json_agg(json_build_array(seq, at, actor, action, subject, reason, \
+             detail, prev_hash, hash) ORDER BY seq)::text, '[]') FROM audit_log WHERE list_id = $1",
+        ))
         .bind(self.list)
         .fetch_one(&self.pool)
         .await?;

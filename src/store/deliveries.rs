@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::announcements::{kind_word, parse_kind};
-use super::{Store, StoreError, WriteTx, parse_time};
+use super::{Dialect, Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant;
 use crate::compose::Kind;
 use crate::roster::{MemberId, Status};
@@ -169,10 +169,11 @@ impl Store {
     pub async fn queue_counts(&self, now: DateTime<Utc>) -> Result<QueueCounts, StoreError> {
         let row = sqlx::query(
             "SELECT \
-               coalesce(sum(state = 'queued'), 0) AS queued, \
-               coalesce(sum(state IN ('queued', 'uncertain') AND next_attempt_at <= $1), 0) AS due, \
-               coalesce(sum(state = 'sending'), 0) AS sending, \
-               coalesce(sum(state = 'uncertain'), 0) AS uncertain \
+               CAST(coalesce(sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT) AS queued, \
+               CAST(coalesce(sum(CASE WHEN state IN ('queued', 'uncertain') AND next_attempt_at <= $1 \
+                 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due, \
+               CAST(coalesce(sum(CASE WHEN state = 'sending' THEN 1 ELSE 0 END), 0) AS BIGINT) AS sending, \
+               CAST(coalesce(sum(CASE WHEN state = 'uncertain' THEN 1 ELSE 0 END), 0) AS BIGINT) AS uncertain \
              FROM deliveries WHERE state IN ('queued', 'sending', 'uncertain') AND list_id = $2",
         )
         .bind(time(now))
@@ -270,10 +271,11 @@ impl WriteTx {
         for copy in copies {
             let next = (copy.state == DeliveryState::Queued).then(|| due.clone());
             let done = sqlx::query(
-                "INSERT OR IGNORE INTO deliveries (announcement_id, member_id, recipient, message_id, \
+                "INSERT INTO deliveries (announcement_id, member_id, recipient, message_id, \
                    message, cert_version, state, due_at, next_attempt_at, last_reply, created_at, updated_at, \
                    list_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (announcement_id, recipient) DO NOTHING",
             )
             .bind(announcement)
             .bind(copy.member_id.map(|m| m.0))
@@ -307,19 +309,26 @@ impl WriteTx {
         limit: u32,
         only_kind: Option<Kind>,
     ) -> Result<Vec<Claimed>, StoreError> {
-        // With no kind, `?4 IS NULL` lets a copy of any kind through.
-        let rows = sqlx::query(
+        // With no kind, `$4 IS NULL` lets a copy of any kind through. On
+        // PostgreSQL, where several daemons may claim at once, rows another
+        // transaction has locked are skipped rather than waited for (SQLite
+        // has one writer at a time and no row locks).
+        let lock = match self.dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 'sending', lease_gen = lease_gen + 1, lease_until = $1, \
                updated_at = $2 \
              WHERE id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'uncertain') \
                AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND due_at <= $2 \
                AND ($4 IS NULL OR announcement_id IN (SELECT id FROM announcements WHERE kind = $4)) \
-               AND list_id = $5 ORDER BY next_attempt_at, id LIMIT $3) \
+               AND list_id = $5 ORDER BY next_attempt_at, id LIMIT $3{lock}) \
              RETURNING id, lease_gen, recipient, message_id, message, attempts, due_at, member_id, \
                cert_version, \
                (SELECT status FROM members WHERE id = deliveries.member_id) AS member_status, \
-               (SELECT version FROM member_certs WHERE member_id = deliveries.member_id) AS cert_now",
-        )
+               (SELECT version FROM member_certs WHERE member_id = deliveries.member_id) AS cert_now"
+        )))
         .bind(time(lease_until))
         .bind(time(now))
         .bind(i64::from(limit))

@@ -51,8 +51,8 @@ impl WriteTx {
     pub async fn plan_export(&mut self, advisory_row: i64) -> Result<(), StoreError> {
         let now = format_instant(self.now);
         sqlx::query(
-            "INSERT OR IGNORE INTO exports (advisory_id, state, published_at, next_attempt_at) \
-             VALUES ($1, 'pending', $2, $3)",
+            "INSERT INTO exports (advisory_id, state, published_at, next_attempt_at) \
+             VALUES ($1, 'pending', $2, $3) ON CONFLICT (advisory_id) DO NOTHING",
         )
         .bind(advisory_row)
         .bind(&now)
@@ -87,7 +87,7 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE exports SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, \
-               reported = max(reported, $3) WHERE advisory_id = $4 AND state = 'pending'",
+               reported = CASE WHEN $3 > reported THEN $3 ELSE reported END WHERE advisory_id = $4 AND state = 'pending'",
         )
         .bind(error)
         .bind(format_instant(next))

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use sqlx::AnyExecutor;
 
-use super::{Store, StoreError, WriteTx, parse_time};
+use super::{Dialect, Store, StoreError, WriteTx, parse_time};
 use crate::clock::format_instant;
 use crate::roster::{Email, Kind, Member, MemberId, MemberSummary, Roles, Status};
 
@@ -44,20 +44,37 @@ pub enum MemberChange {
     },
 }
 
-/// Reads members as one JSON document built by SQLite: a row at a time,
-/// sqlx hands every row from its worker thread to the async task, which
-/// costs more than the query itself on a roster of thousands. `$filter` is a
-/// WHERE clause. The result is in no particular order: sorting inside the
-/// aggregate costs SQLite more than sorting the parsed rows costs us.
+/// Reads members as one JSON document built by the database: a row at a
+/// time, sqlx hands every row from its worker thread to the async task,
+/// which costs more than the query itself on a roster of thousands.
+/// `$filter` is a WHERE clause. The result is in no particular order:
+/// sorting inside the aggregate costs SQLite more than sorting the parsed
+/// rows costs us. Answers the SQLite and the PostgreSQL text (PostgreSQL's
+/// aggregate of no rows is NULL, hence the COALESCE).
 macro_rules! select_members {
     ($filter:literal) => {
-        concat!(
-            "SELECT json_group_array(json_array(m.id, m.email, m.name, m.org, m.kind, m.roles, ",
-            "m.status, m.fingerprint, s.email, m.statement, m.needs_sponsor, m.created_at, ",
-            "m.updated_at, m.confirmed_at)) ",
-            "FROM members m LEFT JOIN members s ON s.id = m.sponsor_id ",
-            $filter
+        (
+            concat!(
+                "SELECT json_group_array(json_array(",
+                member_columns!(),
+                ")) FROM members m LEFT JOIN members s ON s.id = m.sponsor_id ",
+                $filter
+            ),
+            concat!(
+                "SELECT COALESCE(json_agg(json_build_array(",
+                member_columns!(),
+                "))::text, '[]') FROM members m LEFT JOIN members s ON s.id = m.sponsor_id ",
+                $filter
+            ),
         )
+    };
+}
+
+/// The columns `select_members!` puts in each member's JSON array.
+macro_rules! member_columns {
+    () => {
+        "m.id, m.email, m.name, m.org, m.kind, m.roles, m.status, m.fingerprint, s.email, \
+         m.statement, m.needs_sponsor, m.created_at, m.updated_at, m.confirmed_at"
     };
 }
 
@@ -138,13 +155,21 @@ fn members_from_json(json: &str) -> Result<Vec<Member>, StoreError> {
 /// The listing query: the summary columns only, in no particular order.
 /// The sponsor is an id here; [`SELECT_SPONSORS`] names them, which is
 /// cheaper than a join per member because sponsors are few.
-const SELECT_SUMMARIES: &str = "SELECT json_group_array(json_array(email, name, org, kind, \
-     roles, status, fingerprint, sponsor_id, needs_sponsor)) FROM members \
-     WHERE list_id = $2 AND ($1 IS NULL OR status = $1)";
+const SELECT_SUMMARIES: (&str, &str) = (
+    "SELECT json_group_array(json_array(email, name, org, kind, roles, status, fingerprint, \
+     sponsor_id, needs_sponsor)) FROM members WHERE list_id = $2 AND ($1 IS NULL OR status = $1)",
+    "SELECT COALESCE(json_agg(json_build_array(email, name, org, kind, roles, status, \
+     fingerprint, sponsor_id, needs_sponsor))::text, '[]') FROM members \
+     WHERE list_id = $2 AND ($1 IS NULL OR status = $1)",
+);
 
 /// The id and address of every member who sponsored someone.
-const SELECT_SPONSORS: &str = "SELECT json_group_object(id, email) FROM members \
-     WHERE list_id = $1 AND id IN (SELECT DISTINCT sponsor_id FROM members WHERE sponsor_id IS NOT NULL)";
+const SELECT_SPONSORS: (&str, &str) = (
+    "SELECT json_group_object(id, email) FROM members \
+     WHERE list_id = $1 AND id IN (SELECT DISTINCT sponsor_id FROM members WHERE sponsor_id IS NOT NULL)",
+    "SELECT COALESCE(json_object_agg(id, email)::text, '{}') FROM members \
+     WHERE list_id = $1 AND id IN (SELECT DISTINCT sponsor_id FROM members WHERE sponsor_id IS NOT NULL)",
+);
 
 /// One member as `SELECT_SUMMARIES` lays it out.
 #[derive(Deserialize)]
@@ -193,16 +218,16 @@ fn summary_from_row(
 
 async fn fetch_by_email<'e>(
     exec: impl AnyExecutor<'e>,
+    dialect: Dialect,
     list: i64,
     email: &Email,
 ) -> Result<Option<Member>, StoreError> {
-    let json: String = sqlx::query_scalar(select_members!(
-        "WHERE m.email_norm = $1 AND m.list_id = $2"
-    ))
-    .bind(email.normalized())
-    .bind(list)
-    .fetch_one(exec)
-    .await?;
+    let (sqlite, postgres) = select_members!("WHERE m.email_norm = $1 AND m.list_id = $2");
+    let json: String = sqlx::query_scalar(dialect.pick(sqlite, postgres))
+        .bind(email.normalized())
+        .bind(list)
+        .fetch_one(exec)
+        .await?;
     Ok(members_from_json(&json)?.into_iter().next())
 }
 
@@ -221,7 +246,7 @@ async fn count_active_admins<'e>(exec: impl AnyExecutor<'e>, list: i64) -> Resul
 impl Store {
     /// The member with this address (compared case-insensitively).
     pub async fn member(&self, email: &Email) -> Result<Option<Member>, StoreError> {
-        fetch_by_email(&self.pool, self.list, email).await
+        fetch_by_email(&self.pool, self.dialect, self.list, email).await
     }
 
     /// A summary of every member, or of those with one status, ordered by
@@ -230,15 +255,17 @@ impl Store {
         &self,
         status: Option<Status>,
     ) -> Result<Vec<MemberSummary>, StoreError> {
-        let json: String = sqlx::query_scalar(SELECT_SUMMARIES)
-            .bind(status.map(Status::as_str))
-            .bind(self.list)
-            .fetch_one(&self.pool)
-            .await?;
-        let sponsors: String = sqlx::query_scalar(SELECT_SPONSORS)
-            .bind(self.list)
-            .fetch_one(&self.pool)
-            .await?;
+        let json: String =
+            sqlx::query_scalar(self.dialect.pick(SELECT_SUMMARIES.0, SELECT_SUMMARIES.1))
+                .bind(status.map(Status::as_str))
+                .bind(self.list)
+                .fetch_one(&self.pool)
+                .await?;
+        let sponsors: String =
+            sqlx::query_scalar(self.dialect.pick(SELECT_SPONSORS.0, SELECT_SPONSORS.1))
+                .bind(self.list)
+                .fetch_one(&self.pool)
+                .await?;
         let sponsors: std::collections::HashMap<String, String> =
             serde_json::from_str(&sponsors)
                 .map_err(|err| StoreError::Corrupt(format!("sponsor rows: {err}")))?;
@@ -260,11 +287,13 @@ impl Store {
         &self,
         status: Option<Status>,
     ) -> Result<String, StoreError> {
-        let json: String = sqlx::query_scalar(
+        let json: String = sqlx::query_scalar(self.dialect.pick(
             "SELECT '[' || ifnull(group_concat(summary, ','), '') || ']' FROM \
              (SELECT summary FROM members WHERE list_id = $2 AND ($1 IS NULL OR status = $1) \
              ORDER BY email_norm)",
-        )
+            "SELECT '[' || COALESCE(string_agg(summary, ',' ORDER BY email_norm), '') || ']' \
+             FROM members WHERE list_id = $2 AND ($1 IS NULL OR status = $1)",
+        ))
         .bind(status.map(Status::as_str))
         .bind(self.list)
         .fetch_one(&self.pool)
@@ -333,7 +362,7 @@ impl WriteTx {
 
     /// The member with this address, read inside the transaction.
     pub async fn member(&mut self, email: &Email) -> Result<Option<Member>, StoreError> {
-        fetch_by_email(&mut *self.tx, self.list, email).await
+        fetch_by_email(&mut *self.tx, self.dialect, self.list, email).await
     }
 
     /// The address of the member whose certificate has this fingerprint.

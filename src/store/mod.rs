@@ -61,6 +61,17 @@ pub use wake::{WakeSocket, socket_path as wake_socket_path};
 pub enum StoreError {
     #[error("no list database at {0} (run `embargo init` first)")]
     Missing(PathBuf),
+    /// The server named by `[store] url` did not answer, refused the
+    /// connection or has no such database (yet). The URL is shown
+    /// without its password.
+    #[error("cannot connect to the database server at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("no list in the database at {0} (run `embargo init` first)")]
+    NoList(String),
     #[error("a list database already exists at {0}; refusing to overwrite it")]
     Exists(PathBuf),
     #[error("the database is busy or locked by another process")]
@@ -119,14 +130,17 @@ impl StoreError {
     /// Whether trying again later may succeed (another process holds the
     /// write lock).
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Busy)
+        matches!(self, StoreError::Busy | StoreError::Unreachable { .. })
     }
 
     /// Whether storage itself failed (busy, full, read-only, an I/O
     /// error), as opposed to a database that is missing, newer than this
     /// program or holds bad data: the daemon waits out the first kind.
     pub fn is_storage_fault(&self) -> bool {
-        matches!(self, StoreError::Busy | StoreError::Sql(_))
+        matches!(
+            self,
+            StoreError::Busy | StoreError::Sql(_) | StoreError::Unreachable { .. }
+        )
     }
 }
 
@@ -197,6 +211,17 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The text of a statement the two dialects cannot share, chosen for
+    /// this one: callers keep both texts next to each other.
+    pub(crate) fn pick(self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self {
+            Dialect::Sqlite => sqlite,
+            Dialect::Postgres => postgres,
+        }
+    }
+}
+
 /// An open list database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -243,7 +268,16 @@ impl Store {
         {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        Self::connect(location, busy_timeout, false).await
+        let store = Self::connect(location, busy_timeout, false).await?;
+        // A server database exists before `init` (the operator made it):
+        // one that holds no list yet is as missing as an absent file.
+        if let Location::Server { url, .. } = location
+            && !store.has_lists().await?
+        {
+            store.close().await;
+            return Err(StoreError::NoList(redact_url(url)));
+        }
+        Ok(store)
     }
 
     async fn connect(
@@ -300,7 +334,17 @@ impl Store {
             // (new ones start clean), so checking on release suffices.
             .after_release(|conn, _| Box::pin(connection_is_clean(conn)))
             .connect_with(options)
-            .await?;
+            .await
+            .map_err(|source| match location {
+                // Whatever fails while connecting to a server (refused, no
+                // answer, no such database yet) says which server, so the
+                // operator can tell; the daemon waits it out.
+                Location::Server { url, .. } => StoreError::Unreachable {
+                    url: redact_url(url),
+                    source,
+                },
+                Location::File(_) => StoreError::from(source),
+            })?;
         let migrated = match dialect {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
@@ -335,6 +379,15 @@ impl Store {
     /// The list this handle is scoped to.
     pub fn list_id(&self) -> ListId {
         ListId(self.list)
+    }
+
+    /// Whether the process holding the daemon lock ([`lock_sender`]) is
+    /// the only one that can hold delivery leases, so that at start-up
+    /// every lease it finds is orphaned. True for the SQLite file; on
+    /// PostgreSQL several daemons may send at once (claims skip each
+    /// other's locked rows) and only an expired lease is orphaned.
+    pub fn sole_sender(&self) -> bool {
+        self.dialect == Dialect::Sqlite
     }
 
     async fn has_lists(&self) -> Result<bool, StoreError> {
@@ -393,6 +446,7 @@ pub struct WriteTx {
     tx: Transaction<'static, Any>,
     /// The list it writes (see [`Store::scoped`]).
     list: i64,
+    /// The dialect of the database this transaction writes to.
     dialect: Dialect,
     now: DateTime<Utc>,
     wake: std::sync::Arc<wake::WakeHint>,
@@ -490,6 +544,16 @@ fn parse_time(column: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
 #[derive(Debug)]
 pub struct DaemonLock {
     _file: std::fs::File,
+}
+
+/// The daemon lock for `location`: [`lock_daemon`] on the SQLite file;
+/// nothing on PostgreSQL, where daemons share the work through row locks
+/// and leases (see [`Store::sole_sender`]).
+pub fn lock_sender(location: &Location) -> Result<Option<DaemonLock>, StoreError> {
+    match location {
+        Location::File(path) => lock_daemon(path).map(Some),
+        Location::Server { .. } => Ok(None),
+    }
 }
 
 /// Takes the daemon lock for the database at `database`, or says who has

@@ -112,15 +112,24 @@ fn a_user_id_for_another_address_is_a_warning_not_a_refusal() {
     );
 }
 
-/// Writes the stored certificate of `email` to a file with the sqlite3
-/// shell and lists its packets with GnuPG.
+/// Writes the stored certificate of `email` (read as hexadecimal, which
+/// both stores' shells print) to a file and lists its packets with GnuPG.
 fn stored_packets(env: &Env, email: &str) -> String {
     let out = env.dir.path().join("stored.gpg");
-    env.sql(&format!(
-        "SELECT writefile('{}', c.cert) FROM members m JOIN member_certs c ON c.member_id = m.id \
+    let hex = env.sql(&format!(
+        "SELECT {} FROM members m JOIN member_certs c ON c.member_id = m.id \
          WHERE m.email_norm = '{email}'",
-        out.display()
+        env.hex("c.cert")
     ));
+    let hex = hex.trim().as_bytes();
+    let bytes: Vec<u8> = hex
+        .chunks(2)
+        .map(|pair| {
+            u8::from_str_radix(std::str::from_utf8(pair).expect("hex"), 16).expect("hex digits")
+        })
+        .collect();
+    assert!(!bytes.is_empty(), "no certificate stored for {email}");
+    std::fs::write(&out, bytes).expect("write the stored certificate");
     let listing = Command::new("gpg")
         .args(["--batch", "--list-packets"])
         .arg(&out)

@@ -3,7 +3,6 @@
 //! exactly as it was and queue no reply.
 
 use std::io::Write as _;
-use std::process::Stdio;
 
 use crate::common::hostile::{huge_header, many_parts, nested};
 use crate::common::mail::{
@@ -13,6 +12,7 @@ use crate::common::mail::{
     signed_mime_sha1, unsigned,
 };
 use crate::common::outbox::of_kind;
+use crate::common::store::WriteLock;
 use crate::common::{Env, ingest, keys, who};
 
 /// Alice (admin, committer) and Dave (subscriber) active, member mail
@@ -543,8 +543,10 @@ fn a_bounce_with_a_valid_token_raises_the_bounce_score() {
             "SELECT bounce_score FROM members WHERE email = '{}'",
             who::DAVE
         ))
-        .trim(),
-        "1.0"
+        .trim()
+        .parse::<f64>()
+        .expect("a score"),
+        1.0
     );
     assert_eq!(
         env.sql("SELECT count(*) FROM deliveries WHERE bounce = 'hard'")
@@ -561,8 +563,10 @@ fn a_bounce_with_a_valid_token_raises_the_bounce_score() {
             "SELECT bounce_score FROM members WHERE email = '{}'",
             who::DAVE
         ))
-        .trim(),
-        "1.0"
+        .trim()
+        .parse::<f64>()
+        .expect("a score"),
+        1.0
     );
 }
 
@@ -595,19 +599,8 @@ fn a_busy_database_makes_the_mta_retry() {
         &[],
         SIGNED_NOW,
     );
-    // Hold the write lock from the sqlite3 shell while ingest runs.
-    let mut shell = std::process::Command::new("sqlite3")
-        .arg(env.database())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sqlite3");
-    let mut stdin = shell.stdin.take().expect("stdin");
-    writeln!(stdin, "BEGIN IMMEDIATE; SELECT 'locked';").expect("lock");
-    stdin.flush().expect("flush");
-    let mut out = shell.stdout.take().expect("stdout");
-    let mut line = [0u8; 7];
-    std::io::Read::read_exact(&mut out, &mut line).expect("locked");
+    // Hold the write lock from a database shell while ingest runs.
+    let lock = WriteLock::take(&env);
     let mut config = std::fs::OpenOptions::new()
         .append(true)
         .open(&env.config)
@@ -615,9 +608,7 @@ fn a_busy_database_makes_the_mta_retry() {
     writeln!(config, "busy_timeout_ms = 200").expect("config");
     drop(config);
     let code = ingest(&env, &message);
-    writeln!(stdin, "ROLLBACK;").expect("unlock");
-    drop(stdin);
-    let _ = shell.wait();
+    lock.release();
     assert_eq!(code, 75);
     assert_eq!(status(&env, who::DAVE), "active");
     // Retried later, it goes through.

@@ -1,13 +1,14 @@
 //! A signed message retried after a fault finishes what it started: every
 //! command once, never twice, never dropped, and one reply.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::common::commands::{cert, command, fingerprint, list};
 use crate::common::outbox::of_kind;
+use crate::common::store::WriteLock;
 use crate::common::{Env, who};
 use crate::common::{ingest, spawn_ingest};
 
@@ -22,46 +23,6 @@ fn busy_timeout(env: &Env, millis: u64) {
 
 fn count(env: &Env, sql: &str) -> i64 {
     env.sql(sql).trim().parse().unwrap_or(-1)
-}
-
-/// The sqlite3 shell holding the database's write lock until it is told
-/// to roll back.
-struct WriteLock {
-    shell: Child,
-}
-
-impl WriteLock {
-    fn take(env: &Env) -> Self {
-        let mut shell = Command::new("sqlite3")
-            .arg(env.database())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("sqlite3");
-        let stdin = shell.stdin.as_mut().expect("stdin");
-        writeln!(stdin, "BEGIN IMMEDIATE; SELECT 'locked';").expect("lock");
-        stdin.flush().expect("flush");
-        let mut line = String::new();
-        BufReader::new(shell.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("locked");
-        assert_eq!(line.trim(), "locked");
-        Self { shell }
-    }
-
-    fn release(mut self) {
-        if let Some(mut stdin) = self.shell.stdin.take() {
-            writeln!(stdin, "ROLLBACK;").expect("unlock");
-        }
-        let _ = self.shell.wait();
-    }
-}
-
-impl Drop for WriteLock {
-    fn drop(&mut self) {
-        let _ = self.shell.kill();
-        let _ = self.shell.wait();
-    }
 }
 
 /// Runs ingest on `message` with the database's write lock taken at the

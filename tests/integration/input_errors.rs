@@ -31,10 +31,13 @@ fn signed(from: &str, lines: &str, certs: &[&str]) -> Vec<u8> {
 
 /// Every reply line recorded for signed commands, in order.
 fn reply_lines(env: &Env) -> Vec<String> {
-    env.sql("SELECT line FROM inbound_commands ORDER BY rowid")
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    env.sql(&format!(
+        "SELECT line FROM inbound_commands ORDER BY {}",
+        env.insertion_order()
+    ))
+    .lines()
+    .map(str::to_owned)
+    .collect()
 }
 
 /// Sends `lines` signed by `from` and returns the reply's lines about them.
@@ -154,7 +157,7 @@ fn mail_commands_are_told_about_their_own_words_not_flags() {
 
     // None of it changed the advisory or the roster.
     assert_eq!(
-        env.sql("SELECT hold_until IS NULL, revision FROM advisories")
+        env.sql("SELECT CASE WHEN hold_until IS NULL THEN 1 ELSE 0 END, revision FROM advisories")
             .trim(),
         "1|1"
     );
@@ -203,7 +206,8 @@ fn the_cli_still_names_the_flag() {
 /// The `via` detail of the audit entries with `action`, in order.
 fn via_of(env: &Env, action: &str) -> Vec<String> {
     env.sql(&format!(
-        "SELECT json_extract(detail, '$.via') FROM audit_log WHERE action = '{action}' ORDER BY seq"
+        "SELECT {} FROM audit_log WHERE action = '{action}' ORDER BY seq",
+        env.json_text("detail", "via")
     ))
     .lines()
     .map(str::to_owned)
@@ -257,8 +261,11 @@ fn audit_entries_name_the_channel_their_actor_came_by() {
     assert_eq!(via_of(&env, "advisory.disclose"), ["system"]);
     // Every entry names one, and the chain still verifies.
     assert_eq!(
-        env.sql("SELECT count(*) FROM audit_log WHERE json_extract(detail, '$.via') IS NULL")
-            .trim(),
+        env.sql(&format!(
+            "SELECT count(*) FROM audit_log WHERE {} IS NULL",
+            env.json_text("detail", "via")
+        ))
+        .trim(),
         "0"
     );
     env.ok(&["audit", "verify"]);

@@ -29,6 +29,7 @@ mod never_stuck;
 mod observer;
 mod observer_digest;
 mod operator;
+mod postgres_faults;
 mod roster;
 mod roster_refusals;
 mod scheduler;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::common::daemon::{Daemon, eventually};
 use crate::common::outbox::of_kind;
 use crate::common::smtp::{Rules, SmtpServer};
+use crate::common::store::WriteLock;
 use crate::common::{Env, NOW, path, who};
 
 /// A tmpfs mounted for one test, unmounted (lazily) when dropped.
@@ -66,6 +67,17 @@ impl Drop for Tmpfs {
     }
 }
 
+/// Whether this run is on PostgreSQL, where a full disk under the data
+/// folder reaches no database (the server's twin is in
+/// `postgres_faults.rs`: the server stopped for a few seconds); says so.
+fn sqlite_only() -> bool {
+    let postgres = crate::common::store::postgres();
+    if postgres {
+        eprintln!("sqlite only: the fault is a full tmpfs under the SQLite file");
+    }
+    postgres
+}
+
 /// An environment whose data folder (database, WAL, lock, key) is a 16 MB
 /// tmpfs, with retries and alerts quick enough for a test.
 fn on_tmpfs(extra: &str) -> (Env, Tmpfs) {
@@ -111,6 +123,9 @@ fn now_plus(seconds: i64) -> String {
 // and sent nothing until a restart, and nobody was alerted.
 #[test]
 fn a_few_seconds_of_full_disk_do_not_wedge_the_daemon() {
+    if sqlite_only() {
+        return;
+    }
     let (env, tmpfs) = on_tmpfs("");
     env.init();
     env.add_active(who::DAVE, who::ALICE, &[]);
@@ -211,6 +226,9 @@ fn a_few_seconds_of_full_disk_do_not_wedge_the_daemon() {
 // in memory and is stored first once the disk has room.
 #[test]
 fn a_full_disk_while_outcomes_are_recorded_loses_no_outcome() {
+    if sqlite_only() {
+        return;
+    }
     let (env, tmpfs) = on_tmpfs("");
     env.init();
     env.add(who::DAVE, who::ALICE, &[]);
@@ -268,6 +286,9 @@ fn a_full_disk_while_outcomes_are_recorded_loses_no_outcome() {
 // sends once the disk has room.
 #[test]
 fn a_full_disk_when_the_daemon_starts_does_not_stop_it() {
+    if sqlite_only() {
+        return;
+    }
     let (env, tmpfs) = on_tmpfs("");
     env.init();
     env.add(who::DAVE, who::ALICE, &[]);
@@ -327,22 +348,12 @@ fn a_database_locked_for_seconds_is_waited_out_quietly() {
     eventually(Duration::from_secs(10), "member mail is sent", || {
         count(&env, member_mail) == 0
     });
-    let mut shell = Command::new("sqlite3")
-        .arg(env.database())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("run sqlite3");
-    let mut stdin = shell.stdin.take().expect("stdin");
-    writeln!(stdin, "BEGIN IMMEDIATE; UPDATE jobs SET name = name;").expect("lock");
-    stdin.flush().expect("flush");
+    let lock = WriteLock::take(&env);
     eventually(Duration::from_secs(20), "the daemon meets the lock", || {
         daemon.log_text().contains("busy or locked")
     });
     std::thread::sleep(Duration::from_secs(4));
-    writeln!(stdin, "COMMIT;").expect("unlock");
-    drop(stdin);
-    assert!(shell.wait().expect("sqlite3").success());
+    assert!(lock.release(), "the database shell failed");
 
     let notices = "SELECT count(*) FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
          WHERE a.kind = 'notice' AND d.state = 'sent'";

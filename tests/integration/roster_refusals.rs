@@ -135,8 +135,9 @@ fn audit_entries_name_the_channel_and_the_signing_key() {
     assert_eq!(ingest(&env, &message), 0);
     let via = |subject: &str| {
         env.sql(&format!(
-            "SELECT json_extract(detail, '$.via') FROM audit_log \
-             WHERE action = 'member.add' AND subject = 'member:{subject}'"
+            "SELECT {} FROM audit_log \
+             WHERE action = 'member.add' AND subject = 'member:{subject}'",
+            env.json_text("detail", "via")
         ))
         .trim()
         .to_owned()
@@ -145,8 +146,11 @@ fn audit_entries_name_the_channel_and_the_signing_key() {
     assert_eq!(via(who::DAVE), "cli");
     // Every entry names one, the init's and the system's too.
     assert_eq!(
-        env.sql("SELECT count(*) FROM audit_log WHERE json_extract(detail, '$.via') IS NULL")
-            .trim(),
+        env.sql(&format!(
+            "SELECT count(*) FROM audit_log WHERE {} IS NULL",
+            env.json_text("detail", "via")
+        ))
+        .trim(),
         "0"
     );
     assert!(

@@ -60,7 +60,10 @@ pub fn stored_fingerprint(env: &Env, email: &str) -> String {
 /// What the replies said about the last `n` commands recorded, in order.
 pub fn last_lines(env: &Env, n: usize) -> Vec<String> {
     let all: Vec<String> = env
-        .sql("SELECT line FROM inbound_commands ORDER BY rowid")
+        .sql(&format!(
+            "SELECT line FROM inbound_commands ORDER BY {}",
+            env.insertion_order()
+        ))
         .lines()
         .map(str::to_owned)
         .collect();

@@ -2,13 +2,15 @@
 //!
 //! Each test gets a temp folder, a config and a fixed clock
 //! (`EMBARGO_TEST_NOW`); helpers run the binary and read the real SQLite
-//! file with `sqlite3`.
+//! file with `sqlite3`, or, when the suite runs on PostgreSQL, the test's
+//! own database with `psql` (see [`super::store`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
 
+use super::store::{self, TestDatabase};
 use super::{keys, who};
 
 /// The instant every test runs at (`EMBARGO_TEST_NOW`).
@@ -18,6 +20,8 @@ pub const NOW: &str = "2026-06-01T12:00:00Z";
 pub struct Env {
     pub dir: TempDir,
     pub config: PathBuf,
+    /// The test's own PostgreSQL database when the suite runs on one.
+    pub db: Option<TestDatabase>,
 }
 
 impl Env {
@@ -26,21 +30,50 @@ impl Env {
         Self::with_config("")
     }
 
-    /// A fresh folder whose config has `extra` appended.
-    pub fn with_config(extra: &str) -> Self {
+    /// A fresh folder whose config names the PostgreSQL database `db`
+    /// (on a server the test runs itself) and has `extra` appended.
+    pub fn on_server(db: TestDatabase, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("embargo.toml");
         std::fs::write(
             &config,
             format!(
-                "[list]\naddress = \"security-announce@project.example\"\nname = \"Test list\"\n\n[storage]\ndata_dir = \"var\"\n{extra}"
+                "[list]\naddress = \"security-announce@project.example\"\nname = \"Test list\"\n{}\n[storage]\ndata_dir = \"var\"\n{extra}",
+                db.config()
             ),
         )
         .expect("write config");
-        Self { dir, config }
+        Self {
+            dir,
+            config,
+            db: Some(db),
+        }
     }
 
-    /// The database file.
+    /// A fresh folder whose config has `extra` appended (on PostgreSQL,
+    /// with the `[store] url` of a fresh database before `[storage]`, so
+    /// what tests append still lands in `[storage]`).
+    pub fn with_config(extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("embargo.toml");
+        let db = store::database();
+        let store = db.as_ref().map(TestDatabase::config).unwrap_or_default();
+        std::fs::write(
+            &config,
+            format!(
+                "[list]\naddress = \"security-announce@project.example\"\nname = \"Test list\"\n{store}\n[storage]\ndata_dir = \"var\"\n{extra}"
+            ),
+        )
+        .expect("write config");
+        Self { dir, config, db }
+    }
+
+    /// Whether this test runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.db.is_some()
+    }
+
+    /// The database file (SQLite only; on PostgreSQL nothing is there).
     pub fn database(&self) -> PathBuf {
         self.dir.path().join("var/embargo.sqlite")
     }
@@ -193,8 +226,12 @@ impl Env {
         ]);
     }
 
-    /// Runs SQL with the `sqlite3` command-line shell on the database.
+    /// Runs SQL with the `sqlite3` command-line shell on the database, or
+    /// with `psql` on PostgreSQL (which prints rows the same way).
     pub fn sql(&self, statement: &str) -> String {
+        if let Some(db) = &self.db {
+            return store::psql(db.url(), statement);
+        }
         // The daemon or a CLI may be mid-write or mid-checkpoint: wait for
         // the lock as embargo itself does, rather than fail the test.
         let out = Command::new("sqlite3")
@@ -211,8 +248,45 @@ impl Env {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// SQL for the text of `key` in the JSON object stored in `column`:
+    /// the two stores spell it differently.
+    pub fn json_text(&self, column: &str, key: &str) -> String {
+        if self.on_postgres() {
+            format!("({column}::json ->> '{key}')")
+        } else {
+            format!("json_extract({column}, '$.{key}')")
+        }
+    }
+
+    /// The column that orders a table only ever inserted into by insertion
+    /// (SQLite's rowid; a PostgreSQL row's place in its table).
+    pub fn insertion_order(&self) -> &'static str {
+        if self.on_postgres() { "ctid" } else { "rowid" }
+    }
+
+    /// SQL for the integer `expr` as decimal digits zero-padded to `width`.
+    pub fn zero_padded(&self, expr: &str, width: usize) -> String {
+        if self.on_postgres() {
+            format!("lpad(CAST({expr} AS TEXT), {width}, '0')")
+        } else {
+            format!("printf('%0{width}d', {expr})")
+        }
+    }
+
+    /// SQL for the blob `expr` as hexadecimal digits.
+    pub fn hex(&self, expr: &str) -> String {
+        if self.on_postgres() {
+            format!("encode({expr}, 'hex')")
+        } else {
+            format!("hex({expr})")
+        }
+    }
+
     /// A full dump of the database, to prove that nothing changed.
     pub fn dump(&self) -> String {
+        if let Some(db) = &self.db {
+            return db.dump();
+        }
         if !self.database().exists() {
             return String::new();
         }

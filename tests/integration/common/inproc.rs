@@ -24,6 +24,7 @@ use embargo::roster::{Kind, Role};
 use embargo::store::QueueRow;
 use tempfile::TempDir;
 
+use super::store::TestDatabase;
 use super::{NOW, who};
 
 /// When the in-process certificates were made: before every instant the
@@ -63,6 +64,9 @@ pub struct Inproc {
     pub dir: TempDir,
     pub clock: ManualClock,
     pub app: Arc<App>,
+    /// The test's own PostgreSQL database when the suite runs on one;
+    /// dropped after `app` (fields drop in order).
+    _db: Option<TestDatabase>,
 }
 
 impl Inproc {
@@ -76,8 +80,10 @@ impl Inproc {
     pub async fn with_config(extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("embargo.toml");
+        let db = super::store::database();
+        let store = db.as_ref().map(TestDatabase::config).unwrap_or_default();
         let text = format!(
-            "[list]\naddress = \"security-announce@project.example\"\nname = \"Test list\"\n\n[storage]\ndata_dir = \"var\"\n{extra}"
+            "[list]\naddress = \"security-announce@project.example\"\nname = \"Test list\"\n{store}\n[storage]\ndata_dir = \"var\"\n{extra}"
         );
         std::fs::write(&path, &text).expect("write config");
         let config = Config::parse(&text, &path).expect("the test config parses");
@@ -105,6 +111,7 @@ impl Inproc {
             dir,
             clock,
             app: Arc::new(app),
+            _db: db,
         }
     }
 

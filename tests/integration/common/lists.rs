@@ -14,12 +14,19 @@ use super::{Env, Run, path};
 pub fn instance() -> Env {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("embargo.toml");
+    let db = super::store::database();
+    let store = db
+        .as_ref()
+        .map(super::store::TestDatabase::config)
+        .unwrap_or_default();
     std::fs::write(
         &config,
-        "[list]\naddress = \"alpha@project.example\"\nname = \"Alpha list\"\n\n[storage]\ndata_dir = \"var\"\n",
+        format!(
+            "[list]\naddress = \"alpha@project.example\"\nname = \"Alpha list\"\n{store}\n[storage]\ndata_dir = \"var\"\n"
+        ),
     )
     .expect("write config");
-    Env { dir, config }
+    Env { dir, config, db }
 }
 
 /// A copy of `env`'s whole folder (config, database, keys) as an
@@ -29,7 +36,16 @@ pub fn copy(env: &Env) -> Env {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_tree(env.dir.path(), dir.path());
     let config = dir.path().join("embargo.toml");
-    Env { dir, config }
+    // On PostgreSQL the copy gets a database of its own, copied from the
+    // original's, and its config names it.
+    let db = env.db.as_ref().map(|original| {
+        let copy = super::store::TestDatabase::copy_of(original);
+        let text = std::fs::read_to_string(&config).expect("read the copied config");
+        std::fs::write(&config, text.replace(original.url(), copy.url()))
+            .expect("write the copied config");
+        copy
+    });
+    Env { dir, config, db }
 }
 
 fn copy_tree(from: &Path, to: &Path) {

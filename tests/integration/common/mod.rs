@@ -3,6 +3,7 @@
 //! Each submodule opens with its purpose in one line. [`env`] and [`keys`]
 //! are re-exported at the top because nearly every test uses them.
 
+pub mod cluster;
 pub mod commands;
 pub mod daemon;
 pub mod env;
@@ -18,6 +19,7 @@ pub mod mime;
 pub mod old_release;
 pub mod outbox;
 pub mod smtp;
+pub mod store;
 pub mod two_lists;
 
 pub use env::{Env, NOW, Run, ingest, path, spawn_ingest};
