@@ -306,7 +306,21 @@ impl App {
         let until = now + SCHEDULER_LEASE;
         let mut tx = self.store.write(now).await?;
         let held = tx.take_lease("scheduler", &process_holder(), until).await?;
+        // Where several daemons send (PostgreSQL), the lease holder also
+        // returns copies whose claim expired to the queue: a daemon that
+        // died mid-send left them, and nobody restarts to sweep them.
+        let swept = if held && !self.store.sole_sender() {
+            tx.sweep_leases(false).await?
+        } else {
+            0
+        };
         tx.commit().await?;
+        if swept > 0 {
+            tracing::warn!(
+                copies = swept,
+                "returned copies whose claim expired to the queue (a daemon stopped while sending them); they keep their Message-IDs"
+            );
+        }
         if let Ok(mut slot) = self.lease_until.lock() {
             *slot = held.then_some(until);
         }

@@ -30,6 +30,7 @@ mod observer;
 mod observer_digest;
 mod operator;
 mod postgres_faults;
+mod postgres_kill;
 mod roster;
 mod roster_refusals;
 mod scheduler;

@@ -541,8 +541,8 @@ fn a_planned_announcement_of_an_unknown_kind_does_not_hold_back_others() {
     env.ok(&["queue", "run"]);
     // Due before the cancellation, so it is read first.
     env.sql(
-        "INSERT INTO announcements (kind, advisory_id, revision, due_at, state, created_at) \
-         SELECT 'notices', id, 99, '2026-01-01T00:00:00Z', 'planned', '2026-01-01T00:00:00Z' \
+        "INSERT INTO announcements (list_id, kind, advisory_id, revision, due_at, state, created_at) \
+         SELECT list_id, 'notices', id, 99, '2026-01-01T00:00:00Z', 'planned', '2026-01-01T00:00:00Z' \
          FROM advisories",
     );
     env.ok(&[

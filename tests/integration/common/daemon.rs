@@ -62,6 +62,14 @@ impl Daemon {
         self.wait(Duration::from_secs(20))
     }
 
+    /// Kills the daemon with SIGKILL, at whatever it is doing.
+    pub fn kill(&mut self) {
+        let pid = self.child.as_ref().expect("running").id();
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+
     /// Whether the daemon is still running (it has not exited).
     pub fn is_running(&mut self) -> bool {
         let child = self.child.as_mut().expect("running");

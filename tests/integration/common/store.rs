@@ -185,9 +185,10 @@ pub fn database() -> Option<TestDatabase> {
     postgres().then(TestDatabase::create)
 }
 
-/// The key of the advisory lock every PostgreSQL write transaction of
-/// embargo takes (`store::WRITE_LOCK`).
-const WRITE_LOCK: i64 = 0x656d_6261_7267_6f00;
+/// The first key of the advisory lock every PostgreSQL write transaction
+/// of embargo takes (`store::WRITE_LOCK`); the second is the list's id,
+/// and a test's first list is 1.
+const WRITE_LOCK: i32 = 0x656d_6261;
 
 /// Another process (an operator's shell) holding the database's write
 /// lock the way embargo's own writers take it: `BEGIN IMMEDIATE` in the
@@ -209,7 +210,7 @@ impl WriteLock {
                     .spawn()
                     .expect("psql"),
                 format!(
-                    "BEGIN; SELECT 'locked' FROM (SELECT pg_advisory_xact_lock({WRITE_LOCK})) AS l;"
+                    "BEGIN; SELECT 'locked' FROM (SELECT pg_advisory_xact_lock({WRITE_LOCK}, 1)) AS l;"
                 ),
             ),
             None => (
