@@ -289,6 +289,24 @@ fn serve_until_sent(
     if duplicates.trim() != "0" {
         bail!("{} recipients have two notices", duplicates.trim());
     }
+    // Where the time went: the first copy, the median, the 90th.
+    let times = query(
+        "SELECT d.sent_at FROM deliveries d JOIN announcements a \
+         ON a.id = d.announcement_id WHERE a.kind = 'notice' ORDER BY d.sent_at",
+    )?;
+    let times: Vec<&str> = times.lines().collect();
+    let after = |i: usize| -> Result<f64> {
+        let t = parse(times.get(i).copied().unwrap_or_default())?;
+        Ok((t - at).num_milliseconds() as f64 / 1000.0)
+    };
+    if !times.is_empty() {
+        eprintln!(
+            "  (first copy {:.2} s after the instant, half by {:.2} s, 90% by {:.2} s)",
+            after(0)?,
+            after(times.len() / 2)?,
+            after(times.len() * 9 / 10)?
+        );
+    }
     Ok(Figures {
         spread: (last - at).num_milliseconds() as f64 / 1000.0,
         peaks,

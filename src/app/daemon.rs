@@ -232,7 +232,12 @@ impl App {
     /// maintainers' alerts (one goes out now) and answers that instant.
     async fn check_clock_at_start(&self) -> Result<Option<DateTime<Utc>>> {
         let now = self.now();
-        let Some(newest) = self.store.newest_instant().await? else {
+        let known = self.newest_known.lock().ok().and_then(|slot| *slot);
+        let newest = match known {
+            Some(newest) => newest,
+            None => self.store.newest_instant().await?,
+        };
+        let Some(newest) = newest else {
             return Ok(None);
         };
         let Some(by) = behind_record(now, newest, self.config.delivery.clock_tolerance) else {

@@ -69,6 +69,9 @@ pub struct App {
     /// Until when this process holds the list's scheduler lease, as far
     /// as it knows (see `daemon.rs`).
     lease_until: std::sync::Mutex<Option<DateTime<Utc>>>,
+    /// The database's newest recorded instant, read once by `serve` for
+    /// all its lists (see [`App::know_newest_instant`]).
+    newest_known: std::sync::Mutex<Option<Option<DateTime<Utc>>>>,
 }
 
 /// One command of a signed message: the message (who signed, when, over
@@ -113,6 +116,17 @@ impl App {
             progress: std::sync::Arc::new(progress::Quiet),
             send_permits: None,
             lease_until: std::sync::Mutex::new(None),
+            newest_known: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Gives the daemon's start-up clock check the database's newest
+    /// recorded instant, read once for every list of a `serve` process
+    /// (it spans the whole database; reading it per list costs a scan of
+    /// every table per list).
+    pub fn know_newest_instant(&self, newest: Option<DateTime<Utc>>) {
+        if let Ok(mut slot) = self.newest_known.lock() {
+            *slot = Some(newest);
         }
     }
 

@@ -86,6 +86,9 @@ async fn run(
         instance.config.delivery.concurrency.max(1),
     ));
     let socket = bind_wake(instance.config.storage.location().local_path());
+    // The newest instant the database recorded, read once for every list
+    // of this process (each list's loop checks its clock against it).
+    let newest = instance.store.newest_instant().await.ok();
     let mut running: BTreeMap<ListId, tokio::task::JoinHandle<()>> = BTreeMap::new();
     loop {
         if *stop.borrow() {
@@ -104,6 +107,9 @@ async fn run(
                         .app(&row, Box::new(SharedClock(clock.clone())))
                         .await?;
                     app.share_send_slots(slots.clone());
+                    if let Some(newest) = newest {
+                        app.know_newest_instant(newest);
+                    }
                     let transport = app.transport()?;
                     let app = Arc::new(app);
                     let span = tracing::info_span!("list", name = %row.name);

@@ -147,6 +147,9 @@ fn parse_status(text: &str) -> Result<Status, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("member status {text:?}")))
 }
 
+/// How many completions one statement records (eight parameters each).
+const COMPLETE_CHUNK: usize = 250;
+
 fn time(value: DateTime<Utc>) -> String {
     format_instant(value)
 }
@@ -371,28 +374,54 @@ impl WriteTx {
     pub async fn complete(&mut self, done: &[Completion]) -> Result<u64, StoreError> {
         let now = time(self.now);
         let mut applied = 0;
-        for completion in done {
-            let sent = completion.state == DeliveryState::Sent;
-            let result = sqlx::query(
-                "UPDATE deliveries SET state = $1, next_attempt_at = $2, last_reply = $3, \
-                   attempts = attempts + $4, lease_until = NULL, updated_at = $5, \
-                   sent_at = CASE WHEN $6 THEN $7 ELSE sent_at END, \
-                   message = CASE WHEN $8 THEN NULL ELSE message END \
-                 WHERE id = $9 AND lease_gen = $10 AND state = 'sending'",
-            )
-            .bind(completion.state.as_str())
-            .bind(completion.next_attempt_at.map(time))
-            .bind(&completion.reply)
-            .bind(i64::from(completion.attempted))
-            .bind(&now)
-            .bind(sent)
-            .bind(&now)
-            .bind(sent || matches!(completion.state, DeliveryState::Dropped))
-            .bind(completion.id)
-            .bind(completion.lease_gen)
-            .execute(&mut *self.tx)
-            .await?;
-            applied += result.rows_affected();
+        // One statement per chunk, not one per copy: on PostgreSQL each
+        // statement is a round trip, and a fan-out records thousands.
+        for chunk in done.chunks(COMPLETE_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = 2 + i * 8;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        p,
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7
+                    )
+                })
+                .collect();
+            // VALUES columns are column1… on both SQLite and PostgreSQL:
+            // id, lease generation, state, next attempt, reply, attempted,
+            // sent, message cleared.
+            let sql = format!(
+                "UPDATE deliveries SET state = v.column3, next_attempt_at = v.column4, \
+                   last_reply = v.column5, attempts = attempts + v.column6, lease_until = NULL, \
+                   updated_at = $1, \
+                   sent_at = CASE WHEN v.column7 = 1 THEN $1 ELSE sent_at END, \
+                   message = CASE WHEN v.column8 = 1 THEN NULL ELSE message END \
+                 FROM (VALUES {}) AS v \
+                 WHERE deliveries.id = v.column1 AND deliveries.lease_gen = v.column2 \
+                   AND deliveries.state = 'sending'",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&now);
+            for completion in chunk {
+                let sent = completion.state == DeliveryState::Sent;
+                let cleared = sent || matches!(completion.state, DeliveryState::Dropped);
+                query = query
+                    .bind(completion.id)
+                    .bind(completion.lease_gen)
+                    .bind(completion.state.as_str())
+                    .bind(completion.next_attempt_at.map(time))
+                    .bind(completion.reply.clone())
+                    .bind(i64::from(completion.attempted))
+                    .bind(i64::from(sent))
+                    .bind(i64::from(cleared));
+            }
+            applied += query.execute(&mut *self.tx).await?.rows_affected();
         }
         Ok(applied)
     }

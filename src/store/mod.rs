@@ -502,7 +502,7 @@ async fn connection_is_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sql
 }
 
 /// Connections each process keeps to a PostgreSQL server.
-const POSTGRES_CONNECTIONS: u32 = 8;
+const POSTGRES_CONNECTIONS: u32 = 16;
 
 /// The first key of the advisory lock every PostgreSQL write transaction
 /// takes (the second is the list's id).
