@@ -281,6 +281,7 @@ fn the_example_config_is_valid_and_documents_every_section() {
         "future_skew",
         "bounce_threshold",
         "bounce_secret",
+        "url",
     ] {
         assert!(
             text.contains(&format!("{key} =")),
