@@ -9,6 +9,7 @@
 //!
 //!     bench/lists                                  # 100 × 100 against 1 × 10,000
 //!     LISTS_SHAPE=20x50 bench/lists                # other shapes
+//!     LISTS_KEEP=1 bench/lists                     # keep the PostgreSQL database
 //!
 //! `bench/lists` starts a throwaway PostgreSQL cluster and passes its
 //! admin URL in `EMBARGO_BENCH_POSTGRES`; without it only the SQLite half
@@ -179,10 +180,14 @@ async fn postgres_half(
         serve_until_sent(&config_path, 2, at, lists * (members + 1), count)
     }
     .await;
-    let _ = psql(
-        admin_url,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
+    if std::env::var_os("LISTS_KEEP").is_some() {
+        eprintln!("  (LISTS_KEEP: the database {name} is kept)");
+    } else {
+        let _ = psql(
+            admin_url,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+    }
     result
 }
 

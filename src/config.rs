@@ -260,6 +260,16 @@ impl Secret {
     }
 }
 
+/// Compared when deciding whether an open SMTP session can carry the next
+/// message (same server, same credentials).
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")

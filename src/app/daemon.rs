@@ -305,8 +305,13 @@ impl App {
         // Renewed once half of it has run, not on every pass: a write per
         // list per second would be most of an idle daemon's work.
         let known = self.lease_until.lock().ok().and_then(|slot| *slot);
-        if known.is_some_and(|until| now < until - SCHEDULER_LEASE / 2) {
-            return Ok(true);
+        match known {
+            Some(Lease::Held(until)) if now < until - SCHEDULER_LEASE / 2 => return Ok(true),
+            // Another daemon holds it: asking again on every pass of every
+            // list would be most of this daemon's writes; a holder that
+            // died is taken over within the lease and this wait.
+            Some(Lease::Elsewhere(ask_at)) if now < ask_at => return Ok(false),
+            _ => {}
         }
         let until = now + SCHEDULER_LEASE;
         let mut tx = self.store.write(now).await?;
@@ -327,7 +332,11 @@ impl App {
             );
         }
         if let Ok(mut slot) = self.lease_until.lock() {
-            *slot = held.then_some(until);
+            *slot = Some(if held {
+                Lease::Held(until)
+            } else {
+                Lease::Elsewhere(now + SCHEDULER_LEASE / 3)
+            });
         }
         Ok(held)
     }
@@ -343,6 +352,15 @@ impl App {
             _ => ceiling,
         }
     }
+}
+
+/// What this process knows of a list's scheduler lease.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lease {
+    /// Held by this process until then.
+    Held(DateTime<Utc>),
+    /// Held by another daemon; not asked for again before then.
+    Elsewhere(DateTime<Utc>),
 }
 
 /// How long a daemon's hold on a list's scheduler pass lasts without

@@ -1,10 +1,10 @@
 //! Sending what is due: claim, check, send, record.
 //!
 //! One claimer takes due copies from the outbox in batches (one atomic
-//! update each, with a lease), a bounded set of workers each hold one
-//! connection and send, and one recorder writes the outcomes in batches
-//! (one transaction per batch, each completion naming its lease
-//! generation). A copy whose member left since sealing is dropped; one
+//! update each, with a lease) and hands each batch to the process's
+//! sending workers ([`super::senders`], shared by every list a daemon
+//! serves), and one recorder writes the outcomes in batches (one
+//! transaction per batch, each completion naming its lease generation). A copy whose member left since sealing is dropped; one
 //! whose key changed since is checked again and missed if it can no
 //! longer be used. Nothing is claimed before its instant: the claim itself
 //! compares with the clock.
@@ -15,15 +15,24 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::App;
-use super::crash::{CRASH_AFTER_CLAIM, CRASH_AFTER_DATA, CRASH_AFTER_RECORD, CrashPoints};
-use super::outcome::{Tally, complete};
+use super::crash::{CRASH_AFTER_CLAIM, CRASH_AFTER_RECORD, CrashPoints};
+use super::outcome::Tally;
+use super::senders::{Job, Run, Senders};
 use crate::compose::Kind;
-use crate::mail::{Envelope, Outcome, SmtpTarget, Transport};
+use crate::mail::{SmtpTarget, Transport};
 use crate::roster::Status;
 use crate::store::{Claimed, Completion, DeliveryState};
+
+/// Where one run's claimed copies go.
+struct Dispatch<'a> {
+    senders: &'a Senders,
+    run: &'a Arc<Run>,
+    transport: Arc<Transport>,
+    secret: &'a [u8],
+}
 
 /// How many copies one claim takes.
 const CLAIM_BATCH: u32 = 256;
@@ -79,6 +88,13 @@ impl App {
         only_kind: Option<Kind>,
     ) -> Result<Tally> {
         self.settle_earlier().await?;
+        // Most passes of a daemon's lists find nothing due: one read
+        // answers that, without a write transaction or a worker. (A copy
+        // whose turn comes is at or after the earliest `next_attempt_at`.)
+        let now = self.now();
+        if self.store.next_due().await?.is_none_or(|next| next > now) {
+            return Ok(Tally::default());
+        }
         let result = self.deliver_run(transport, stop, only_kind).await;
         if result.is_err() {
             // Copies claimed but never handed to a worker may still be
@@ -97,59 +113,12 @@ impl App {
         transport.prepare().context("prepare the maildir")?;
         let crash = Arc::new(CrashPoints::from_env());
         let record_failed = Arc::new(AtomicBool::new(false));
-        let secret = Arc::new(self.bounce_secret().await?);
-        let concurrency = self.config.delivery.concurrency;
-        let (work_tx, work_rx) = mpsc::channel::<Claimed>(concurrency * 2);
-        let work_rx = Arc::new(Mutex::new(work_rx));
+        let secret = self.bounce_secret().await?;
+        let senders = self.senders();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
-
-        let mut workers = Vec::with_capacity(concurrency);
-        for _ in 0..concurrency {
-            let app = self.clone();
-            let work_rx = work_rx.clone();
-            let done_tx = done_tx.clone();
-            let crash = crash.clone();
-            let secret = secret.clone();
-            let mut connection = transport.connection();
-            let permits = self.send_permits.clone();
-            workers.push(tokio::spawn(async move {
-                // Under `serve`, every list's workers share the process's
-                // `[delivery] concurrency`: a worker takes its slot with
-                // its first copy and keeps it until the run ends.
-                let mut slot = None;
-                loop {
-                    let next = work_rx.lock().await.recv().await;
-                    let Some(claimed) = next else { break };
-                    if slot.is_none()
-                        && let Some(permits) = &permits
-                    {
-                        slot = permits.clone().acquire_owned().await.ok();
-                    }
-                    let envelope_from = app.envelope_from(&secret, claimed.id);
-                    let key = format!("{}-{}", claimed.id, claimed.message_id);
-                    // Sealed hours ago, perhaps: the outer Date says when
-                    // it is sent.
-                    let message = crate::mail::with_date(&claimed.message, app.now());
-                    let outcome = connection
-                        .send(&Envelope {
-                            from: &envelope_from,
-                            to: &claimed.recipient,
-                            key: &key,
-                            message: &message,
-                        })
-                        .await;
-                    if matches!(outcome, Outcome::Sent(_)) {
-                        crash.reach(CRASH_AFTER_DATA, 1);
-                    }
-                    let completion = complete(&app.config.delivery, &claimed, outcome, app.now());
-                    if done_tx.send(completion).is_err() {
-                        break;
-                    }
-                }
-                connection.close().await;
-            }));
-        }
-        drop(done_tx);
+        // The run's outcomes reach the recorder until the last of its
+        // copies is sent (each job holds the run).
+        let run = senders.run(crash.clone(), done_tx);
 
         let recorder = {
             let app = self.clone();
@@ -211,29 +180,22 @@ impl App {
         };
 
         let claimed_result = self
-            .claim_and_dispatch(&work_tx, &mut stop, only_kind, &crash, &record_failed)
+            .claim_and_dispatch(
+                &Dispatch {
+                    senders: &senders,
+                    run: &run,
+                    transport: Arc::new(transport.clone()),
+                    secret: &secret,
+                },
+                &mut stop,
+                only_kind,
+                &record_failed,
+            )
             .await;
-        drop(work_tx);
-        for worker in workers {
-            let _ = worker.await;
-        }
+        drop(run);
         // Every outcome is stored or kept in memory before anything can
         // fail here: the next run's sweep must not see them as orphans.
         let recorded = recorder.await.context("the recorder stopped")?;
-        // Copies claimed but never handed to a worker (a stop) go back.
-        let leftover: Vec<(i64, i64)> = {
-            let mut rx = work_rx.lock().await;
-            let mut left = Vec::new();
-            while let Ok(claimed) = rx.try_recv() {
-                left.push((claimed.id, claimed.lease_gen));
-            }
-            left
-        };
-        if !leftover.is_empty() {
-            let mut tx = self.store.write(self.now()).await?;
-            tx.release(&leftover).await?;
-            tx.commit().await?;
-        }
         let mut tally = recorded?;
         tally.add(claimed_result?);
         Ok(tally)
@@ -242,11 +204,10 @@ impl App {
     /// Claims due copies in batches and hands them to the workers; copies
     /// that must not go (member gone, key now unusable) are settled here.
     async fn claim_and_dispatch(
-        &self,
-        work_tx: &mpsc::Sender<Claimed>,
+        self: &Arc<Self>,
+        to: &Dispatch<'_>,
         stop: &mut watch::Receiver<bool>,
         only_kind: Option<Kind>,
-        crash: &CrashPoints,
         record_failed: &AtomicBool,
     ) -> Result<Tally> {
         let mut tally = Tally::default();
@@ -266,7 +227,7 @@ impl App {
             if claimed.is_empty() {
                 break;
             }
-            crash.reach(CRASH_AFTER_CLAIM, 1);
+            to.run.crash.reach(CRASH_AFTER_CLAIM, 1);
             let (go, settled) = self.recheck(claimed, now).await?;
             if !settled.is_empty() {
                 if let Err(err) = self.record(&settled).await {
@@ -277,25 +238,35 @@ impl App {
                     tally.count(completion);
                 }
             }
-            let mut go = go.into_iter();
-            for claimed in go.by_ref() {
-                tokio::select! {
-                    sent = work_tx.send(claimed) => {
-                        if sent.is_err() { break; }
-                    }
-                    _ = stop.changed() => {
-                        break;
-                    }
+            let jobs = go
+                .into_iter()
+                .map(|claimed| Job {
+                    app: self.clone(),
+                    transport: to.transport.clone(),
+                    envelope_from: self.envelope_from(to.secret, claimed.id),
+                    claimed,
+                    run: to.run.clone(),
+                })
+                .collect();
+            to.senders.submit(jobs);
+            // The next batch is claimed once this one is nearly in the
+            // workers' hands; on a stop, the copies not yet started go back.
+            let stopped = tokio::select! {
+                () = to.run.drained() => false,
+                _ = stop.changed() => true,
+            };
+            if stopped || *stop.borrow() {
+                let rest: Vec<(i64, i64)> = to
+                    .senders
+                    .withdraw(to.run)
+                    .iter()
+                    .map(|c| (c.id, c.lease_gen))
+                    .collect();
+                if !rest.is_empty() {
+                    let mut tx = self.store.write(self.now()).await?;
+                    tx.release(&rest).await?;
+                    tx.commit().await?;
                 }
-                if *stop.borrow() {
-                    break;
-                }
-            }
-            let rest: Vec<(i64, i64)> = go.map(|c| (c.id, c.lease_gen)).collect();
-            if !rest.is_empty() {
-                let mut tx = self.store.write(self.now()).await?;
-                tx.release(&rest).await?;
-                tx.commit().await?;
                 break;
             }
         }

@@ -37,6 +37,7 @@ pub mod roster;
 pub mod scheduler;
 pub mod seal;
 pub mod sealing;
+mod senders;
 pub mod serve;
 mod settle;
 
@@ -62,13 +63,13 @@ pub struct App {
     unsettled: std::sync::Mutex<settle::Unsettled>,
     /// Where long work reports how far it got (nowhere by default).
     progress: std::sync::Arc<dyn progress::Progress>,
-    /// The sending slots every list of a `serve` process shares (see
-    /// [`App::share_send_slots`]); none: this app's own
-    /// `[delivery] concurrency`.
-    send_permits: Option<std::sync::Arc<tokio::sync::Semaphore>>,
-    /// Until when this process holds the list's scheduler lease, as far
-    /// as it knows (see `daemon.rs`).
-    lease_until: std::sync::Mutex<Option<DateTime<Utc>>>,
+    /// The sending workers, shared by every list of a `serve` process
+    /// (see [`App::share_senders`]); else started with this app's
+    /// `[delivery] concurrency` on its first delivery run.
+    senders: std::sync::OnceLock<std::sync::Arc<senders::Senders>>,
+    /// What this process knows of the list's scheduler lease (see
+    /// `daemon.rs`).
+    lease_until: std::sync::Mutex<Option<daemon::Lease>>,
     /// The database's newest recorded instant, read once by `serve` for
     /// all its lists (see [`App::know_newest_instant`]).
     newest_known: std::sync::Mutex<Option<Option<DateTime<Utc>>>>,
@@ -114,7 +115,7 @@ impl App {
             replay: std::sync::Mutex::new(None),
             unsettled: std::sync::Mutex::default(),
             progress: std::sync::Arc::new(progress::Quiet),
-            send_permits: None,
+            senders: std::sync::OnceLock::new(),
             lease_until: std::sync::Mutex::new(None),
             newest_known: std::sync::Mutex::new(None),
         }
@@ -130,11 +131,19 @@ impl App {
         }
     }
 
-    /// Makes this app's senders share `slots` with the other lists of the
-    /// process, so a daemon serving many lists keeps to one `[delivery]
-    /// concurrency` in all.
-    pub fn share_send_slots(&mut self, slots: std::sync::Arc<tokio::sync::Semaphore>) {
-        self.send_permits = Some(slots);
+    /// Makes this app send through `senders`, shared with the other
+    /// lists of the process, so a daemon serving many lists keeps to one
+    /// `[delivery] concurrency` (and as many connections) in all.
+    pub fn share_senders(&self, senders: std::sync::Arc<senders::Senders>) {
+        // Set once, before the app's first delivery run.
+        let _ = self.senders.set(senders);
+    }
+
+    /// The sending workers (started on first use).
+    fn senders(&self) -> std::sync::Arc<senders::Senders> {
+        self.senders
+            .get_or_init(|| senders::Senders::start(self.config.delivery.concurrency))
+            .clone()
     }
 
     /// The current instant, from the injected clock.

@@ -82,9 +82,7 @@ async fn run(
     }
     instance.store.mute_wake();
     let wake = Arc::new(Notify::new());
-    let slots = Arc::new(tokio::sync::Semaphore::new(
-        instance.config.delivery.concurrency.max(1),
-    ));
+    let senders = super::senders::Senders::start(instance.config.delivery.concurrency);
     let socket = bind_wake(instance.config.storage.location().local_path());
     // The newest instant the database recorded, read once for every list
     // of this process (each list's loop checks its clock against it).
@@ -103,10 +101,10 @@ async fn run(
                     {
                         continue;
                     }
-                    let mut app = instance
+                    let app = instance
                         .app(&row, Box::new(SharedClock(clock.clone())))
                         .await?;
-                    app.share_send_slots(slots.clone());
+                    app.share_senders(senders.clone());
                     if let Some(newest) = newest {
                         app.know_newest_instant(newest);
                     }

@@ -44,7 +44,7 @@ pub enum Outcome {
 }
 
 /// Where an SMTP server is and how to talk to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpTarget {
     pub host: String,
     pub port: u16,
@@ -57,7 +57,7 @@ pub struct SmtpTarget {
 }
 
 /// Where mail goes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     Smtp(SmtpTarget),
     /// One file per message, written atomically; nothing leaves the host.
@@ -135,6 +135,17 @@ impl Connection {
                 self.send_smtp(&target, envelope).await
             }
         }
+    }
+
+    /// Whether this connection sends to `transport` (a session is only
+    /// reused for the server and greeting it was opened with).
+    pub fn goes_to(&self, transport: &Transport) -> bool {
+        &self.transport == transport
+    }
+
+    /// Whether an SMTP session is open.
+    pub fn is_open(&self) -> bool {
+        self.session.is_some()
     }
 
     /// Ends the session politely.

@@ -24,8 +24,10 @@ What it writes into DIR:
     msg-<seq>.eml   the message bytes as received (dot-unstuffed, CRLF)
     log.jsonl       one JSON object a line, each flushed and fsynced:
         {"seq", "mail_from", "rcpt", "message_id", "outcome", "file", "at",
-         "size"} for every completed DATA, outcome being accepted, dropped,
-         hung, 451 or 554;
+         "size", "session", "open"} for every completed DATA, outcome being
+         accepted, dropped, hung, 451 or 554, session the connection's
+         number (from 1, in the order they were made) and open how many
+         connections were open then;
         {"event": "rcpt", "rcpt", "code", "at"} for every refused RCPT;
         {"event": "connect", "code": 421, "at"} for every refused connection.
 
@@ -129,7 +131,7 @@ class Recorder:
         self.log.flush()
         os.fsync(self.log.fileno())
 
-    def message(self, envelope, outcome):
+    def message(self, envelope, outcome, server):
         self.seq += 1
         name = f"msg-{self.seq}.eml"
         content = envelope.original_content
@@ -147,6 +149,8 @@ class Recorder:
                 "outcome": outcome,
                 "file": name,
                 "size": len(content),
+                "session": server.session_number,
+                "open": len(server.connections),
             }
         )
 
@@ -209,21 +213,21 @@ class Handler:
         actions = getattr(envelope, "actions", [])
         action = next((a for a in DATA_PRECEDENCE if a in actions), "accept")
         if action == "accept":
-            self.recorder.message(envelope, "accepted")
+            self.recorder.message(envelope, "accepted", server)
             return "250 2.0.0 OK queued"
         if action == "451-data":
-            self.recorder.message(envelope, "451")
+            self.recorder.message(envelope, "451", server)
             return "451 4.3.0 Temporary failure after data"
         if action == "554-data":
-            self.recorder.message(envelope, "554")
+            self.recorder.message(envelope, "554", server)
             return "554 5.6.0 Message rejected"
         if action == "drop-after-data":
-            self.recorder.message(envelope, "dropped")
+            self.recorder.message(envelope, "dropped", server)
             # Closing makes aiosmtpd cancel this coroutine (connection_lost
             # cancels the client task), so no reply is ever written.
             server.transport.close()
         else:
-            self.recorder.message(envelope, "hung")
+            self.recorder.message(envelope, "hung", server)
             # Stay silent until the client goes away: its EOF cancels us. The
             # idle timer would otherwise close the connection after a while.
             server._timeout_handle.cancel()
@@ -241,7 +245,12 @@ class ScriptedSMTP(SMTP):
         self.connections = connections
         super().__init__(handler, **kwargs)
 
+    # Connections made so far, for each session's number.
+    made = 0
+
     def connection_made(self, transport):
+        ScriptedSMTP.made += 1
+        self.session_number = ScriptedSMTP.made
         self.connections.add(self)
         super().connection_made(transport)
 

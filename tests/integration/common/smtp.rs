@@ -183,6 +183,10 @@ pub struct Received {
     pub size: u64,
     /// When the server recorded it (Unix time, seconds).
     pub at: f64,
+    /// The connection it came over, numbered from 1 in the order made.
+    pub session: u64,
+    /// How many connections were open when it was recorded.
+    pub open: u64,
 }
 
 /// A running `server.py`; dropping it stops the process.
