@@ -4,10 +4,11 @@
 //! update each, with a lease) and hands each batch to the process's
 //! sending workers ([`super::senders`], shared by every list a daemon
 //! serves), and one recorder writes the outcomes in batches (one
-//! transaction per batch, each completion naming its lease generation). A copy whose member left since sealing is dropped; one
-//! whose key changed since is checked again and missed if it can no
-//! longer be used. Nothing is claimed before its instant: the claim itself
-//! compares with the clock.
+//! transaction per batch, each completion naming its lease generation).
+//! A copy whose member left since sealing is dropped; one whose key
+//! changed since is checked again and missed if it can no longer be used.
+//! Nothing is claimed before its instant: the claim itself compares with
+//! the clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
