@@ -10,6 +10,7 @@
 //! `List:` line, or the list's address in the signed headers), so a
 //! command signed for another instance cannot be replayed here.
 
+pub mod auth_results;
 mod quote;
 pub mod verp;
 
