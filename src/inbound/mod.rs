@@ -12,6 +12,7 @@
 
 pub mod auth_results;
 mod quote;
+pub mod thread;
 pub mod verp;
 
 pub use quote::{OUR_OPENING_LINES, own_text_ends};
