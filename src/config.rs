@@ -19,11 +19,13 @@ mod instance;
 /// Where the config is looked for when neither `--config` nor
 /// `EMBARGO_CONFIG` names a file.
 mod lists;
+mod team;
 
 pub use instance::InstanceSettings;
 pub use lists::{
     ListIdentity, ListOverride, check_name as check_list_name, default_name as default_list_name,
 };
+pub use team::{CasesSettings, TeamSettings};
 
 pub const DEFAULT_PATH: &str = "config/embargo.toml";
 
@@ -48,6 +50,10 @@ pub struct Config {
     /// `[lists.NAME]` tables: what each list sets apart from the
     /// defaults above (see [`Config::for_list`]).
     pub lists: std::collections::BTreeMap<String, ListOverride>,
+    /// `[team]`: the security team's own list (none without an address).
+    pub team: TeamSettings,
+    /// `[cases]`: reports, receipts and the acknowledgement clock.
+    pub cases: CasesSettings,
 }
 
 /// `[inbound]`: mail the list receives (`embargo ingest`).
@@ -311,6 +317,10 @@ struct RawConfig {
     instance: instance::RawInstance,
     #[serde(default)]
     lists: std::collections::BTreeMap<String, lists::RawListOverride>,
+    #[serde(default)]
+    team: team::RawTeam,
+    #[serde(default)]
+    cases: team::RawCases,
 }
 
 #[derive(Debug, Deserialize)]
@@ -709,6 +719,8 @@ impl Config {
         }
         let lists = lists::resolve(raw.lists, &base, &data_dir, &embargo)?;
         let instance = raw.instance.resolve(&address)?;
+        let team = raw.team.resolve(&address, &request_address)?;
+        let cases = raw.cases.resolve()?;
         let inbound = InboundSettings {
             max_bytes: raw.inbound.max_bytes,
             max_depth: raw.inbound.max_depth,
@@ -753,6 +765,8 @@ impl Config {
             inbound,
             instance,
             lists,
+            team,
+            cases,
         })
     }
 }
