@@ -11,6 +11,7 @@
 pub mod advisory;
 pub mod app;
 pub mod audit;
+pub mod cases;
 pub mod cli;
 pub mod clock;
 #[cfg(test)]
