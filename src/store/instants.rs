@@ -9,7 +9,7 @@ use super::{Store, StoreError, parse_time};
 /// future such as `due_at`, nor a time someone else chose such as a
 /// signature's). Timestamps are stored in one fixed-width UTC format, so
 /// the text maximum is the newest instant.
-const STAMPS: [(&str, &str); 13] = [
+const STAMPS: [(&str, &str); 16] = [
     ("lists", "created_at"),
     ("members", "updated_at"),
     ("members", "confirmed_at"),
@@ -23,6 +23,9 @@ const STAMPS: [(&str, &str); 13] = [
     ("jobs", "last_run_at"),
     ("inbound_signatures", "received_at"),
     ("acks", "at"),
+    ("cases", "opened_at"),
+    ("cases", "acknowledged_at"),
+    ("case_clock", "fired_at"),
 ];
 
 impl Store {

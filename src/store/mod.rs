@@ -24,6 +24,7 @@ mod advisories;
 mod announcements;
 mod audience;
 mod audit;
+mod cases;
 mod deliveries;
 mod exports;
 mod inbound;
@@ -46,6 +47,7 @@ use thiserror::Error;
 pub use advisories::StoredAdvisory;
 pub use announcements::{AnnouncementState, PlannedAnnouncement};
 pub use audience::{Addressee, SealAudience};
+pub use cases::{CaseRow, NewCase};
 pub use deliveries::{
     Claimed, Completion, DeliveryState, NewDelivery, QueueCounts, QueueRow, Unreported,
 };

@@ -1,0 +1,28 @@
+-- Reports as cases (issue 12): only metadata here. A report's text is
+-- never stored in clear: only as ciphertext to the list key.
+CREATE TABLE cases (
+    id                    INTEGER PRIMARY KEY,
+    list_id               INTEGER NOT NULL REFERENCES lists (id),
+    year                  INTEGER NOT NULL,
+    number                INTEGER NOT NULL,
+    state                 TEXT NOT NULL CHECK (state IN ('open', 'closed', 'rejected')),
+    reporter              TEXT NOT NULL,
+    reporter_norm         TEXT NOT NULL,
+    reporter_fingerprint  TEXT,
+    -- 1 when our MTA's Authentication-Results vouched for the From domain.
+    reporter_verified     INTEGER NOT NULL DEFAULT 0,
+    opened_at             TEXT NOT NULL,
+    acknowledged_at       TEXT,
+    closed_at             TEXT,
+    UNIQUE (list_id, year, number)
+);
+CREATE INDEX cases_open ON cases (list_id, state, opened_at);
+
+-- Each step of the acknowledgement clock fires once per case: the row is
+-- written in the transaction that queues its mail.
+CREATE TABLE case_clock (
+    case_id   INTEGER NOT NULL REFERENCES cases (id),
+    step      TEXT NOT NULL CHECK (step IN ('remind', 'escalate', 'breach')),
+    fired_at  TEXT NOT NULL,
+    PRIMARY KEY (case_id, step)
+);

@@ -1,0 +1,307 @@
+//! Cases (issue 12): a report's metadata and its acknowledgement clock.
+//! Nothing of a report's text is stored here. Every query names its list.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Store, StoreError, WriteTx, parse_time};
+use crate::cases::{CaseId, Step};
+use crate::clock::format_instant;
+
+/// A new case's metadata.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    pub reporter: &'a str,
+    pub reporter_norm: &'a str,
+    pub reporter_fingerprint: Option<&'a str>,
+    /// Whether our MTA vouched for the reporter's From domain.
+    pub reporter_verified: bool,
+}
+
+/// One case as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRow {
+    /// The row's id (internal; the name is `id`).
+    pub row: i64,
+    pub id: CaseId,
+    pub state: String,
+    pub reporter: String,
+    pub reporter_fingerprint: Option<String>,
+    pub reporter_verified: bool,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// The clock's steps that fired, in order.
+    pub fired: Vec<Step>,
+}
+
+const COLUMNS: &str = "id, year, number, state, reporter, reporter_fingerprint, \
+     reporter_verified, opened_at, acknowledged_at";
+
+impl Store {
+    /// The case named `id` of this list.
+    pub async fn case(&self, id: CaseId) -> Result<Option<CaseRow>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM cases WHERE year = $1 AND number = $2 AND list_id = $3"
+        )))
+        .bind(i64::from(id.year))
+        .bind(i64::from(id.number))
+        .bind(self.list)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => {
+                let mut case = case_row(&row)?;
+                case.fired = self.fired(case.row).await?;
+                Ok(Some(case))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// This list's cases, oldest first; with `open_only`, those still open.
+    pub async fn cases(&self, open_only: bool) -> Result<Vec<CaseRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM cases WHERE list_id = $1 AND ($2 = 0 OR state = 'open') \
+             ORDER BY opened_at, id"
+        )))
+        .bind(self.list)
+        .bind(i64::from(open_only))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut cases = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut case = case_row(row)?;
+            case.fired = self.fired(case.row).await?;
+            cases.push(case);
+        }
+        Ok(cases)
+    }
+
+    async fn fired(&self, case: i64) -> Result<Vec<Step>, StoreError> {
+        let steps: Vec<String> = sqlx::query_scalar(
+            "SELECT step FROM case_clock WHERE case_id = $1 AND case_id IN \
+             (SELECT id FROM cases WHERE list_id = $2) ORDER BY fired_at, step",
+        )
+        .bind(case)
+        .bind(self.list)
+        .fetch_all(&self.pool)
+        .await?;
+        steps
+            .iter()
+            .map(|step| {
+                step.parse()
+                    .map_err(|err| StoreError::Corrupt(format!("case_clock.step: {err}")))
+            })
+            .collect()
+    }
+}
+
+fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
+    let year: i64 = row.try_get("year")?;
+    let number: i64 = row.try_get("number")?;
+    let id = CaseId {
+        year: i32::try_from(year).map_err(|_| StoreError::Corrupt(format!("cases.year {year}")))?,
+        number: u32::try_from(number)
+            .map_err(|_| StoreError::Corrupt(format!("cases.number {number}")))?,
+    };
+    let opened: String = row.try_get("opened_at")?;
+    let acknowledged: Option<String> = row.try_get("acknowledged_at")?;
+    let verified: i64 = row.try_get("reporter_verified")?;
+    Ok(CaseRow {
+        row: row.try_get("id")?,
+        id,
+        state: row.try_get("state")?,
+        reporter: row.try_get("reporter")?,
+        reporter_fingerprint: row.try_get("reporter_fingerprint")?,
+        reporter_verified: verified != 0,
+        opened_at: parse_time("cases.opened_at", &opened)?,
+        acknowledged_at: acknowledged
+            .map(|text| parse_time("cases.acknowledged_at", &text))
+            .transpose()?,
+        fired: Vec::new(),
+    })
+}
+
+impl WriteTx {
+    /// Opens a case at the transaction's instant, named after the last of
+    /// its year in this list (the list's write lock makes that safe).
+    pub async fn open_case(&mut self, case: &NewCase<'_>) -> Result<CaseId, StoreError> {
+        use chrono::Datelike as _;
+        let year = self.now.year();
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(number) FROM cases WHERE list_id = $1 AND year = $2")
+                .bind(self.list)
+                .bind(i64::from(year))
+                .fetch_one(&mut *self.tx)
+                .await?;
+        let last = last
+            .map(|number| {
+                u32::try_from(number)
+                    .map(|number| CaseId { year, number })
+                    .map_err(|_| StoreError::Corrupt(format!("cases.number {number}")))
+            })
+            .transpose()?;
+        let id = CaseId::next(last, self.now);
+        sqlx::query(
+            "INSERT INTO cases (list_id, year, number, state, reporter, reporter_norm, \
+               reporter_fingerprint, reporter_verified, opened_at) \
+             VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8)",
+        )
+        .bind(self.list)
+        .bind(i64::from(id.year))
+        .bind(i64::from(id.number))
+        .bind(case.reporter)
+        .bind(case.reporter_norm)
+        .bind(case.reporter_fingerprint)
+        .bind(i64::from(case.reporter_verified))
+        .bind(format_instant(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Records that `step` of case row `case` fired now; `false` when it
+    /// had fired already (so its mail must not be queued again).
+    pub async fn fire_step(&mut self, case: i64, step: Step) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO case_clock (case_id, step, fired_at) \
+             SELECT id, $2, $3 FROM cases WHERE id = $1 AND list_id = $4 \
+             ON CONFLICT (case_id, step) DO NOTHING",
+        )
+        .bind(case)
+        .bind(step.as_str())
+        .bind(format_instant(self.now))
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stops the clock of case row `case` now; `false` when it was
+    /// acknowledged already (or is not this list's).
+    pub async fn acknowledge_case(&mut self, case: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE cases SET acknowledged_at = $1 \
+             WHERE id = $2 AND list_id = $3 AND acknowledged_at IS NULL",
+        )
+        .bind(format_instant(self.now))
+        .bind(case)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::NewCase;
+    use crate::cases::{CaseId, Step};
+    use crate::store::lists::test_list;
+    use crate::store::{Location, Store};
+
+    fn report(from: &str) -> NewCase<'_> {
+        NewCase {
+            reporter: from,
+            reporter_norm: from,
+            reporter_fingerprint: None,
+            reporter_verified: false,
+        }
+    }
+
+    async fn store(dir: &tempfile::TempDir) -> Store {
+        let store = Store::create(
+            &Location::File(dir.path().join("cases.db")),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("create");
+        store.mute_wake();
+        store
+    }
+
+    #[tokio::test]
+    async fn cases_are_numbered_per_list_and_year() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(&dir).await;
+        let (alpha, beta) = (
+            test_list(&store, "alpha").await,
+            test_list(&store, "beta").await,
+        );
+        let june = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let next_year = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+        let mut opened = Vec::new();
+        for (list, at) in [
+            (&alpha, june),
+            (&alpha, june),
+            (&beta, june),
+            (&alpha, next_year),
+        ] {
+            let mut tx = list.write(at).await.expect("tx");
+            opened.push(
+                tx.open_case(&report("r@reporter.example"))
+                    .await
+                    .expect("open"),
+            );
+            tx.commit().await.expect("commit");
+        }
+        let names: Vec<String> = opened.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "CASE-2026-0001",
+                "CASE-2026-0002",
+                "CASE-2026-0001",
+                "CASE-2027-0001"
+            ]
+        );
+        assert_eq!(alpha.cases(false).await.expect("cases").len(), 3);
+        assert_eq!(beta.cases(false).await.expect("cases").len(), 1);
+        // One list's name finds nothing of the other's beyond its own.
+        let second = CaseId::parse("CASE-2026-0002").expect("id");
+        assert!(alpha.case(second).await.expect("case").is_some());
+        assert!(beta.case(second).await.expect("case").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_clock_step_fires_once_and_an_acknowledgement_is_recorded_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(&dir).await;
+        let (alpha, beta) = (
+            test_list(&store, "alpha").await,
+            test_list(&store, "beta").await,
+        );
+        let opened = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let mut tx = alpha.write(opened).await.expect("tx");
+        let id = tx
+            .open_case(&report("r@reporter.example"))
+            .await
+            .expect("open");
+        tx.commit().await.expect("commit");
+        let row = alpha.case(id).await.expect("case").expect("found").row;
+
+        let later = opened + chrono::Duration::hours(12);
+        let mut tx = alpha.write(later).await.expect("tx");
+        assert!(tx.fire_step(row, Step::Remind).await.expect("fire"));
+        assert!(!tx.fire_step(row, Step::Remind).await.expect("fire again"));
+        tx.commit().await.expect("commit");
+        // Another list cannot fire or acknowledge this list's case.
+        let mut tx = beta.write(later).await.expect("tx");
+        assert!(!tx.fire_step(row, Step::Escalate).await.expect("fire"));
+        assert!(!tx.acknowledge_case(row).await.expect("ack"));
+        tx.commit().await.expect("commit");
+
+        let mut tx = alpha.write(later).await.expect("tx");
+        assert!(tx.acknowledge_case(row).await.expect("ack"));
+        assert!(!tx.acknowledge_case(row).await.expect("ack again"));
+        tx.commit().await.expect("commit");
+        let case = alpha.case(id).await.expect("case").expect("found");
+        assert_eq!(case.fired, [Step::Remind]);
+        assert_eq!(case.acknowledged_at, Some(later));
+        assert_eq!(case.state, "open");
+    }
+}
