@@ -20,6 +20,7 @@ mod inbound;
 mod qp;
 mod raw;
 mod read;
+mod repost;
 mod transport;
 
 use std::time::SystemTime;
@@ -38,6 +39,7 @@ pub use date::with_date;
 pub use inbound::{Dropped, Inbound, Limits, SignedContent, read_inbound, signed_content};
 pub use raw::crlf;
 pub use read::{SignedParts, encrypted_payload, signed_parts};
+pub use repost::repost_entity;
 pub use transport::{Connection, Envelope, Outcome, SmtpTarget, Transport};
 
 /// Something that makes an armored detached signature over bytes.
