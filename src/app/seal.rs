@@ -149,6 +149,7 @@ impl Sealer {
                     subject: &self.outer_subject,
                     message_id: &message_id,
                     date: now,
+                    thread: None,
                 };
                 match mail::encrypted_message(&outer, &ciphertext) {
                     Ok(bytes) => Sealed::Message { message_id, bytes },
@@ -177,6 +178,7 @@ impl Sealer {
             subject: &rendered.subject,
             message_id: &message_id,
             date: self.signer.now,
+            thread: None,
         };
         let bytes = mail::signed_message(&outer, entity)?;
         Ok((message_id, bytes))

@@ -78,13 +78,24 @@ pub struct Outer<'a> {
     pub subject: &'a str,
     pub message_id: &'a str,
     pub date: DateTime<Utc>,
+    /// Outer In-Reply-To and References (stand-ins, see
+    /// `inbound::thread`), for re-sealed posts that thread.
+    pub thread: Option<Thread<'a>>,
+}
+
+/// A message's place in a thread, as outer headers say it.
+#[derive(Debug, Clone, Copy)]
+pub struct Thread<'a> {
+    pub in_reply_to: Option<&'a str>,
+    pub references: Option<&'a str>,
 }
 
 /// The `multipart/signed` entity of one announcement: built and signed
-/// once, then encrypted per member or sent as it is.
+/// once, then encrypted per member or sent as it is. One made from raw
+/// bytes ([`sign_entity`]) is only ever encrypted.
 #[derive(Debug, Clone)]
 pub struct SignedEntity {
-    multipart: MultiPart,
+    multipart: Option<MultiPart>,
     bytes: Vec<u8>,
 }
 
@@ -152,7 +163,64 @@ pub fn sign_text(
     .singlepart(text)
     .singlepart(signature_part);
     let bytes = multipart.formatted();
-    Ok(SignedEntity { multipart, bytes })
+    Ok(SignedEntity {
+        multipart: Some(multipart),
+        bytes,
+    })
+}
+
+/// Signs an entity built elsewhere (a re-sealed post, [`repost_entity`])
+/// into RFC 3156 `multipart/signed`: the signature covers exactly
+/// `entity`'s bytes (CRLF line ends). `random` makes the boundary; an
+/// entity that holds it is refused (draw another).
+pub fn sign_entity(
+    entity: &[u8],
+    signer: &dyn DetachedSigner,
+    random: [u8; 16],
+) -> Result<SignedEntity, MailError> {
+    let mut signed = crlf(entity);
+    while signed.ends_with(b"\r\n") {
+        signed.truncate(signed.len() - 2);
+    }
+    let boundary = format!("=_signed_{}", hex::encode(random));
+    if raw::find(&signed, boundary.as_bytes()).is_some() {
+        return Err(MailError::Build(
+            "the boundary occurs in the entity; try another".to_owned(),
+        ));
+    }
+    let signature = signer.sign_detached(&signed).map_err(MailError::Sign)?;
+    let signature = String::from_utf8(signature).map_err(|err| MailError::Sign(err.to_string()))?;
+    let mut bytes = Vec::with_capacity(signed.len() + signature.len() + 512);
+    bytes.extend_from_slice(
+        format!(
+            "Content-Type: multipart/signed; boundary=\"{boundary}\"; micalg=\"{}\"; \r\n protocol=\"application/pgp-signature\"\r\n\r\n--{boundary}\r\n",
+            signer.micalg()
+        )
+        .as_bytes(),
+    );
+    bytes.extend_from_slice(&signed);
+    bytes.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Type: application/pgp-signature; name=\"signature.asc\"\r\n\
+             Content-Disposition: attachment; filename=\"signature.asc\"\r\n\
+             Content-Transfer-Encoding: 7bit\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    bytes.extend_from_slice(
+        signature
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n")
+            .as_bytes(),
+    );
+    if !bytes.ends_with(b"\r\n") {
+        bytes.extend_from_slice(b"\r\n");
+    }
+    bytes.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Ok(SignedEntity {
+        multipart: None,
+        bytes,
+    })
 }
 
 fn outer_builder(outer: &Outer<'_>) -> Result<lettre::message::MessageBuilder, MailError> {
@@ -161,7 +229,21 @@ fn outer_builder(outer: &Outer<'_>) -> Result<lettre::message::MessageBuilder, M
         .as_str()
         .parse()
         .map_err(|err| MailError::Build(format!("address {}: {err}", outer.to)))?;
-    Ok(lettre::Message::builder()
+    let mut builder = lettre::Message::builder();
+    if let Some(thread) = outer.thread {
+        for (name, value) in [
+            ("In-Reply-To", thread.in_reply_to),
+            ("References", thread.references),
+        ] {
+            if let Some(value) = value {
+                builder = builder.raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str(name),
+                    fold_line(value),
+                ));
+            }
+        }
+    }
+    Ok(builder
         .from(mailbox(&outer.list.name, &outer.list.address)?)
         .to(Mailbox::new(None, to_address))
         .subject(fold_line(outer.subject))
@@ -223,8 +305,11 @@ pub fn encrypted_message(outer: &Outer<'_>, ciphertext: &[u8]) -> Result<Vec<u8>
 
 /// A signed, unencrypted message (the public disclosure).
 pub fn signed_message(outer: &Outer<'_>, entity: &SignedEntity) -> Result<Vec<u8>, MailError> {
+    let multipart = entity.multipart.clone().ok_or_else(|| {
+        MailError::Build("an entity signed from raw bytes is only ever sent encrypted".to_owned())
+    })?;
     let message = outer_builder(outer)?
-        .multipart(entity.multipart.clone())
+        .multipart(multipart)
         .map_err(|err| MailError::Build(err.to_string()))?;
     Ok(message.formatted())
 }

@@ -92,6 +92,7 @@ fn the_encrypted_message_keeps_the_advisory_out_of_every_outer_header() {
             .with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
             .single()
             .expect("valid"),
+        thread: None,
     };
     let message = encrypted_message(
         &outer,
@@ -142,4 +143,89 @@ fn header_values_cannot_inject_headers() {
         sign_text(&list, "subject\r\nBcc: eve@evil.example", "body", &signer).expect("builds");
     let text = String::from_utf8(entity.as_bytes().to_vec()).expect("ascii");
     assert!(!text.contains("\r\nBcc:"), "{text}");
+}
+
+// A re-sealed post's entity is built by `repost_entity` and signed whole:
+// the signature covers exactly the bytes between the first two
+// delimiters, and the signature part follows as RFC 3156 says.
+#[test]
+fn a_raw_entity_is_signed_over_exactly_its_bytes() {
+    let signer = RecordingSigner {
+        signed: RefCell::new(Vec::new()),
+    };
+    let original = b"From: dave@vendor.example\r\nSubject: hi\r\nMessage-ID: <a@b>\r\n\r\nBody\r\n";
+    let inner = repost_entity("Posted by Dave.", original, [1; 16]).expect("inner");
+    let entity = sign_entity(&inner, &signer, [2; 16]).expect("signed");
+    let text = String::from_utf8(entity.as_bytes().to_vec()).expect("ascii");
+    let boundary = format!("=_signed_{}", hex::encode([2u8; 16]));
+    assert!(
+        text.starts_with("Content-Type: multipart/signed;"),
+        "{text}"
+    );
+    assert!(text.contains("protocol=\"application/pgp-signature\""));
+    assert!(text.contains("micalg=\"pgp-sha512\""));
+    let delimiter = format!("\r\n--{boundary}\r\n");
+    let first = text
+        .find(&format!("--{boundary}\r\n"))
+        .expect("first delimiter")
+        + boundary.len()
+        + 4;
+    let second = text[first..].find(&delimiter).expect("second delimiter") + first;
+    let signed = signer.signed.borrow().clone();
+    assert_eq!(&text.as_bytes()[first..second], signed.as_slice());
+    assert_eq!(signed, inner[..inner.len() - 2].to_vec());
+    assert!(text[second..].contains("Content-Type: application/pgp-signature"));
+    assert!(text.ends_with(&format!("--{boundary}--\r\n")));
+    // Never sent in clear.
+    let member = Email::parse("dave@vendor.example").expect("valid");
+    let list = list();
+    let outer = Outer {
+        list: &list,
+        to: &member,
+        subject: "[embargo] team",
+        message_id: "<x@project.example>",
+        date: Utc
+            .with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
+            .single()
+            .expect("valid"),
+        thread: None,
+    };
+    assert!(signed_message(&outer, &entity).is_err());
+    // An entity that holds the boundary is refused.
+    let holding = [inner.as_slice(), format!("--{boundary}\r\n").as_bytes()].concat();
+    assert!(sign_entity(&holding, &signer, [2; 16]).is_err());
+}
+
+#[test]
+fn outer_thread_headers_are_written_when_given() {
+    let member = Email::parse("dave@vendor.example").expect("valid");
+    let list = list();
+    let outer = Outer {
+        list: &list,
+        to: &member,
+        subject: "[embargo] team",
+        message_id: "<t.00@project.example>",
+        date: Utc
+            .with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
+            .single()
+            .expect("valid"),
+        thread: Some(Thread {
+            in_reply_to: Some("<t.11@project.example>"),
+            references: Some("<t.22@project.example> <t.11@project.example>"),
+        }),
+    };
+    let message = encrypted_message(
+        &outer,
+        b"-----BEGIN PGP MESSAGE-----\n\nx\n-----END PGP MESSAGE-----\n",
+    )
+    .expect("message");
+    let text = String::from_utf8_lossy(&message);
+    assert!(
+        text.contains("In-Reply-To: <t.11@project.example>\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("References: <t.22@project.example> <t.11@project.example>\r\n"),
+        "{text}"
+    );
 }
