@@ -241,7 +241,13 @@ impl App {
             ("expires", format_utc(self.now())),
             ("key_expires", format_utc(self.now())),
         ];
-        for kind in [Kind::Confirm, Kind::Welcome, Kind::Missed, Kind::KeyExpiry] {
+        for kind in [
+            Kind::Confirm,
+            Kind::Welcome,
+            Kind::Missed,
+            Kind::KeyExpiry,
+            Kind::TeamPost,
+        ] {
             templates.render(kind, &member_context(&self.list_view(), &sample, &extra))?;
         }
         for kind in [Kind::Report, Kind::Digest] {

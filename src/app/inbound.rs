@@ -31,15 +31,17 @@ pub enum Ingested {
     Commands { done: usize, refused: usize },
     /// A bounce was recorded against one of our copies.
     Bounce,
+    /// A team member's post, re-sealed to this many of the team.
+    TeamPost { copies: usize },
 }
 
 /// A verified signed message.
-struct Authenticated {
-    member: Member,
-    cert: Vec<u8>,
-    verified: Verified,
-    digest: String,
-    content: SignedContent,
+pub(super) struct Authenticated {
+    pub member: Member,
+    pub cert: Vec<u8>,
+    pub verified: Verified,
+    pub digest: String,
+    pub content: SignedContent,
 }
 
 /// A good signature by a member, with what it covers (for the replay
@@ -70,7 +72,7 @@ fn digest(verified: &Verified, covered: &[u8]) -> String {
 }
 
 impl App {
-    fn limits(&self) -> Limits {
+    pub(super) fn limits(&self) -> Limits {
         Limits {
             max_bytes: self.config.inbound.max_bytes,
             max_depth: self.config.inbound.max_depth,
@@ -124,7 +126,7 @@ impl App {
         self.run_commands(authenticated).await
     }
 
-    fn drop_message(&self, reason: &str) -> Ingested {
+    pub(super) fn drop_message(&self, reason: &str) -> Ingested {
         tracing::warn!(reason, "inbound message dropped");
         Ingested::Dropped(reason.to_owned())
     }
@@ -135,7 +137,7 @@ impl App {
     /// within `bounds` (what it may decompress to), and a signature from
     /// the future is verified at its own time (see
     /// `pgp::verification_time`); `run_commands` judges the time itself.
-    async fn authenticate(
+    pub(super) async fn authenticate(
         &self,
         inbound: Inbound,
         limits: &Limits,

@@ -110,8 +110,15 @@ impl Instance {
             return Ok(Some(found));
         }
         // List 1 of a database made before lists existed has its request
-        // address only in the config until it is first opened.
-        if address.normalized() == self.config.list.request_address.normalized() {
+        // address only in the config until it is first opened; `[team]
+        // address` is the team of the list `[list]` describes.
+        let team = self
+            .config
+            .team
+            .address
+            .as_ref()
+            .is_some_and(|team| team.normalized() == address.normalized());
+        if team || address.normalized() == self.config.list.request_address.normalized() {
             let own = self.config.list.address.normalized();
             return Ok(self
                 .lists()

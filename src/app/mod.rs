@@ -40,6 +40,7 @@ pub mod sealing;
 mod senders;
 pub mod serve;
 mod settle;
+mod team;
 
 use std::time::Duration;
 

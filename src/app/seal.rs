@@ -129,6 +129,37 @@ impl Sealer {
         message_key: &str,
         label: &Label,
     ) -> Vec<Sealed> {
+        self.seal_as(entity, recipients, None, &|recipient| {
+            self.message_id(message_key, &label.0, &recipient.fingerprint)
+        })
+    }
+
+    /// Signs an entity built elsewhere (a re-sealed post) once.
+    pub fn sign_raw(&self, entity: &[u8]) -> Result<SignedEntity> {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
+        Ok(mail::sign_entity(entity, &self.signer, random)?)
+    }
+
+    /// [`Sealer::seal`] for copies that thread: every copy carries
+    /// `message_id` (the same for all) and the outer `thread` headers.
+    pub fn seal_in_thread(
+        &self,
+        entity: &SignedEntity,
+        recipients: &[Recipient],
+        message_id: &str,
+        thread: mail::Thread<'_>,
+    ) -> Vec<Sealed> {
+        self.seal_as(entity, recipients, Some(thread), &|_| message_id.to_owned())
+    }
+
+    fn seal_as(
+        &self,
+        entity: &SignedEntity,
+        recipients: &[Recipient],
+        thread: Option<mail::Thread<'_>>,
+        message_id: &(dyn Fn(&Recipient) -> String + Sync),
+    ) -> Vec<Sealed> {
         let now = self.signer.now;
         recipients
             .par_iter()
@@ -142,14 +173,14 @@ impl Sealer {
                             };
                         }
                     };
-                let message_id = self.message_id(message_key, &label.0, &recipient.fingerprint);
+                let message_id = message_id(recipient);
                 let outer = Outer {
                     list: &self.list,
                     to: &recipient.email,
                     subject: &self.outer_subject,
                     message_id: &message_id,
                     date: now,
-                    thread: None,
+                    thread,
                 };
                 match mail::encrypted_message(&outer, &ciphertext) {
                     Ok(bytes) => Sealed::Message { message_id, bytes },

@@ -77,6 +77,12 @@ impl std::error::Error for Exit {}
 async fn ingest(config: Option<&Path>, list: Option<&str>, recipient: Option<&str>) -> Result<()> {
     let result = async {
         let app = open_for_mail(config, list, recipient).await?;
+        let to_team = match recipient {
+            Some(text) => {
+                app.is_team_address(&crate::roster::Email::parse(text).context("--recipient")?)
+            }
+            None => false,
+        };
         let limit = app.config.inbound.max_bytes;
         let mut bytes = Vec::new();
         {
@@ -90,7 +96,11 @@ async fn ingest(config: Option<&Path>, list: Option<&str>, recipient: Option<&st
             std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink())
                 .context("read the message from stdin")?;
         }
-        let outcome = app.ingest(&bytes).await;
+        let outcome = if to_team {
+            app.ingest_team(&bytes).await
+        } else {
+            app.ingest(&bytes).await
+        };
         app.finish();
         outcome
     }

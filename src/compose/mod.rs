@@ -45,6 +45,9 @@ pub enum Kind {
     /// To each of the foundation's observers: counts across every list,
     /// never an advisory's content or a member's address.
     Digest,
+    /// A team member's post, re-sealed to each of the team: this is the
+    /// preface; the post itself follows whole.
+    TeamPost,
 }
 
 crate::names::named_enum! {
@@ -62,6 +65,7 @@ crate::names::named_enum! {
         Report => "report",
         Reply => "reply",
         Digest => "digest",
+        TeamPost => "team-post",
     }
 }
 
@@ -100,6 +104,7 @@ impl Kind {
             Kind::Report => include_str!("../../templates/report.txt"),
             Kind::Reply => include_str!("../../templates/reply.txt"),
             Kind::Digest => include_str!("../../templates/digest.txt"),
+            Kind::TeamPost => include_str!("../../templates/team-post.txt"),
         }
     }
 }

@@ -198,6 +198,8 @@ impl Config {
             let templates = home.join("templates");
             config.mail.templates_dir = templates.is_dir().then_some(templates);
             config.export.dir = self.export.dir.join(list.name);
+            // `[team]` is the home list's team: another list has none.
+            config.team.address = None;
         }
         if let Some(table) = self.lists.get(list.name) {
             if let Some(name) = &table.display_name {

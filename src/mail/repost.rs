@@ -110,6 +110,33 @@ fn one_line(value: &str) -> String {
     line
 }
 
+/// A message's own place in its thread, as its headers say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThreadHeaders {
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
+}
+
+/// Reads the Message-ID, In-Reply-To and References of `message` (raw
+/// values, on one line each).
+pub fn thread_headers(message: &[u8]) -> ThreadHeaders {
+    let Some(parsed) = MessageParser::default().parse(message) else {
+        return ThreadHeaders::default();
+    };
+    let raw = |name: &str| {
+        parsed
+            .header_raw(name)
+            .map(one_line)
+            .filter(|value| !value.is_empty())
+    };
+    ThreadHeaders {
+        message_id: raw("Message-ID"),
+        in_reply_to: raw("In-Reply-To"),
+        references: raw("References"),
+    }
+}
+
 /// The transfer encoding that tells the truth about `message`'s bytes:
 /// 7bit, 8bit, or binary (a NUL or a line longer than 998 bytes).
 fn encoding(message: &[u8]) -> &'static str {

@@ -93,7 +93,8 @@ fn kinds_are_stored_as_the_words_the_database_holds() {
             "key-expiry",
             "report",
             "reply",
-            "digest"
+            "digest",
+            "team-post"
         ]
     );
     assert_eq!(kind_list(&Kind::TOLD), "('notice', 'update', 'reminder')");

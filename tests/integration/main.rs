@@ -39,3 +39,4 @@ mod sealing;
 mod separation;
 mod smtp;
 mod smtp_delivery;
+mod team;
