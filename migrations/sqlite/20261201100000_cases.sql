@@ -26,3 +26,15 @@ CREATE TABLE case_clock (
     fired_at  TEXT NOT NULL,
     PRIMARY KEY (case_id, step)
 );
+
+-- What a case received, each message as ciphertext to the list key alone
+-- (never clear text); ref is the stand-in of its Message-ID, so a reply
+-- naming it finds the case.
+CREATE TABLE case_messages (
+    id           INTEGER PRIMARY KEY,
+    case_id      INTEGER NOT NULL REFERENCES cases (id),
+    received_at  TEXT NOT NULL,
+    ref          TEXT,
+    sealed       BLOB NOT NULL
+);
+CREATE INDEX case_messages_ref ON case_messages (ref);

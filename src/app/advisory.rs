@@ -250,7 +250,7 @@ impl App {
         ] {
             templates.render(kind, &member_context(&self.list_view(), &sample, &extra))?;
         }
-        for kind in [Kind::Report, Kind::Digest] {
+        for kind in [Kind::Report, Kind::Digest, Kind::CaseReport] {
             templates.render(
                 kind,
                 &report_context(&self.list_view(), "title", &["line".to_owned()]),

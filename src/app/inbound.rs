@@ -33,6 +33,8 @@ pub enum Ingested {
     Bounce,
     /// A team member's post, re-sealed to this many of the team.
     TeamPost { copies: usize },
+    /// A report opened this case and went to this many of the team.
+    Report { case: String, copies: usize },
 }
 
 /// A verified signed message.

@@ -9,6 +9,7 @@
 pub mod advisory;
 pub mod advisory_view;
 mod binding;
+mod cases;
 pub mod clock_guard;
 mod commands;
 mod crash;

@@ -59,6 +59,9 @@ pub struct Sealer {
     signer: PgpSigner,
     policy: CertPolicy,
     outer_subject: String,
+    /// The list's own certificate (public parts), for what the list
+    /// keeps for itself (a report, as ciphertext).
+    list_cert: Vec<u8>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -83,6 +86,7 @@ impl Sealer {
         let key = ListKey::read(&bytes).context("list key")?;
         let signer =
             ListSigner::new(&key, passphrase.as_ref(), now).context("unlock the list key")?;
+        let list_cert = key.to_public_binary().context("list certificate")?;
         let address = config.list.address.clone();
         // Built once here, not per member.
         let list_id = format!(
@@ -106,6 +110,7 @@ impl Sealer {
                 min_rsa_bits: config.members.min_rsa_bits,
             },
             outer_subject: config.mail.outer_subject.clone(),
+            list_cert,
         })
     }
 
@@ -132,6 +137,17 @@ impl Sealer {
         self.seal_as(entity, recipients, None, &|recipient| {
             self.message_id(message_key, &label.0, &recipient.fingerprint)
         })
+    }
+
+    /// `data` encrypted to the list's own key alone: how the list keeps
+    /// what it must not hold in clear (a report).
+    pub fn encrypt_to_list(&self, data: &[u8]) -> Result<Vec<u8>> {
+        Ok(pgp::encrypt_for(
+            &self.list_cert,
+            data,
+            &self.policy,
+            self.signer.now,
+        )?)
     }
 
     /// Signs an entity built elsewhere (a re-sealed post) once.

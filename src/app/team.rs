@@ -36,43 +36,51 @@ impl App {
             .is_some_and(|team| team.normalized() == recipient.normalized())
     }
 
-    /// Takes one message sent to the team address.
+    /// Takes one message sent to the team address: a team member's
+    /// signed post is re-sealed to the team; anything else is a report
+    /// and opens a case.
     pub async fn ingest_team(&self, bytes: &[u8]) -> Result<Ingested> {
         let limits = self.limits();
         let inbound = match mail::read_inbound(bytes, &limits) {
             Ok(inbound) => inbound,
             Err(dropped) => return Ok(self.drop_message(&format!("dropped unread: {dropped}"))),
         };
-        if !matches!(inbound, Inbound::Signed { .. }) {
-            return Ok(self.drop_message(
-                "to the team address, but not a PGP/MIME signed post (reports are not taken yet)",
-            ));
+        if matches!(inbound, Inbound::Signed { .. })
+            && let Ok(auth) = self.authenticate(inbound, &limits, 0).await?
+            && let Some(done) = self.team_post(auth, bytes).await?
+        {
+            return Ok(done);
         }
-        let auth = match self.authenticate(inbound, &limits, 0).await? {
-            Ok(auth) => auth,
-            Err(reason) => {
-                return Ok(self.drop_message(&format!("not relayed to the team: {reason}")));
-            }
-        };
+        // Not a team member's good post (unsigned, signed by someone else,
+        // a team From without a valid signature): a report, from a sender
+        // nobody has verified — never relayed as a team post.
+        self.open_report(bytes).await
+    }
+
+    /// Re-seals `auth`'s post to the team when its signer is an active
+    /// team member; `None` when they are not (the mail is a report then).
+    async fn team_post(
+        &self,
+        auth: super::inbound::Authenticated,
+        bytes: &[u8],
+    ) -> Result<Option<Ingested>> {
         let now = self.now();
         let sender = &auth.member;
         if sender.fingerprint != auth.verified.signer || sender.status != Status::Active {
-            return Ok(self.drop_message(
-                "not relayed to the team: not signed by an active member's current key",
-            ));
+            return Ok(None);
         }
         let signed_at = auth.verified.signed_at;
         if signed_at < now - self.config.inbound.signature_max_age
             || signed_at > now + self.config.inbound.future_skew
         {
-            return Ok(self.drop_message("not relayed to the team: the signature's time"));
+            return Ok(None);
         }
         let team = self
             .store
             .members_with_roles(&self.config.team.roles)
             .await?;
         let Some(author) = team.iter().find(|m| m.member_id == sender.id).cloned() else {
-            return Ok(self.drop_message("not relayed to the team: the signer is not on the team"));
+            return Ok(None);
         };
         let key = SignedKey {
             signer: &auth.verified.signer,
@@ -84,7 +92,9 @@ impl App {
             .signature_seen(key.signer, signed_at, key.digest)
             .await?
         {
-            return Ok(self.drop_message("this signed post was already relayed"));
+            return Ok(Some(
+                self.drop_message("this signed post was already relayed"),
+            ));
         }
 
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
@@ -92,54 +102,17 @@ impl App {
             Kind::TeamPost,
             &member_context(&self.list_view(), &member_view(&author, ""), &[]),
         )?;
-        let inner = loop {
-            let mut random = [0u8; 16];
-            getrandom::fill(&mut random)
-                .map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
-            match mail::repost_entity(&preface.body, bytes, random) {
-                Ok(inner) => break inner,
-                // The boundary drawn happens to stand in the post: draw again.
-                Err(err) if err.to_string().contains("boundary") => {}
-                Err(err) => return Err(err.into()),
-            }
-        };
-        let entity = sealer.sign_raw(&inner)?;
-        let ids = mail::thread_headers(bytes);
-        let secret = crate::inbound::verp::hmac(&self.bounce_secret().await?, b"thread ids");
-        let domain = self.config.list.address.domain();
-        let own = match &ids.message_id {
-            Some(id) => thread::stand_in(&secret, id, domain),
-            // A post without a Message-ID threads on nothing of its own.
-            None => thread::stand_in(&secret, &random_key()?, domain),
-        };
-        let (in_reply_to, references) = thread::outer_thread(
-            &secret,
-            domain,
-            ids.in_reply_to.as_deref(),
-            ids.references.as_deref(),
-        );
-        let recipients: Vec<_> = team.iter().map(to_recipient).collect();
-        let sealed = sealer.seal_in_thread(
-            &entity,
-            &recipients,
-            &own,
-            mail::Thread {
-                in_reply_to: in_reply_to.as_deref(),
-                references: references.as_deref(),
-            },
-        );
-        let copies: Vec<_> = team
-            .iter()
-            .zip(sealed)
-            .map(|(member, sealed): (&Addressee, _)| super::sealing::delivery_of(member, sealed))
-            .collect();
+        let secret = self.thread_secret().await?;
+        let (copies, _) = self.reseal_to_team(&sealer, &team, &preface.body, bytes, &secret)?;
         let mut tx = self.store.write(now).await?;
         match tx
             .record_signature(key.signer, key.signed_at, key.digest)
             .await
         {
             Err(crate::store::StoreError::Conflict(_)) => {
-                return Ok(self.drop_message("this signed post was already relayed"));
+                return Ok(Some(
+                    self.drop_message("this signed post was already relayed"),
+                ));
             }
             other => other?,
         }
@@ -161,8 +134,74 @@ impl App {
         .await?;
         tx.commit().await?;
         tracing::info!(copies = copies.len(), "team post re-sealed");
-        Ok(Ingested::TeamPost {
+        Ok(Some(Ingested::TeamPost {
             copies: copies.len(),
-        })
+        }))
+    }
+
+    /// Seals `message` whole behind `preface` for each of `team`: signed
+    /// by the list, each copy encrypted to one member, outer headers
+    /// generic but for the thread's stand-ins (the same on every copy).
+    /// Answers the copies and the stand-in of the message's own id.
+    /// `secret` is [`App::thread_secret`], read before any transaction
+    /// (a command line process has one database connection).
+    pub(super) fn reseal_to_team(
+        &self,
+        sealer: &super::seal::Sealer,
+        team: &[Addressee],
+        preface: &str,
+        message: &[u8],
+        secret: &[u8; 32],
+    ) -> Result<(Vec<crate::store::NewDelivery>, String)> {
+        let inner = loop {
+            let mut random = [0u8; 16];
+            getrandom::fill(&mut random)
+                .map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
+            match mail::repost_entity(preface, message, random) {
+                Ok(inner) => break inner,
+                // The boundary drawn happens to stand in the message: draw again.
+                Err(err) if err.to_string().contains("boundary") => {}
+                Err(err) => return Err(err.into()),
+            }
+        };
+        let entity = sealer.sign_raw(&inner)?;
+        let ids = mail::thread_headers(message);
+        let secret = secret.as_slice();
+        let domain = self.config.list.address.domain();
+        let own = match &ids.message_id {
+            Some(id) => thread::stand_in(secret, id, domain),
+            // A message without a Message-ID threads on nothing of its own.
+            None => thread::stand_in(secret, &random_key()?, domain),
+        };
+        let (in_reply_to, references) = thread::outer_thread(
+            secret,
+            domain,
+            ids.in_reply_to.as_deref(),
+            ids.references.as_deref(),
+        );
+        let recipients: Vec<_> = team.iter().map(to_recipient).collect();
+        let sealed = sealer.seal_in_thread(
+            &entity,
+            &recipients,
+            &own,
+            mail::Thread {
+                in_reply_to: in_reply_to.as_deref(),
+                references: references.as_deref(),
+            },
+        );
+        let copies = team
+            .iter()
+            .zip(sealed)
+            .map(|(member, sealed)| super::sealing::delivery_of(member, sealed))
+            .collect();
+        Ok((copies, own))
+    }
+
+    /// The key of the thread stand-ins: derived from the list's secret.
+    pub(super) async fn thread_secret(&self) -> Result<[u8; 32]> {
+        Ok(crate::inbound::verp::hmac(
+            &self.bounce_secret().await?,
+            b"thread ids",
+        ))
     }
 }

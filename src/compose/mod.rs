@@ -48,6 +48,10 @@ pub enum Kind {
     /// A team member's post, re-sealed to each of the team: this is the
     /// preface; the post itself follows whole.
     TeamPost,
+    /// A report that opened a case, re-sealed to each of the team: this
+    /// is the preface (the case, the sender, whether our MTA vouched for
+    /// them); the report follows whole.
+    CaseReport,
 }
 
 crate::names::named_enum! {
@@ -66,6 +70,7 @@ crate::names::named_enum! {
         Reply => "reply",
         Digest => "digest",
         TeamPost => "team-post",
+        CaseReport => "case-report",
     }
 }
 
@@ -105,6 +110,7 @@ impl Kind {
             Kind::Reply => include_str!("../../templates/reply.txt"),
             Kind::Digest => include_str!("../../templates/digest.txt"),
             Kind::TeamPost => include_str!("../../templates/team-post.txt"),
+            Kind::CaseReport => include_str!("../../templates/case-report.txt"),
         }
     }
 }

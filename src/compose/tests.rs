@@ -82,6 +82,15 @@ fn render(kind: Kind) -> String {
                 "  breaches of the acknowledgement clock (72 hours): 3".to_owned(),
             ],
         )
+    } else if kind == Kind::CaseReport {
+        report_context(
+            &list(),
+            "a new report: CASE-2026-0001",
+            &[
+                "from reporter@example.org".to_owned(),
+                "sender verified: DKIM passed for example.org".to_owned(),
+            ],
+        )
     } else if kind == Kind::Report {
         report_context(
             &list(),

@@ -39,7 +39,7 @@ pub use date::with_date;
 pub use inbound::{Dropped, Inbound, Limits, SignedContent, read_inbound, signed_content};
 pub use raw::crlf;
 pub use read::{SignedParts, encrypted_payload, signed_parts};
-pub use repost::{ThreadHeaders, repost_entity, thread_headers};
+pub use repost::{SenderHeaders, ThreadHeaders, repost_entity, sender_headers, thread_headers};
 pub use transport::{Connection, Envelope, Outcome, SmtpTarget, Transport};
 
 /// Something that makes an armored detached signature over bytes.

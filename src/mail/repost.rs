@@ -137,6 +137,34 @@ pub fn thread_headers(message: &[u8]) -> ThreadHeaders {
     }
 }
 
+/// What a report's own headers say of its sender.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SenderHeaders {
+    /// The first From address, if one can be read.
+    pub from: Option<String>,
+    /// Every `Authentication-Results` value, top first.
+    pub authentication_results: Vec<String>,
+}
+
+/// Reads a message's From address and `Authentication-Results` values.
+pub fn sender_headers(message: &[u8]) -> SenderHeaders {
+    let Some(parsed) = MessageParser::default().parse(message) else {
+        return SenderHeaders::default();
+    };
+    SenderHeaders {
+        from: parsed
+            .from()
+            .and_then(|from| from.first())
+            .and_then(|address| address.address())
+            .map(str::to_owned),
+        authentication_results: parsed
+            .headers_raw()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
+            .map(|(_, value)| value.to_owned())
+            .collect(),
+    }
+}
+
 /// The transfer encoding that tells the truth about `message`'s bytes:
 /// 7bit, 8bit, or binary (a NUL or a line longer than 998 bytes).
 fn encoding(message: &[u8]) -> &'static str {

@@ -96,6 +96,45 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The case that received a message whose Message-ID stands in as
+    /// `reference` (see `inbound::thread`).
+    pub async fn case_of_message(&self, reference: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT m.case_id FROM case_messages m JOIN cases c ON c.id = m.case_id \
+             WHERE m.ref = $1 AND c.list_id = $2",
+        )
+        .bind(reference)
+        .bind(self.list)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// How many cases `reporter_norm` opened in this list since `since`,
+    /// and how many were opened in all (the hourly limits).
+    pub async fn cases_opened_since(
+        &self,
+        reporter_norm: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT CAST(coalesce(sum(CASE WHEN reporter_norm = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS mine, \
+               COUNT(*) AS total FROM cases WHERE opened_at >= $2 AND list_id = $3",
+        )
+        .bind(reporter_norm)
+        .bind(format_instant(since))
+        .bind(self.list)
+        .fetch_one(&self.pool)
+        .await?;
+        let mine: i64 = row.try_get("mine")?;
+        let total: i64 = row.try_get("total")?;
+        Ok((
+            u64::try_from(mine).unwrap_or(0),
+            u64::try_from(total).unwrap_or(0),
+        ))
+    }
+}
+
 fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
     let year: i64 = row.try_get("year")?;
     let number: i64 = row.try_get("number")?;
@@ -158,6 +197,40 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(id)
+    }
+
+    /// Keeps one message of case row `case`: `sealed` is ciphertext to
+    /// the list key; `reference` the stand-in of its Message-ID.
+    pub async fn add_case_message(
+        &mut self,
+        case: i64,
+        reference: Option<&str>,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO case_messages (case_id, received_at, ref, sealed) \
+             SELECT id, $2, $3, $4 FROM cases WHERE id = $1 AND list_id = $5",
+        )
+        .bind(case)
+        .bind(format_instant(self.now))
+        .bind(reference)
+        .bind(sealed)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The row id of case `id` of this list (inside the transaction).
+    pub async fn case_row_id(&mut self, id: CaseId) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM cases WHERE year = $1 AND number = $2 AND list_id = $3",
+        )
+        .bind(i64::from(id.year))
+        .bind(i64::from(id.number))
+        .bind(self.list)
+        .fetch_optional(&mut *self.tx)
+        .await?)
     }
 
     /// Records that `step` of case row `case` fired now; `false` when it

@@ -94,7 +94,8 @@ fn kinds_are_stored_as_the_words_the_database_holds() {
             "report",
             "reply",
             "digest",
-            "team-post"
+            "team-post",
+            "case-report"
         ]
     );
     assert_eq!(kind_list(&Kind::TOLD), "('notice', 'update', 'reminder')");

@@ -193,9 +193,177 @@ fn a_post_not_signed_by_an_active_team_member_is_never_relayed_as_theirs() {
     );
     assert_eq!(ingest_to(&env, TEAM, forged.as_bytes()), 0);
     assert!(team_post_recipients(&env).is_empty());
+    // Each is a report instead, from a sender nobody verified.
+    assert_eq!(cases(&env).len(), 3);
     // The same post of Bob's, twice: relayed once.
     let post = post_by(who::BOB);
     assert_eq!(ingest_to(&env, TEAM, &post), 0);
     assert_eq!(ingest_to(&env, TEAM, &post), 0);
     assert_eq!(team_post_recipients(&env), expected_team(&env));
+}
+
+const REPORTER: &str = "reporter@reporter.example";
+const REPORT_CANARY: &str = "CanaryReportBody-7731";
+
+fn report_from(from: &str, message_id: &str, extra_headers: &str) -> Vec<u8> {
+    format!(
+        "{extra_headers}From: {from}\r\nTo: {TEAM}\r\nSubject: A vulnerability\r\n\
+         Date: Mon, 01 Jun 2026 11:59:00 +0000\r\nMessage-ID: <{message_id}>\r\n\r\n\
+         {REPORT_CANARY}: the frobnicator overflows.\r\n"
+    )
+    .into_bytes()
+}
+
+fn cases(env: &Env) -> Vec<String> {
+    env.sql(
+        "SELECT 'CASE-' || year || '-' || substr('0000' || number, -4) || ' ' || reporter || ' ' || reporter_verified \
+         FROM cases ORDER BY id",
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+fn case_report_recipients(env: &Env) -> Vec<String> {
+    env.sql(
+        "SELECT d.recipient FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+         WHERE a.kind = 'case-report' ORDER BY d.recipient",
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+fn append_config(env: &Env, text: &str) {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&env.config)
+        .expect("config");
+    write!(file, "\n{text}\n").expect("write config");
+}
+
+#[test]
+fn a_report_from_a_stranger_opens_a_case_that_reaches_exactly_the_team_and_is_kept_only_sealed() {
+    let env = team_env();
+    assert_eq!(
+        ingest_to(
+            &env,
+            TEAM,
+            &report_from(REPORTER, "r1@reporter.example", "")
+        ),
+        0
+    );
+    assert_eq!(cases(&env), [format!("CASE-2026-0001 {REPORTER} 0")]);
+    assert_eq!(case_report_recipients(&env), expected_team(&env));
+    // The database holds the report only as ciphertext.
+    let database = env.database();
+    if database.exists() {
+        for file in [database.clone(), database.with_extension("sqlite-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(REPORT_CANARY),
+                    "{} holds the report in clear",
+                    file.display()
+                );
+            }
+        }
+    }
+    env.ok(&["queue", "run"]);
+    for member in [who::BOB, who::CAROL] {
+        let copies = decrypted_copies_of(&env, member);
+        let report: Vec<String> = copies
+            .iter()
+            .map(|inner| String::from_utf8_lossy(inner).into_owned())
+            .filter(|text| text.contains(REPORT_CANARY))
+            .collect();
+        assert_eq!(report.len(), 1, "{member} gets the report once");
+        assert!(report[0].contains("CASE-2026-0001"), "{}", report[0]);
+        assert!(report[0].contains("sender not verified"), "{}", report[0]);
+    }
+}
+
+#[test]
+fn a_team_from_without_a_good_signature_opens_a_case_and_is_never_a_team_post() {
+    let env = team_env();
+    let forged = report_from(who::BOB, "forged@attacker.example", "");
+    assert_eq!(ingest_to(&env, TEAM, &forged), 0);
+    assert!(team_post_recipients(&env).is_empty());
+    assert_eq!(cases(&env), [format!("CASE-2026-0001 {} 0", who::BOB)]);
+}
+
+#[test]
+fn the_same_report_twice_opens_one_case_and_the_next_report_the_next_case() {
+    let env = team_env();
+    let report = report_from(REPORTER, "r1@reporter.example", "");
+    assert_eq!(ingest_to(&env, TEAM, &report), 0);
+    assert_eq!(ingest_to(&env, TEAM, &report), 0);
+    assert_eq!(cases(&env).len(), 1);
+    let next = report_from(REPORTER, "r2@reporter.example", "");
+    assert_eq!(ingest_to(&env, TEAM, &next), 0);
+    let names: Vec<String> = cases(&env)
+        .iter()
+        .map(|row| row.split(' ').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names, ["CASE-2026-0001", "CASE-2026-0002"]);
+}
+
+#[test]
+fn reports_over_the_hourly_limits_are_dropped_per_sender_and_in_all() {
+    let env = team_env();
+    append_config(&env, "[cases]\nper_sender_per_hour = 2\nper_hour = 3\n");
+    for n in 0..3 {
+        let report = report_from(REPORTER, &format!("a{n}@reporter.example"), "");
+        assert_eq!(ingest_to(&env, TEAM, &report), 0);
+    }
+    assert_eq!(cases(&env).len(), 2, "two from one sender");
+    for n in 0..2 {
+        let report = report_from(
+            "other@elsewhere.example",
+            &format!("b{n}@elsewhere.example"),
+            "",
+        );
+        assert_eq!(ingest_to(&env, TEAM, &report), 0);
+    }
+    assert_eq!(cases(&env).len(), 3, "three in all");
+}
+
+#[test]
+fn only_our_own_authentication_results_verify_a_reporter() {
+    let env = team_env();
+    append_config(&env, "[cases]\nauthserv_id = \"mail.project.example\"\n");
+    let ours = "Authentication-Results: mail.project.example; dkim=pass (2048-bit key) \
+                header.d=reporter.example header.s=default\r\n";
+    let foreign =
+        "Authentication-Results: mx.attacker.example; dkim=pass header.d=reporter.example\r\n";
+    let other_domain =
+        "Authentication-Results: mail.project.example; dkim=pass header.d=attacker.example\r\n";
+    assert_eq!(
+        ingest_to(
+            &env,
+            TEAM,
+            &report_from(REPORTER, "v1@reporter.example", ours)
+        ),
+        0
+    );
+    assert_eq!(
+        ingest_to(
+            &env,
+            TEAM,
+            &report_from(REPORTER, "v2@reporter.example", foreign)
+        ),
+        0
+    );
+    assert_eq!(
+        ingest_to(
+            &env,
+            TEAM,
+            &report_from(REPORTER, "v3@reporter.example", other_domain)
+        ),
+        0
+    );
+    let verified: Vec<String> = cases(&env)
+        .iter()
+        .map(|row| row.rsplit(' ').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(verified, ["1", "0", "0"]);
 }

@@ -157,7 +157,11 @@ pub fn ingest_to(env: &Env, recipient: &str, message: &[u8]) -> i32 {
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "ingest panicked: {stderr}");
-    out.status.code().unwrap_or(-1)
+    let code = out.status.code().unwrap_or(-1);
+    if code != 0 {
+        eprintln!("embargo ingest --recipient {recipient} exited {code}: {stderr}");
+    }
+    code
 }
 
 /// The tables holding a list's own rows (`list_id`), each with the
