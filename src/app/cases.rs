@@ -15,14 +15,16 @@
 //! cannot read them yet), the clock's steps.
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 
 use super::App;
 use super::inbound::Ingested;
 use crate::audit::{Actor, Record};
+use crate::cases::{Clock, Step};
 use crate::compose::{Kind, report_context};
 use crate::inbound::{auth_results, thread};
 use crate::mail;
-use crate::roster::Email;
+use crate::roster::{Email, Role};
 use crate::store::NewCase;
 
 impl App {
@@ -121,5 +123,114 @@ impl App {
             case: id.to_string(),
             copies: copies.len(),
         })
+    }
+}
+
+impl App {
+    /// The scheduler's step for cases: each unacknowledged case's
+    /// reminder (to maintainers), escalation (to every committer) and
+    /// breach (recorded, and maintainers told), each once, at its offset
+    /// from the report and not a second before. A step's record and its
+    /// mail commit together, so a pass that fails repeats nothing done.
+    pub(super) async fn run_case_clock(&self, now: DateTime<Utc>) -> Result<()> {
+        if self.config.team.address.is_none() {
+            return Ok(());
+        }
+        let cases = &self.config.cases;
+        let clock = Clock {
+            remind_after: cases.remind_after,
+            escalate_after: cases.escalate_after,
+            breach_after: cases.breach_after,
+        };
+        for case in self.store.cases(true).await? {
+            for step in clock.due(
+                case.opened_at,
+                case.acknowledged_at.is_some(),
+                &case.fired,
+                now,
+            ) {
+                self.fire(&clock, &case, step, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fire(
+        &self,
+        clock: &Clock,
+        case: &crate::store::CaseRow,
+        step: Step,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let hours = |step| (clock.due_at(case.opened_at, step) - case.opened_at).num_hours();
+        let promise = hours(Step::Breach);
+        let (roles, title, line): (&[Role], String, String) = match step {
+            Step::Remind => (
+                &[Role::Maintainer, Role::Admin],
+                format!(
+                    "{} is not acknowledged after {} hours",
+                    case.id,
+                    hours(step)
+                ),
+                format!(
+                    "the reporter was promised an answer within {promise} hours; `embargo case ack {}` sends it",
+                    case.id
+                ),
+            ),
+            Step::Escalate => (
+                &[Role::Committer],
+                format!(
+                    "{} is still not acknowledged after {} hours",
+                    case.id,
+                    hours(step)
+                ),
+                format!(
+                    "the security policy says: if not acknowledged within {promise} hours, reach out to any committer — please see that someone acknowledges it"
+                ),
+            ),
+            Step::Breach => (
+                &[Role::Maintainer, Role::Admin],
+                format!(
+                    "{} breached the {promise}-hour acknowledgement promise",
+                    case.id
+                ),
+                "the breach is recorded in the audit log and shown by `embargo case list`"
+                    .to_owned(),
+            ),
+        };
+        let rendered = self.templates()?.render(
+            Kind::Report,
+            &report_context(&self.list_view(), &title, &[line]),
+        )?;
+        let sealer = super::seal::Sealer::from_config(&self.config, now)?;
+        let mut copies = Vec::new();
+        for member in self.store.members_with_roles(roles).await? {
+            if let Some(copy) = self.seal_one(&sealer, &rendered, Kind::Report, &member)? {
+                copies.push(copy);
+            }
+        }
+        let mut tx = self.store.write(now).await?;
+        if !tx.fire_step(case.row, step).await? {
+            // Another pass fired it first: nothing more to do.
+            return Ok(());
+        }
+        let announcement = tx.other_announcement(Kind::Report, now).await?;
+        tx.insert_deliveries(announcement, now, &copies).await?;
+        tx.append_audit(
+            &Record::new(
+                Actor::System,
+                match step {
+                    Step::Remind => "case.remind",
+                    Step::Escalate => "case.escalate",
+                    Step::Breach => "case.breach",
+                },
+                case.id.to_string(),
+            )
+            .detail("copies", copies.len().to_string()),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(case = %case.id, step = step.as_str(), "acknowledgement clock");
+        Ok(())
     }
 }

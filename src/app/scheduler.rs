@@ -102,6 +102,11 @@ impl App {
         done.step("key-expiry job", result.map(|()| Prepared::default()));
         let result = self.run_digest(&mut slot, now).await;
         done.step("observers' digest", result.map(|()| Prepared::default()));
+        let result = self.run_case_clock(now).await;
+        done.step(
+            "cases' acknowledgement clock",
+            result.map(|()| Prepared::default()),
+        );
         let result = self.write_due_exports(now).await;
         done.step("exports", result.map(|_| Prepared::default()));
         Ok(done)

@@ -367,3 +367,87 @@ fn only_our_own_authentication_results_verify_a_reporter() {
         .collect();
     assert_eq!(verified, ["1", "0", "0"]);
 }
+
+fn clock_steps(env: &Env) -> Vec<String> {
+    env.sql(
+        "SELECT action FROM audit_log WHERE action IN ('case.remind', 'case.escalate', 'case.breach') \
+         ORDER BY seq",
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+fn reports_to(env: &Env, member: &str) -> usize {
+    env.sql(&format!(
+        "SELECT count(*) FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+         WHERE a.kind = 'report' AND d.recipient = '{member}'"
+    ))
+    .trim()
+    .parse()
+    .unwrap_or(0)
+}
+
+#[test]
+fn the_clock_reminds_escalates_and_records_the_breach_once_each_and_not_a_second_early() {
+    let env = team_env();
+    // Opened at NOW, 2026-06-01 12:00 UTC.
+    assert_eq!(
+        ingest_to(
+            &env,
+            TEAM,
+            &report_from(REPORTER, "c1@reporter.example", "")
+        ),
+        0
+    );
+    for (at, steps) in [
+        ("2026-06-01T23:59:59Z", &[][..]),
+        ("2026-06-02T00:00:00Z", &["case.remind"][..]),
+        ("2026-06-02T00:00:01Z", &["case.remind"][..]),
+        ("2026-06-02T07:59:59Z", &["case.remind"][..]),
+        (
+            "2026-06-02T08:00:00Z",
+            &["case.remind", "case.escalate"][..],
+        ),
+        (
+            "2026-06-02T11:59:59Z",
+            &["case.remind", "case.escalate"][..],
+        ),
+        (
+            "2026-06-02T12:00:00Z",
+            &["case.remind", "case.escalate", "case.breach"][..],
+        ),
+        (
+            "2026-06-03T12:00:00Z",
+            &["case.remind", "case.escalate", "case.breach"][..],
+        ),
+    ] {
+        env.run_at(at, &["queue", "run"]);
+        assert_eq!(clock_steps(&env), steps, "at {at}");
+    }
+    // The escalation went to the committers: Bob, not the suspended Erin,
+    // nor the advisor or the subscriber.
+    assert_eq!(reports_to(&env, who::BOB), 1);
+    assert_eq!(reports_to(&env, who::ERIN), 0);
+    assert_eq!(reports_to(&env, who::CAROL), 0);
+    assert_eq!(reports_to(&env, who::DAVE), 0);
+}
+
+#[test]
+fn a_clock_that_was_stopped_past_every_step_fires_each_once() {
+    let env = team_env();
+    assert_eq!(
+        ingest_to(
+            &env,
+            TEAM,
+            &report_from(REPORTER, "c2@reporter.example", "")
+        ),
+        0
+    );
+    env.run_at("2026-06-05T00:00:00Z", &["queue", "run"]);
+    env.run_at("2026-06-05T00:00:01Z", &["queue", "run"]);
+    assert_eq!(
+        clock_steps(&env),
+        ["case.remind", "case.escalate", "case.breach"]
+    );
+}
