@@ -304,7 +304,7 @@ impl App {
         let now = self.now();
         // Renewed once half of it has run, not on every pass: a write per
         // list per second would be most of an idle daemon's work.
-        let known = self.lease_until.lock().ok().and_then(|slot| *slot);
+        let known = self.lease_known.lock().ok().and_then(|slot| *slot);
         match known {
             Some(Lease::Held(until)) if now < until - SCHEDULER_LEASE / 2 => return Ok(true),
             // Another daemon holds it: asking again on every pass of every
@@ -331,7 +331,7 @@ impl App {
                 "returned copies whose claim expired to the queue (a daemon stopped while sending them); they keep their Message-IDs"
             );
         }
-        if let Ok(mut slot) = self.lease_until.lock() {
+        if let Ok(mut slot) = self.lease_known.lock() {
             *slot = Some(if held {
                 Lease::Held(until)
             } else {

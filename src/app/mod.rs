@@ -71,7 +71,7 @@ pub struct App {
     senders: std::sync::OnceLock<std::sync::Arc<senders::Senders>>,
     /// What this process knows of the list's scheduler lease (see
     /// `daemon.rs`).
-    lease_until: std::sync::Mutex<Option<daemon::Lease>>,
+    lease_known: std::sync::Mutex<Option<daemon::Lease>>,
     /// The database's newest recorded instant, read once by `serve` for
     /// all its lists (see [`App::know_newest_instant`]).
     newest_known: std::sync::Mutex<Option<Option<DateTime<Utc>>>>,
@@ -118,7 +118,7 @@ impl App {
             unsettled: std::sync::Mutex::default(),
             progress: std::sync::Arc::new(progress::Quiet),
             senders: std::sync::OnceLock::new(),
-            lease_until: std::sync::Mutex::new(None),
+            lease_known: std::sync::Mutex::new(None),
             newest_known: std::sync::Mutex::new(None),
         }
     }

@@ -19,24 +19,8 @@ fn two_lists() -> Env {
     let env = Env::new();
     env.init();
     env.add_active(who::DAVE, who::ALICE, &[]);
-    let bob = env.cert_file(who::BOB);
-    env.ok(&[
-        "list",
-        "create",
-        "beta",
-        "--address",
-        BETA,
-        "--admin",
-        who::BOB,
-        "--name",
-        "Bob Admin",
-        "--org",
-        "Beta",
-        "--key",
-        path(&bob),
-        "--role",
-        "committer",
-    ]);
+    let run = crate::common::lists::create(&env, "beta", BETA, who::BOB, &["--role", "committer"]);
+    assert_eq!(run.code, 0, "list create beta: {}", run.stderr);
     let erin = env.cert_file(who::ERIN);
     let run = env.ok(&[
         "--list",
@@ -623,22 +607,8 @@ fn a_lists_own_table_overrides_the_instance_defaults_for_that_list_only() {
         "\n[lists.beta]\nname = \"Beta distros\"\n\n[lists.beta.embargo]\nmax_days = 3\n",
     );
     env.init();
-    let bob = env.cert_file(who::BOB);
-    env.ok(&[
-        "list",
-        "create",
-        "beta",
-        "--address",
-        BETA,
-        "--admin",
-        who::BOB,
-        "--name",
-        "Bob Admin",
-        "--org",
-        "Beta",
-        "--key",
-        path(&bob),
-    ]);
+    let run = crate::common::lists::create(&env, "beta", BETA, who::BOB, &[]);
+    assert_eq!(run.code, 0, "list create beta: {}", run.stderr);
     let beta = json(&env, &["list", "show", "beta", "--json"]);
     assert_eq!(beta["display_name"], "Beta distros");
     let own = json(&env, &["list", "show", "security-announce", "--json"]);
