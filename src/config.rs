@@ -720,6 +720,37 @@ impl Config {
         let lists = lists::resolve(raw.lists, &base, &data_dir, &embargo)?;
         let instance = raw.instance.resolve(&address)?;
         let team = raw.team.resolve(&address, &request_address)?;
+        // One team address per list: two lists sharing one could not tell
+        // whose report a message is.
+        let mut teams: Vec<(String, &Email)> = lists
+            .iter()
+            .filter_map(|(name, table)| {
+                Some((
+                    format!("[lists.{name}] team_address"),
+                    table.team_address.as_ref()?,
+                ))
+            })
+            .collect();
+        if let Some(home) = &team.address {
+            teams.push(("[team] address".to_owned(), home));
+        }
+        for (i, (name, team_address)) in teams.iter().enumerate() {
+            if team_address.normalized() == address.normalized()
+                || team_address.normalized() == request_address.normalized()
+            {
+                anyhow::bail!(
+                    "{name} {team_address} is the home list's own address; the team needs an address of its own"
+                );
+            }
+            if let Some((other, _)) = teams[i + 1..]
+                .iter()
+                .find(|(_, b)| b.normalized() == team_address.normalized())
+            {
+                anyhow::bail!(
+                    "{name} and {other} name the same team address {team_address}; each list needs its own"
+                );
+            }
+        }
         let cases = raw.cases.resolve()?;
         let inbound = InboundSettings {
             max_bytes: raw.inbound.max_bytes,

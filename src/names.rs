@@ -169,7 +169,7 @@ pub(crate) mod tests {
             advisory::Severity => r#"unknown severity "bogus" (expected one of: low, moderate, high, critical)"#,
             advisory::Permission => r#"unknown permission "bogus" (expected one of: deploy, ship-binaries, notify-customers)"#,
             advisory::Status => r#"unknown advisory status "bogus" (expected one of: draft, scheduled, notified, disclosed, cancelled)"#,
-            compose::Kind => r#"unknown mail kind "bogus" (expected one of: notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry, report, reply, digest, team-post, case-report)"#,
+            compose::Kind => r#"unknown mail kind "bogus" (expected one of: notice, update, reminder, disclosure, cancellation, confirm, welcome, missed, key-expiry, report, reply, digest, team-post, case-report, case-notice, case-mail)"#,
             inbound::AckStatus => r#"unknown ACK status "bogus" (expected one of: received, affected, not-affected, fixed)"#,
             store::DeliveryState => r#"unknown delivery state "bogus" (expected one of: queued, sending, sent, uncertain, failed, missed, dropped)"#,
         }
@@ -184,7 +184,7 @@ pub(crate) mod tests {
             Role::ALL.map(Role::as_str),
             ["admin", "maintainer", "committer", "advisor", "subscriber"]
         );
-        assert_eq!(crate::compose::Kind::ALL.len(), 14);
+        assert_eq!(crate::compose::Kind::ALL.len(), 16);
     }
 
     /// Other spellings after `|` are read as the variant but never

@@ -14,6 +14,18 @@ CREATE TABLE cases (
     opened_at             TEXT NOT NULL,
     acknowledged_at       TEXT,
     closed_at             TEXT,
+    -- The reporter's certificate, when the report carried one (attached
+    -- or in an Autocrypt header) naming their From address.
+    reporter_cert         BLOB,
+    -- The advisory this case became (advisory new --from-case), whether
+    -- the reporter asked not to be credited, and their agreement to the
+    -- proposed timeline ('signed' or 'unsigned'); credit is the name the
+    -- advisory's exports credit as finder (none when anonymous).
+    advisory              TEXT,
+    credit                TEXT,
+    anonymous             INTEGER NOT NULL DEFAULT 0,
+    agreed_at             TEXT,
+    agreed_how            TEXT,
     UNIQUE (list_id, year, number)
 );
 CREATE INDEX cases_open ON cases (list_id, state, opened_at);
@@ -38,3 +50,18 @@ CREATE TABLE case_messages (
     sealed       BLOB NOT NULL
 );
 CREATE INDEX case_messages_ref ON case_messages (ref);
+
+-- Those invited into one case (embargo case invite): they hear the
+-- case's thread, encrypted to their key, and nothing of any other case.
+CREATE TABLE case_participants (
+    id          INTEGER PRIMARY KEY,
+    case_id     INTEGER NOT NULL REFERENCES cases (id),
+    email       TEXT NOT NULL,
+    email_norm  TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    cert        BLOB NOT NULL,
+    reason      TEXT NOT NULL,
+    invited_by  TEXT NOT NULL,
+    invited_at  TEXT NOT NULL,
+    UNIQUE (case_id, email_norm)
+);

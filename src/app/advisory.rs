@@ -278,6 +278,30 @@ impl App {
         input: &AdvisoryInput,
         force: &Force,
     ) -> Result<(Advisory, Verdict)> {
+        self.new_advisory_linked(id, input, force, None).await
+    }
+
+    /// [`App::new_advisory`] made from a case (`--from-case`): the case
+    /// is linked to the advisory, its reporter credited (unless they
+    /// asked not to be) and the proposed timeline posted to the case's
+    /// participants, in the advisory's own transaction.
+    pub async fn new_advisory_from_case(
+        &self,
+        id: &str,
+        input: &AdvisoryInput,
+        force: &Force,
+        from: &super::case_advisory::FromCase,
+    ) -> Result<(Advisory, Verdict)> {
+        self.new_advisory_linked(id, input, force, Some(from)).await
+    }
+
+    async fn new_advisory_linked(
+        &self,
+        id: &str,
+        input: &AdvisoryInput,
+        force: &Force,
+        from: Option<&super::case_advisory::FromCase>,
+    ) -> Result<(Advisory, Verdict)> {
         let now = self.now();
         let id = AdvisoryId::parse(id)?;
         let content = build_content(None, input)?;
@@ -293,6 +317,10 @@ impl App {
             updated_at: now,
         };
         self.check_templates(&draft, &[])?;
+        let linked = match from {
+            Some(from) => Some(self.prepare_link(from, &draft).await?),
+            None => None,
+        };
         let mut tx = self.store.write(now).await?;
         if let Some(existing) = tx.advisory(&id).await? {
             bail!(
@@ -307,6 +335,9 @@ impl App {
             Record::new(Actor::Operator, "advisory.new", subject(&id)).detail("revision", "1");
         tx.append_audit(&with_override(record, forced.as_ref(), &verdict))
             .await?;
+        if let Some(linked) = &linked {
+            self.link_in(&mut tx, &id, linked).await?;
+        }
         tx.commit().await?;
         let stored = self.require_advisory(id.as_str()).await?;
         Ok((stored.advisory, verdict))

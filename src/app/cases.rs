@@ -1,37 +1,50 @@
-//! Reports become cases (issue 12, in progress): mail to the team address
-//! that is not a team member's good post opens a case `CASE-YYYY-NNNN`.
+//! Reports become cases: mail to the team address that is not a team
+//! member's good post (nor a reply to a case) opens a case
+//! `CASE-YYYY-NNNN`.
 //!
-//! In one transaction: the case's metadata (the reporter's address,
-//! whether our MTA's `Authentication-Results` vouched for their From
+//! In one transaction: the case's metadata (the reporter's address and
+//! key, whether our MTA's `Authentication-Results` vouched for their From
 //! domain), the report itself as ciphertext to the list key alone (the
-//! database never holds it in clear), and one copy for each active team
+//! database never holds it in clear), one copy for each active team
 //! member (the list's preface naming the case and whether the sender was
-//! verified, then the report whole). Per-sender and global hourly limits
-//! (`[cases]`) drop the excess before any of that work. The same message
-//! delivered twice (an MTA retry) opens one case.
+//! verified, then the report whole, decrypted when it came encrypted to
+//! the list key), and, only when our MTA vouched for the sender, one
+//! content-free receipt to the From address (encrypted when the report
+//! carried their key). Per-sender and global hourly limits drop the
+//! excess before any of that work, and maintainers are told once an
+//! hour. The same message delivered twice (an MTA retry) opens one case.
 //!
-//! Not built yet: receipts to the reporter, follow-ups joining their case,
-//! reports encrypted to the list key (relayed as they came, so the team
-//! cannot read them yet), the clock's steps.
+//! The clock's steps run from the scheduler (below).
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::App;
+use super::case_mail::CaseCopies;
 use super::inbound::Ingested;
+use super::team::TeamMail;
 use crate::audit::{Actor, Record};
-use crate::cases::{Clock, Step};
+use crate::cases::{CaseId, Clock, Step};
 use crate::compose::{Kind, report_context};
 use crate::inbound::{auth_results, thread};
 use crate::mail;
+use crate::pgp::{self, CertPolicy};
 use crate::roster::{Email, Role};
-use crate::store::NewCase;
+use crate::store::{CaseRow, NewCase, WriteTx};
+
+/// The job whose last run says when maintainers were last told that
+/// reports are being dropped over the limits.
+const OVER_LIMIT_JOB: &str = "cases-over-limit";
 
 impl App {
-    /// Opens a case for `bytes`, a report to the team address.
-    pub(super) async fn open_report(&self, bytes: &[u8]) -> Result<Ingested> {
+    /// Opens a case for `message`, a report to the team address.
+    pub(super) async fn open_report(
+        &self,
+        message: &TeamMail<'_>,
+        secret: &[u8; 32],
+    ) -> Result<Ingested> {
         let now = self.now();
-        let sender = mail::sender_headers(bytes);
+        let sender = mail::sender_headers(message.original);
         let from = sender
             .from
             .as_deref()
@@ -46,13 +59,13 @@ impl App {
             .cases_opened_since(&reporter_norm, now - chrono::Duration::hours(1))
             .await?;
         if mine >= u64::from(cases.per_sender_per_hour) || all >= u64::from(cases.per_hour) {
+            self.tell_over_limit(now).await?;
             return Ok(self.drop_message("a report over the hourly limits of [cases]; dropped"));
         }
-        let secret = self.thread_secret().await?;
         let domain = self.config.list.address.domain();
-        let reference = mail::thread_headers(bytes)
+        let reference = mail::thread_headers(message.original)
             .message_id
-            .map(|id| thread::stand_in(&secret, &id, domain));
+            .map(|id| thread::stand_in(secret, &id, domain));
         if let Some(reference) = &reference
             && self.store.case_of_message(reference).await?.is_some()
         {
@@ -69,19 +82,21 @@ impl App {
             }
             _ => None,
         };
+        let key = match &from {
+            Some(from) => self.reporter_key(&message.shown, sender.autocrypt_key.as_deref(), from),
+            None => None,
+        };
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
-        let kept = sealer.encrypt_to_list(bytes)?;
-        let team = self
-            .store
-            .members_with_roles(&self.config.team.roles)
-            .await?;
+        let kept = sealer.encrypt_to_list(&message.shown)?;
+        let team = self.team().await?;
 
         let mut tx = self.store.write(now).await?;
         let id = tx
             .open_case(&NewCase {
                 reporter: &reporter,
                 reporter_norm: &reporter_norm,
-                reporter_fingerprint: None,
+                reporter_fingerprint: key.as_ref().map(|k| k.0.as_str()),
+                reporter_cert: key.as_ref().map(|k| k.1.as_slice()),
                 reporter_verified: vouch.is_some(),
             })
             .await?;
@@ -101,28 +116,191 @@ impl App {
                     "sender verified: our mail server's {} check passed for their domain",
                     check.as_str().to_uppercase()
                 ),
-                None => "sender not verified: anyone could have written this From".to_owned(),
+                None => "sender not verified: anyone could have written this From; no receipt was sent"
+                    .to_owned(),
+            },
+            match &key {
+                Some((fingerprint, _)) => format!(
+                    "the reporter's key: {fingerprint} (what we send them is encrypted to it)"
+                ),
+                None => "no key of the reporter's: they get only content-free notices until they send one"
+                    .to_owned(),
             },
         ];
         let preface = self.templates()?.render(
             Kind::CaseReport,
             &report_context(&self.list_view(), &format!("a new report: {id}"), &lines),
         )?;
-        let (copies, _) = self.reseal_to_team(&sealer, &team, &preface.body, bytes, &secret)?;
+        let (copies, _) =
+            self.reseal_to_team(&sealer, &team, &preface.body, &message.shown, secret)?;
         let announcement = tx.other_announcement(Kind::CaseReport, now).await?;
         tx.insert_deliveries(announcement, now, &copies).await?;
+        let receipt = match (vouch, &from) {
+            (Some(_), Some(_)) => {
+                let case = CaseRow::opened(row, id, &reporter, key.clone(), true, now);
+                let receipt = self.receipt(&sealer, &case, secret)?;
+                self.queue_case_copies(&mut tx, &sealer, row, Kind::CaseNotice, &receipt, secret)
+                    .await?;
+                receipt.copies.len()
+            }
+            _ => 0,
+        };
         tx.append_audit(
             &Record::new(Actor::System, "case.open", id.to_string())
                 .detail("verified", if vouch.is_some() { "yes" } else { "no" })
-                .detail("copies", copies.len().to_string()),
+                .detail("reporter key", if key.is_some() { "yes" } else { "no" })
+                .detail("copies", copies.len().to_string())
+                .detail("receipts", receipt.to_string()),
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(case = %id, copies = copies.len(), "a report opened a case");
+        tracing::info!(case = %id, copies = copies.len(), receipt, "a report opened a case");
         Ok(Ingested::Report {
             case: id.to_string(),
             copies: copies.len(),
         })
+    }
+
+    /// The reporter's key: the first certificate attached to the report
+    /// (or in its Autocrypt header) that names `from` and passes the
+    /// policy, as `(fingerprint, binary)`.
+    pub(super) fn reporter_key(
+        &self,
+        shown: &[u8],
+        autocrypt: Option<&[u8]>,
+        from: &Email,
+    ) -> Option<(String, Vec<u8>)> {
+        let policy = CertPolicy {
+            min_rsa_bits: self.config.members.min_rsa_bits,
+        };
+        let attached = mail::signed_content(shown, &self.limits())
+            .map(|content| content.keys)
+            .unwrap_or_default();
+        let bounds = pgp::Bounds::for_mail(self.config.inbound.max_bytes);
+        attached
+            .iter()
+            .map(Vec::as_slice)
+            .chain(autocrypt)
+            .filter(|bytes| pgp::check_bounds(bytes, &bounds).is_ok())
+            .find_map(|bytes| pgp::check_member_cert(bytes, from, &policy, self.now()).ok())
+            .map(|checked| (checked.fingerprint, checked.bytes))
+    }
+
+    /// The receipt of case `case`: content-free, whether or not it is
+    /// encrypted.
+    fn receipt(
+        &self,
+        sealer: &super::seal::Sealer,
+        case: &CaseRow,
+        secret: &[u8; 32],
+    ) -> Result<CaseCopies> {
+        let hours = self.config.cases.breach_after.num_hours();
+        let mut lines = vec![
+            format!(
+                "Thank you. Your report reached the security team of {} and is tracked as {}.",
+                self.config.list.name, case.id
+            ),
+            format!(
+                "You can expect a response within {hours} hours acknowledging that we received it; if you do not hear from us by then, reach out to any committer."
+            ),
+            "Reply to this message to add to your report.".to_owned(),
+        ];
+        if case.reporter_cert.is_none() {
+            lines.push(
+                "Attach your OpenPGP public key to a reply and everything we write to you will be encrypted to it; until then we only tell you that there is news."
+                    .to_owned(),
+            );
+        }
+        let title = format!("{}: we received your report", case.id);
+        self.mail_reporter(sealer, case, &title, &lines, &lines, secret)
+    }
+
+    /// Queues case mail under an announcement of `kind`, and keeps a
+    /// stand-in of each Message-ID on the case (with the mail's record,
+    /// ciphertext to the list key), so a reply naming it finds the case.
+    pub(super) async fn queue_case_copies(
+        &self,
+        tx: &mut WriteTx,
+        sealer: &super::seal::Sealer,
+        case_row: i64,
+        kind: Kind,
+        made: &CaseCopies,
+        secret: &[u8; 32],
+    ) -> Result<()> {
+        if made.copies.is_empty() {
+            return Ok(());
+        }
+        let now = tx.now();
+        let announcement = tx.other_announcement(kind, now).await?;
+        tx.insert_deliveries(announcement, now, &made.copies)
+            .await?;
+        let domain = self.config.list.address.domain();
+        for message_id in &made.message_ids {
+            let record = sealer
+                .encrypt_to_list(format!("sent {} as {message_id}", kind.name()).as_bytes())?;
+            tx.add_case_message(
+                case_row,
+                Some(&thread::stand_in(secret, message_id, domain)),
+                &record,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Tells maintainers, once an hour at most, that reports are being
+    /// dropped over the limits of `[cases]`.
+    async fn tell_over_limit(&self, now: DateTime<Utc>) -> Result<()> {
+        if let Some(last) = self.store.job_last_run(OVER_LIMIT_JOB).await?
+            && now - last < chrono::Duration::hours(1)
+        {
+            return Ok(());
+        }
+        let cases = &self.config.cases;
+        let rendered = self.templates()?.render(
+            Kind::Report,
+            &report_context(
+                &self.list_view(),
+                "reports to the team address are being dropped",
+                &[format!(
+                    "more than {} reports from one sender, or {} in all, arrived within an hour; the rest are dropped (limits in [cases]). You are told at most once an hour.",
+                    cases.per_sender_per_hour, cases.per_hour
+                )],
+            ),
+        )?;
+        let sealer = super::seal::Sealer::from_config(&self.config, now)?;
+        let mut copies = Vec::new();
+        for member in self
+            .store
+            .members_with_roles(&[Role::Maintainer, Role::Admin])
+            .await?
+        {
+            if let Some(copy) = self.seal_one(&sealer, &rendered, Kind::Report, &member)? {
+                copies.push(copy);
+            }
+        }
+        let mut tx = self.store.write(now).await?;
+        tx.set_job_run(OVER_LIMIT_JOB, now).await?;
+        let announcement = tx.other_announcement(Kind::Report, now).await?;
+        tx.insert_deliveries(announcement, now, &copies).await?;
+        tx.append_audit(
+            &Record::new(Actor::System, "case.over-limit", "reports")
+                .detail("copies", copies.len().to_string()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The case named `text`, or a clear error.
+    pub(super) async fn require_case(&self, text: &str) -> Result<CaseRow> {
+        let Some(id) = CaseId::parse(text) else {
+            anyhow::bail!("{text:?} is not a case id (CASE-YYYY-NNNN)");
+        };
+        match self.store.case(id).await? {
+            Some(case) => Ok(case),
+            None => anyhow::bail!("no case {id} on this list"),
+        }
     }
 }
 

@@ -42,7 +42,8 @@ impl App {
         let mut written = 0;
         for due in self.store.due_exports(now).await? {
             let stored = self.store.advisory_by_row(due.advisory_row).await?;
-            match self.write_exports(&stored.advisory, due.published_at) {
+            let credits = self.finder_credits(&stored.advisory.id).await?;
+            match self.write_exports(&stored.advisory, due.published_at, &credits) {
                 Ok(()) => {
                     let mut tx = self.store.write(now).await?;
                     let marked = tx.export_written(due.advisory_row).await?;
@@ -112,12 +113,14 @@ impl App {
         Ok(())
     }
 
-    /// Writes the advisory's OSV and CSAF documents, each through a
-    /// temporary file and a rename, so a reader never sees half of one.
+    /// Writes the advisory's OSV and CSAF documents (crediting
+    /// `finders`), each through a temporary file and a rename, so a
+    /// reader never sees half of one.
     pub(crate) fn write_exports(
         &self,
         advisory: &Advisory,
         published: DateTime<Utc>,
+        finders: &[String],
     ) -> Result<()> {
         let dir = &self.config.export.dir;
         std::fs::DirBuilder::new()
@@ -129,15 +132,12 @@ impl App {
             namespace: self.config.export.publisher_namespace.clone(),
             contact: self.config.list.address.to_string(),
         };
+        let mut osv = export::osv(advisory, published);
+        let mut csaf = export::csaf(advisory, &publisher, published);
+        export::credit_finders(&mut osv, &mut csaf, finders);
         let documents = [
-            (
-                export::osv_file_name(advisory),
-                export::osv(advisory, published),
-            ),
-            (
-                export::csaf_file_name(advisory),
-                export::csaf(advisory, &publisher, published),
-            ),
+            (export::osv_file_name(advisory), osv),
+            (export::csaf_file_name(advisory), csaf),
         ];
         for (name, document) in documents {
             let text = serde_json::to_vec_pretty(&document).context("serialise an export")?;

@@ -35,6 +35,9 @@ pub enum Ingested {
     TeamPost { copies: usize },
     /// A report opened this case and went to this many of the team.
     Report { case: String, copies: usize },
+    /// Mail to a case (a team post to its participants, or a follow-up
+    /// to the team): this many copies.
+    CaseMail { case: String, copies: usize },
 }
 
 /// A verified signed message.

@@ -95,7 +95,8 @@ impl Instance {
         }
     }
 
-    /// The list whose address or request address is `address`.
+    /// The list whose address, request address or team address is
+    /// `address`.
     pub async fn by_recipient(&self, address: &Email) -> Result<Option<ListRow>> {
         if let Some(found) = self.store.list_by_address(address.normalized()).await? {
             return Ok(Some(found));
@@ -109,15 +110,24 @@ impl Instance {
         {
             return Ok(Some(found));
         }
+        // A list's team address (or one of its cases' reply addresses,
+        // `LOCAL+case-…@DOMAIN`) goes to the list whose team it is.
+        let is_team_of = |team: &Email| {
+            crate::inbound::case_address::read(team, address.as_str(), None).is_some()
+        };
+        for (name, table) in &self.config.lists {
+            if table.team_address.as_ref().is_some_and(is_team_of) {
+                return Ok(self
+                    .lists()
+                    .await?
+                    .into_iter()
+                    .find(|list| &list.name == name));
+            }
+        }
         // List 1 of a database made before lists existed has its request
         // address only in the config until it is first opened; `[team]
         // address` is the team of the list `[list]` describes.
-        let team = self
-            .config
-            .team
-            .address
-            .as_ref()
-            .is_some_and(|team| team.normalized() == address.normalized());
+        let team = self.config.team.address.as_ref().is_some_and(is_team_of);
         if team || address.normalized() == self.config.list.request_address.normalized() {
             let own = self.config.list.address.normalized();
             return Ok(self

@@ -9,6 +9,10 @@
 pub mod advisory;
 pub mod advisory_view;
 mod binding;
+pub mod case_advisory;
+pub mod case_desk;
+mod case_mail;
+mod case_thread;
 mod cases;
 pub mod clock_guard;
 mod commands;

@@ -71,6 +71,16 @@ impl App {
                 .detail("unsent_copies_stopped", stopped.to_string()),
         )
         .await?;
+        // The case the advisory was made from closes with it; its
+        // reporter gets the public disclosure (`seal_disclosure`).
+        if let Some(case) = tx.close_case_of_advisory(&advisory.id.normalized()).await? {
+            tx.append_audit(
+                &Record::new(Actor::System, "case.close", case.to_string())
+                    .detail("advisory", advisory.id.as_str())
+                    .detail("reason", "the advisory was disclosed"),
+            )
+            .await?;
+        }
         // The documents are written after the commit, on their own
         // ladder: the embargo ends at its instant even when the export
         // folder cannot be written (see `app::export`).
@@ -109,6 +119,11 @@ impl App {
             .iter()
             .map(|email| (None, email.clone()))
             .collect();
+        // The reporter of the case it was made from hears it when the
+        // public does.
+        if let Some(reporter) = self.reporter_of(&advisory.id).await? {
+            targets.push((None, reporter));
+        }
         for member in self.store.active_addressees().await? {
             targets.push((Some(member.member_id), member.email));
         }

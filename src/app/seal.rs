@@ -231,6 +231,39 @@ impl Sealer {
         Ok((message_id, bytes))
     }
 
+    /// Content-free mail to someone without a key (a reporter): signed by
+    /// the list, not encrypted, threaded. Only text that says nothing of
+    /// a case but its name ever goes this way (`Kind::CaseNotice`).
+    pub fn signed_in_thread(
+        &self,
+        rendered: &Rendered,
+        to: &Email,
+        message_id: &str,
+        thread: mail::Thread<'_>,
+    ) -> Result<Vec<u8>> {
+        let entity = self.sign(rendered)?;
+        let outer = Outer {
+            list: &self.list,
+            to,
+            subject: &rendered.subject,
+            message_id,
+            date: self.signer.now,
+            thread: Some(thread),
+        };
+        Ok(mail::signed_message(&outer, &entity)?)
+    }
+
+    /// A fresh Message-ID at the list's domain.
+    pub fn fresh_message_id(&self) -> Result<String> {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
+        Ok(format!(
+            "<{}@{}>",
+            hex::encode(random),
+            self.list.address.domain()
+        ))
+    }
+
     /// The list's address, which the envelope sender is built from.
     pub fn list_address(&self) -> &Email {
         &self.list.address

@@ -1,69 +1,161 @@
-//! The security team's own list (issue 12, in progress): a team member's
-//! signed post to `[team] address` is re-sealed to each active member of
-//! the team, through the outbox.
+//! The security team's own list: mail to `[team] address` (and to a
+//! case's reply address, `LOCAL+case-…-TOKEN@DOMAIN`).
 //!
-//! The post is authenticated exactly as inbound commands are (the root
-//! signature by the member's current key, its age, the replay guard).
-//! Each copy is signed by the list key and encrypted to one member: inside,
-//! the list's preface says who posted and that their signature is good,
-//! and the post follows whole with its real headers as protected headers;
-//! outside, a generic Subject and stand-ins for the thread's Message-IDs
-//! (`inbound::thread`), the same on every copy, so replies thread.
+//! A team member's signed post is authenticated exactly as inbound
+//! commands are (the root signature by the member's current key, its age,
+//! the replay guard) and re-sealed through the outbox: to the team, or,
+//! sent to a case's address, to the case's participants (`app::case_mail`).
+//! Each copy is signed by the list key and encrypted to one reader:
+//! inside, the list's preface says who posted and that their signature is
+//! good, and the post follows whole with its real headers as protected
+//! headers; outside, a generic Subject and stand-ins for the thread's
+//! Message-IDs (`inbound::thread`), so replies thread.
 //!
-//! Not built yet: posts encrypted to the list key, and mail to the team
-//! address from anyone else (a report that opens a case). Both are
-//! dropped here for now, never relayed as a team post.
+//! Anything else is a report (`app::cases`) or a follow-up to a case
+//! (`app::case_thread`). Mail encrypted to the list key is decrypted
+//! first: the team reads it as it was written.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use super::App;
-use super::inbound::Ingested;
-use super::member_mail::{member_view, random_key, to_recipient};
+use super::case_mail::Reader;
+use super::inbound::{Authenticated, Ingested};
+use super::member_mail::member_view;
 use crate::audit::{Actor, Channel, Record};
 use crate::compose::{Kind, member_context};
-use crate::inbound::thread;
+use crate::inbound::case_address::{self, TeamRecipient};
 use crate::mail::{self, Inbound};
-use crate::roster::Status;
+use crate::pgp;
+use crate::roster::{Email, Status};
 use crate::store::{Addressee, SignedKey};
 
+/// One message on the team's pipe, read once.
+pub(super) struct TeamMail<'a> {
+    /// The bytes as they arrived.
+    pub original: &'a [u8],
+    /// What the team reads: the original, or with its encrypted body
+    /// replaced by what it decrypts to.
+    pub shown: Vec<u8>,
+    /// How the original is signed or encrypted.
+    pub inbound: Inbound,
+}
+
 impl App {
-    /// Whether mail to `recipient` is for this list's team address.
-    pub fn is_team_address(&self, recipient: &crate::roster::Email) -> bool {
+    /// Whether mail to `recipient` is for this list's team address or one
+    /// of its cases' reply addresses.
+    pub fn is_team_address(&self, recipient: &Email) -> bool {
         self.config
             .team
             .address
             .as_ref()
-            .is_some_and(|team| team.normalized() == recipient.normalized())
+            .is_some_and(|team| case_address::read(team, recipient.as_str(), None).is_some())
     }
 
-    /// Takes one message sent to the team address: a team member's
-    /// signed post is re-sealed to the team; anything else is a report
-    /// and opens a case.
-    pub async fn ingest_team(&self, bytes: &[u8]) -> Result<Ingested> {
+    /// Takes one message sent to the team address or a case's reply
+    /// address (`recipient`): a team member's signed post is re-sealed to
+    /// the team (or the case's participants); a reply to a case joins it;
+    /// anything else is a report and opens a case.
+    pub async fn ingest_team(&self, bytes: &[u8], recipient: Option<&Email>) -> Result<Ingested> {
         let limits = self.limits();
         let inbound = match mail::read_inbound(bytes, &limits) {
             Ok(inbound) => inbound,
             Err(dropped) => return Ok(self.drop_message(&format!("dropped unread: {dropped}"))),
         };
-        if matches!(inbound, Inbound::Signed { .. })
-            && let Ok(auth) = self.authenticate(inbound, &limits, 0).await?
-            && let Some(done) = self.team_post(auth, bytes).await?
-        {
-            return Ok(done);
+        let shown = match &inbound {
+            Inbound::Encrypted { payload } => self
+                .decrypt_to_list(payload, None)?
+                .and_then(|opened| mail::with_decrypted_body(bytes, &opened.content))
+                .unwrap_or_else(|| bytes.to_vec()),
+            _ => bytes.to_vec(),
+        };
+        let message = TeamMail {
+            original: bytes,
+            shown,
+            inbound,
+        };
+        let secret = self.thread_secret().await?;
+        let target = match (recipient, &self.config.team.address) {
+            (Some(recipient), Some(team)) => {
+                case_address::read(team, recipient.as_str(), Some(&secret))
+                    .unwrap_or(TeamRecipient::Team)
+            }
+            _ => TeamRecipient::Team,
+        };
+        let open_case = match target {
+            TeamRecipient::Case(id) => self.store.case(id).await?.filter(|c| c.state == "open"),
+            _ => None,
+        };
+        let author = match &message.inbound {
+            Inbound::Signed { .. } | Inbound::Encrypted { .. } | Inbound::Cleartext { .. } => {
+                match self
+                    .authenticate(message.inbound.clone(), &limits, 0)
+                    .await?
+                {
+                    Ok(auth) => self.team_author(auth).await?,
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        match (author, open_case) {
+            (Some((auth, author)), Some(case)) => {
+                self.case_post(&case, auth, &author, &message, &secret)
+                    .await
+            }
+            (Some((auth, author)), None) => {
+                self.team_post(auth, &author, &message.shown, &secret).await
+            }
+            (None, Some(case)) => self.follow_up(&case, &message, &secret).await,
+            (None, None) => {
+                // Not a team member's good post (unsigned, signed by
+                // someone else, a team From without a valid signature)
+                // and not to a case's address: a reply naming one of a
+                // case's messages joins it; anything else is a report,
+                // never relayed as a team post.
+                if target == TeamRecipient::Team
+                    && let Some(case) = self.case_replied_to(&message.shown, &secret).await?
+                {
+                    return self.follow_up(&case, &message, &secret).await;
+                }
+                self.open_report(&message, &secret).await
+            }
         }
-        // Not a team member's good post (unsigned, signed by someone else,
-        // a team From without a valid signature): a report, from a sender
-        // nobody has verified — never relayed as a team post.
-        self.open_report(bytes).await
     }
 
-    /// Re-seals `auth`'s post to the team when its signer is an active
-    /// team member; `None` when they are not (the mail is a report then).
-    async fn team_post(
+    /// What `payload` (encrypted to the list key) decrypts to, with its
+    /// signature verified by `cert` when given; `None` when it cannot be
+    /// decrypted (it is then relayed as it came).
+    pub(super) fn decrypt_to_list(
         &self,
-        auth: super::inbound::Authenticated,
-        bytes: &[u8],
-    ) -> Result<Option<Ingested>> {
+        payload: &[u8],
+        cert: Option<&[u8]>,
+    ) -> Result<Option<pgp::Opened>> {
+        let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
+            format!("read the list key {}", self.config.list_key.path.display())
+        })?;
+        let list_key = pgp::ListKey::read(&key_bytes).context("the list key")?;
+        let passphrase = self
+            .config
+            .list_key
+            .passphrase
+            .load()
+            .context("read the list key passphrase")?;
+        let bounds = pgp::Bounds::for_mail(self.config.inbound.max_bytes);
+        Ok(pgp::open_encrypted(
+            &list_key,
+            passphrase.as_ref(),
+            payload,
+            cert,
+            self.now(),
+            &bounds,
+        )
+        .ok())
+    }
+
+    /// The author of `auth`'s post when they are an active team member
+    /// and their signature is current; `None` otherwise (the mail is then
+    /// not theirs as far as the team is concerned).
+    async fn team_author(&self, auth: Authenticated) -> Result<Option<(Authenticated, Addressee)>> {
         let now = self.now();
         let sender = &auth.member;
         if sender.fingerprint != auth.verified.signer || sender.status != Status::Active {
@@ -75,44 +167,52 @@ impl App {
         {
             return Ok(None);
         }
-        let team = self
+        let team = self.team().await?;
+        Ok(team
+            .into_iter()
+            .find(|m| m.member_id == sender.id)
+            .map(|author| (auth, author)))
+    }
+
+    /// Whether `auth`'s signed post was taken before (the replay guard).
+    pub(super) async fn seen_before(&self, auth: &Authenticated) -> Result<bool> {
+        Ok(self
             .store
-            .members_with_roles(&self.config.team.roles)
-            .await?;
-        let Some(author) = team.iter().find(|m| m.member_id == sender.id).cloned() else {
-            return Ok(None);
-        };
+            .signature_seen(&auth.verified.signer, auth.verified.signed_at, &auth.digest)
+            .await?)
+    }
+
+    /// Re-seals `auth`'s post to the team.
+    async fn team_post(
+        &self,
+        auth: Authenticated,
+        author: &Addressee,
+        shown: &[u8],
+        secret: &[u8; 32],
+    ) -> Result<Ingested> {
+        let now = self.now();
+        if self.seen_before(&auth).await? {
+            return Ok(self.drop_message("this signed post was already relayed"));
+        }
         let key = SignedKey {
             signer: &auth.verified.signer,
-            signed_at,
+            signed_at: auth.verified.signed_at,
             digest: &auth.digest,
         };
-        if self
-            .store
-            .signature_seen(key.signer, signed_at, key.digest)
-            .await?
-        {
-            return Ok(Some(
-                self.drop_message("this signed post was already relayed"),
-            ));
-        }
-
+        let team = self.team().await?;
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
         let preface = self.templates()?.render(
             Kind::TeamPost,
-            &member_context(&self.list_view(), &member_view(&author, ""), &[]),
+            &member_context(&self.list_view(), &member_view(author, ""), &[]),
         )?;
-        let secret = self.thread_secret().await?;
-        let (copies, _) = self.reseal_to_team(&sealer, &team, &preface.body, bytes, &secret)?;
+        let (copies, _) = self.reseal_to_team(&sealer, &team, &preface.body, shown, secret)?;
         let mut tx = self.store.write(now).await?;
         match tx
             .record_signature(key.signer, key.signed_at, key.digest)
             .await
         {
             Err(crate::store::StoreError::Conflict(_)) => {
-                return Ok(Some(
-                    self.drop_message("this signed post was already relayed"),
-                ));
+                return Ok(self.drop_message("this signed post was already relayed"));
             }
             other => other?,
         }
@@ -121,30 +221,26 @@ impl App {
         tx.append_audit(
             &Record::new(
                 Actor::Member(
-                    sender.email.clone(),
+                    auth.member.email.clone(),
                     Channel::Mail {
                         fingerprint: auth.verified.signer.clone(),
                     },
                 ),
                 "team.post",
-                format!("member:{}", sender.email),
+                format!("member:{}", auth.member.email),
             )
             .detail("copies", copies.len().to_string()),
         )
         .await?;
         tx.commit().await?;
         tracing::info!(copies = copies.len(), "team post re-sealed");
-        Ok(Some(Ingested::TeamPost {
+        Ok(Ingested::TeamPost {
             copies: copies.len(),
-        }))
+        })
     }
 
-    /// Seals `message` whole behind `preface` for each of `team`: signed
-    /// by the list, each copy encrypted to one member, outer headers
-    /// generic but for the thread's stand-ins (the same on every copy).
-    /// Answers the copies and the stand-in of the message's own id.
-    /// `secret` is [`App::thread_secret`], read before any transaction
-    /// (a command line process has one database connection).
+    /// Seals `message` whole behind `preface` for each of `team` (see
+    /// [`App::reseal_to`]).
     pub(super) fn reseal_to_team(
         &self,
         sealer: &super::seal::Sealer,
@@ -153,48 +249,8 @@ impl App {
         message: &[u8],
         secret: &[u8; 32],
     ) -> Result<(Vec<crate::store::NewDelivery>, String)> {
-        let inner = loop {
-            let mut random = [0u8; 16];
-            getrandom::fill(&mut random)
-                .map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
-            match mail::repost_entity(preface, message, random) {
-                Ok(inner) => break inner,
-                // The boundary drawn happens to stand in the message: draw again.
-                Err(err) if err.to_string().contains("boundary") => {}
-                Err(err) => return Err(err.into()),
-            }
-        };
-        let entity = sealer.sign_raw(&inner)?;
-        let ids = mail::thread_headers(message);
-        let secret = secret.as_slice();
-        let domain = self.config.list.address.domain();
-        let own = match &ids.message_id {
-            Some(id) => thread::stand_in(secret, id, domain),
-            // A message without a Message-ID threads on nothing of its own.
-            None => thread::stand_in(secret, &random_key()?, domain),
-        };
-        let (in_reply_to, references) = thread::outer_thread(
-            secret,
-            domain,
-            ids.in_reply_to.as_deref(),
-            ids.references.as_deref(),
-        );
-        let recipients: Vec<_> = team.iter().map(to_recipient).collect();
-        let sealed = sealer.seal_in_thread(
-            &entity,
-            &recipients,
-            &own,
-            mail::Thread {
-                in_reply_to: in_reply_to.as_deref(),
-                references: references.as_deref(),
-            },
-        );
-        let copies = team
-            .iter()
-            .zip(sealed)
-            .map(|(member, sealed)| super::sealing::delivery_of(member, sealed))
-            .collect();
-        Ok((copies, own))
+        let readers: Vec<Reader> = team.iter().cloned().map(Reader::Member).collect();
+        self.reseal_to(sealer, &readers, preface, message, secret, None)
     }
 
     /// The key of the thread stand-ins: derived from the list's secret.

@@ -99,6 +99,17 @@ pub enum AdvisoryCommand {
         fields: Fields,
         #[command(flatten)]
         force: ForceArgs,
+        /// Make it from this case (CASE-YYYY-NNNN): links them, credits the
+        /// reporter and posts the proposed timeline to the case.
+        #[arg(long, value_name = "CASE")]
+        from_case: Option<String>,
+        /// With --from-case: credit the reporter by NAME (default: their
+        /// address).
+        #[arg(long, value_name = "NAME", requires = "from_case")]
+        credit: Option<String>,
+        /// With --from-case: the reporter asked not to be credited.
+        #[arg(long, requires = "from_case", conflicts_with = "credit")]
+        anonymous_reporter: bool,
     },
     /// Change an advisory; every change makes a new revision.
     #[command(

@@ -5,6 +5,7 @@
 //! `commands` turns what is parsed here into calls to `app`.
 
 pub mod advisory;
+pub mod case;
 pub mod generate;
 pub mod instance;
 pub mod list;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use advisory::AdvisoryCommand;
+pub use case::CaseCommand;
 pub use generate::ShellArg;
 pub use instance::{InstanceCommand, ObserverCommand};
 pub use list::{CreateListArgs, ListCommand};
@@ -69,6 +71,10 @@ pub enum Command {
     /// Write, schedule and preview embargoed advisories.
     #[command(subcommand)]
     Advisory(AdvisoryCommand),
+    /// The security team's cases: reports to the team address, their
+    /// acknowledgement clock, participants and outcome.
+    #[command(subcommand)]
+    Case(CaseCommand),
     /// See and steer the outbox: copies waiting, failed or uncertain.
     #[command(subcommand)]
     Queue(QueueCommand),

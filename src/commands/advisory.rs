@@ -115,8 +115,22 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
             id,
             fields,
             force: f,
+            from_case,
+            credit,
+            anonymous_reporter,
         } => {
-            let (advisory, verdict) = app.new_advisory(&id, &input(fields)?, &force(f)?).await?;
+            let (advisory, verdict) = match from_case {
+                Some(case) => {
+                    let from = crate::app::case_advisory::FromCase {
+                        case,
+                        credit,
+                        anonymous: anonymous_reporter,
+                    };
+                    app.new_advisory_from_case(&id, &input(fields)?, &force(f)?, &from)
+                        .await?
+                }
+                None => app.new_advisory(&id, &input(fields)?, &force(f)?).await?,
+            };
             report(&verdict);
             println!(
                 "Drafted {} (revision 1), to be disclosed at {}.",
@@ -188,14 +202,38 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
         }
         AdvisoryCommand::Show { id, json } => {
             let (advisory, changes, held_until) = app.show_advisory(&id).await?;
+            let case = app.case_of_advisory(&id).await?;
+            let agreed = case
+                .as_ref()
+                .map(|case| case.agreed.as_ref().map(|(_, how)| how.clone()));
             if json {
                 print_json(&serde_json::json!({
                     "advisory": advisory,
                     "changes": changes,
                     "held_until": held_until.map(crate::clock::format_instant),
+                    "case": case.as_ref().map(|case| case.id.to_string()),
+                    "reporter_agreed": agreed.clone().flatten(),
                 }))?;
             } else {
                 print_advisory(&advisory);
+                if let Some(case) = &case {
+                    println!(
+                        "  case:         {} (reporter {})",
+                        case.id,
+                        case.credit.as_deref().map_or_else(
+                            || "anonymous".to_owned(),
+                            |name| format!("credited as {name}")
+                        )
+                    );
+                    println!(
+                        "  timeline:     {}",
+                        match agreed.clone().flatten().as_deref() {
+                            Some("signed") => "the reporter agreed (signed with their key)",
+                            Some(_) => "the reporter agreed (by an unsigned reply)",
+                            None => "the reporter has not agreed",
+                        }
+                    );
+                }
                 if let Some(until) = held_until {
                     println!(
                         "  held:         the disclosure is held until {} (`embargo queue release {}` returns it to its own time)",

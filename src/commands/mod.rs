@@ -4,6 +4,7 @@
 
 mod advisory;
 mod audit;
+mod case;
 mod demo;
 mod flags;
 mod init;
@@ -38,6 +39,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Key(command) => init::key(open(config, list).await?, command).await,
         Command::Member(command) => member::dispatch(open(config, list).await?, command).await,
         Command::Advisory(command) => advisory::dispatch(open(config, list).await?, command).await,
+        Command::Case(command) => case::dispatch(open(config, list).await?, command).await,
         Command::Audit(command) => audit::dispatch(open(config, list).await?, command).await,
         Command::Queue(command) => queue::dispatch(open(config, list).await?, command).await,
         Command::Serve(args) => {
@@ -77,12 +79,12 @@ impl std::error::Error for Exit {}
 async fn ingest(config: Option<&Path>, list: Option<&str>, recipient: Option<&str>) -> Result<()> {
     let result = async {
         let app = open_for_mail(config, list, recipient).await?;
-        let to_team = match recipient {
-            Some(text) => {
-                app.is_team_address(&crate::roster::Email::parse(text).context("--recipient")?)
-            }
-            None => false,
-        };
+        let recipient = recipient
+            .map(|text| crate::roster::Email::parse(text).context("--recipient"))
+            .transpose()?;
+        let to_team = recipient
+            .as_ref()
+            .is_some_and(|recipient| app.is_team_address(recipient));
         let limit = app.config.inbound.max_bytes;
         let mut bytes = Vec::new();
         {
@@ -97,7 +99,7 @@ async fn ingest(config: Option<&Path>, list: Option<&str>, recipient: Option<&st
                 .context("read the message from stdin")?;
         }
         let outcome = if to_team {
-            app.ingest_team(&bytes).await
+            app.ingest_team(&bytes, recipient.as_ref()).await
         } else {
             app.ingest(&bytes).await
         };

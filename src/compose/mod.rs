@@ -52,6 +52,15 @@ pub enum Kind {
     /// is the preface (the case, the sender, whether our MTA vouched for
     /// them); the report follows whole.
     CaseReport,
+    /// To a reporter, content-free: the receipt, "a new message waits",
+    /// the acknowledgement, the case closed. Sent signed and in clear to a
+    /// reporter without a key, so it never says anything of the case but
+    /// its name and the policy.
+    CaseNotice,
+    /// A case's mail with content (the acknowledgement's text, a reply to
+    /// the reporter, an invitation, the proposed timeline, why a case was
+    /// rejected): only ever encrypted to one participant.
+    CaseMail,
 }
 
 crate::names::named_enum! {
@@ -71,6 +80,8 @@ crate::names::named_enum! {
         Digest => "digest",
         TeamPost => "team-post",
         CaseReport => "case-report",
+        CaseNotice => "case-notice",
+        CaseMail => "case-mail",
     }
 }
 
@@ -85,9 +96,10 @@ impl Kind {
     ];
 
     /// Whether this kind may only ever leave encrypted to one member.
-    /// Everything but the public disclosure is.
+    /// Everything but the public disclosure and the content-free notices
+    /// to a reporter without a key is.
     pub fn is_embargoed(self) -> bool {
-        self != Kind::Disclosure
+        !matches!(self, Kind::Disclosure | Kind::CaseNotice)
     }
 
     /// The file name in `templates/` or `templates_dir`.
@@ -111,6 +123,8 @@ impl Kind {
             Kind::Digest => include_str!("../../templates/digest.txt"),
             Kind::TeamPost => include_str!("../../templates/team-post.txt"),
             Kind::CaseReport => include_str!("../../templates/case-report.txt"),
+            Kind::CaseNotice => include_str!("../../templates/case-notice.txt"),
+            Kind::CaseMail => include_str!("../../templates/case-mail.txt"),
         }
     }
 }

@@ -82,6 +82,24 @@ fn render(kind: Kind) -> String {
                 "  breaches of the acknowledgement clock (72 hours): 3".to_owned(),
             ],
         )
+    } else if kind == Kind::CaseNotice {
+        report_context(
+            &list(),
+            "CASE-2026-0001: we received your report",
+            &[
+                "We will acknowledge it within 24 hours.".to_owned(),
+                "Reply to this message to add to your report.".to_owned(),
+            ],
+        )
+    } else if kind == Kind::CaseMail {
+        report_context(
+            &list(),
+            "CASE-2026-0001: acknowledged",
+            &[
+                "Thank you, we can reproduce it.".to_owned(),
+                "-- Alice Doe".to_owned(),
+            ],
+        )
     } else if kind == Kind::CaseReport {
         report_context(
             &list(),

@@ -28,6 +28,9 @@ pub struct ListOverride {
     pub key_file: Option<PathBuf>,
     pub key_passphrase: Option<SecretSource>,
     pub embargo: Option<EmbargoPolicy>,
+    /// The list's own security team address (`[team] address` is the
+    /// home list's).
+    pub team_address: Option<Email>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -39,6 +42,7 @@ pub(super) struct RawListOverride {
     public_addresses: Option<Vec<String>>,
     list_key: Option<RawKeyOverride>,
     embargo: Option<RawEmbargoOverride>,
+    team_address: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +123,10 @@ pub(super) fn resolve(
                 .passphrase
                 .map(|source| resolve_secret(source, base)),
             embargo,
+            team_address: table
+                .team_address
+                .map(|text| Email::parse(&text).context(section("team_address")))
+                .transpose()?,
         };
         out.insert(name, parsed);
     }
@@ -198,7 +206,8 @@ impl Config {
             let templates = home.join("templates");
             config.mail.templates_dir = templates.is_dir().then_some(templates);
             config.export.dir = self.export.dir.join(list.name);
-            // `[team]` is the home list's team: another list has none.
+            // `[team]` is the home list's team: another list has its own
+            // only when `[lists.NAME] team_address` names one.
             config.team.address = None;
         }
         if let Some(table) = self.lists.get(list.name) {
@@ -222,6 +231,9 @@ impl Config {
             }
             if let Some(policy) = &table.embargo {
                 config.embargo = *policy;
+            }
+            if let Some(team) = &table.team_address {
+                config.team.address = Some(team.clone());
             }
         }
         config

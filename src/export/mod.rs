@@ -26,6 +26,37 @@ use chrono::{DateTime, Utc};
 
 use crate::advisory::Advisory;
 
+/// Credits `finders` (who reported the vulnerability) in both documents:
+/// OSV `credits` of type `FINDER`, CSAF `document.acknowledgments`. No
+/// finder, no change.
+pub fn credit_finders(
+    osv: &mut serde_json::Value,
+    csaf: &mut serde_json::Value,
+    finders: &[String],
+) {
+    let names: Vec<&str> = finders
+        .iter()
+        .map(|name| name.trim())
+        .filter(|name| !name.is_empty())
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    if let Some(document) = osv.as_object_mut() {
+        let credits: Vec<serde_json::Value> = names
+            .iter()
+            .map(|name| serde_json::json!({ "name": name, "type": "FINDER" }))
+            .collect();
+        document.insert("credits".to_owned(), serde_json::Value::Array(credits));
+    }
+    if let Some(document) = csaf.get_mut("document").and_then(|d| d.as_object_mut()) {
+        document.insert(
+            "acknowledgments".to_owned(),
+            serde_json::json!([{ "names": names, "summary": "reported the vulnerability" }]),
+        );
+    }
+}
+
 /// Who publishes: filled from the list's config by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publisher {

@@ -11,6 +11,7 @@
 //! command signed for another instance cannot be replayed here.
 
 pub mod auth_results;
+pub mod case_address;
 mod quote;
 pub mod thread;
 pub mod verp;

@@ -39,7 +39,10 @@ pub use date::with_date;
 pub use inbound::{Dropped, Inbound, Limits, SignedContent, read_inbound, signed_content};
 pub use raw::crlf;
 pub use read::{SignedParts, encrypted_payload, signed_parts};
-pub use repost::{SenderHeaders, ThreadHeaders, repost_entity, sender_headers, thread_headers};
+pub use repost::{
+    SenderHeaders, ThreadHeaders, repost_entity, sender_headers, thread_headers,
+    with_decrypted_body,
+};
 pub use transport::{Connection, Envelope, Outcome, SmtpTarget, Transport};
 
 /// Something that makes an armored detached signature over bytes.
@@ -88,6 +91,8 @@ pub struct Outer<'a> {
 pub struct Thread<'a> {
     pub in_reply_to: Option<&'a str>,
     pub references: Option<&'a str>,
+    /// Where replies go (a case's reply address), when not the From.
+    pub reply_to: Option<&'a str>,
 }
 
 /// The `multipart/signed` entity of one announcement: built and signed
@@ -234,6 +239,7 @@ fn outer_builder(outer: &Outer<'_>) -> Result<lettre::message::MessageBuilder, M
         for (name, value) in [
             ("In-Reply-To", thread.in_reply_to),
             ("References", thread.references),
+            ("Reply-To", thread.reply_to),
         ] {
             if let Some(value) = value {
                 builder = builder.raw_header(HeaderValue::new(

@@ -144,6 +144,9 @@ pub struct SenderHeaders {
     pub from: Option<String>,
     /// Every `Authentication-Results` value, top first.
     pub authentication_results: Vec<String>,
+    /// The key of an `Autocrypt` header whose `addr` is the From address
+    /// (binary, unchecked): the reporter's key, if they sent one this way.
+    pub autocrypt_key: Option<Vec<u8>>,
 }
 
 /// Reads a message's From address and `Authentication-Results` values.
@@ -151,18 +154,97 @@ pub fn sender_headers(message: &[u8]) -> SenderHeaders {
     let Some(parsed) = MessageParser::default().parse(message) else {
         return SenderHeaders::default();
     };
+    let from: Option<String> = parsed
+        .from()
+        .and_then(|from| from.first())
+        .and_then(|address| address.address())
+        .map(str::to_owned);
+    let autocrypt_key = from.as_deref().and_then(|from| {
+        parsed
+            .headers_raw()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("Autocrypt"))
+            .find_map(|(_, value)| autocrypt_keydata(value, from))
+    });
     SenderHeaders {
-        from: parsed
-            .from()
-            .and_then(|from| from.first())
-            .and_then(|address| address.address())
-            .map(str::to_owned),
+        from,
         authentication_results: parsed
             .headers_raw()
             .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
             .map(|(_, value)| value.to_owned())
             .collect(),
+        autocrypt_key,
     }
+}
+
+/// The `keydata` of one Autocrypt header value (Autocrypt Level 1, 2.1)
+/// when its `addr` is `from`; a header with an attribute we do not know
+/// that is not `_`-prefixed is ignored, as the specification says.
+fn autocrypt_keydata(value: &str, from: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let mut addr = None;
+    let mut keydata = None;
+    for attribute in value.split(';') {
+        let (name, text) = attribute.split_once('=')?;
+        match name.trim() {
+            "addr" => addr = Some(text.trim()),
+            "keydata" => keydata = Some(text),
+            "prefer-encrypt" => {}
+            other if other.starts_with('_') => {}
+            _ => return None,
+        }
+    }
+    if !addr?.eq_ignore_ascii_case(from.trim()) {
+        return None;
+    }
+    let compact: String = keydata?
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+        .filter(|key| !key.is_empty())
+}
+
+/// The message a recipient of `message` (an RFC 3156 encrypted message)
+/// would read once `entity`, its decrypted content, is in its place:
+/// every header of `message` but MIME's own, then `entity` (its own
+/// headers and body). A header block that cannot be found gives `None`.
+pub fn with_decrypted_body(message: &[u8], entity: &[u8]) -> Option<Vec<u8>> {
+    let message = crlf(message);
+    let end = find(&message, b"\r\n\r\n")?;
+    let head = &message[..end + 2];
+    let mut out = Vec::with_capacity(head.len() + entity.len() + 2);
+    let mut keep = true;
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if !folded {
+            let name = line.split(|&b| b == b':').next().unwrap_or_default();
+            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+            keep = !(name.starts_with("content-") || name.trim() == "mime-version");
+        }
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    // Content that is not an entity (bare text, encrypted as it was) is
+    // given the header block a plain text part would have.
+    let first_line = entity.split(|&b| b == b'\n').next().unwrap_or_default();
+    let header_name = first_line
+        .iter()
+        .position(|&b| b == b':')
+        .is_some_and(|colon| {
+            colon > 0
+                && first_line[..colon]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        });
+    if !header_name {
+        out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n\r\n");
+    }
+    out.extend_from_slice(&crlf(entity));
+    Some(out)
 }
 
 /// The transfer encoding that tells the truth about `message`'s bytes:
@@ -282,5 +364,51 @@ mod tests {
         assert!(repost_entity("p", &holding, RANDOM).is_err());
         assert!(repost_entity("p", &holding, [8; 16]).is_ok());
         assert!(repost_entity("p", b"", RANDOM).is_err());
+    }
+
+    #[test]
+    fn an_autocrypt_key_counts_only_for_the_from_address() {
+        use base64::Engine as _;
+        let key = base64::engine::general_purpose::STANDARD.encode(b"KEYBYTES-0123456789");
+        let (head, tail) = key.split_at(8);
+        let message = |addr: &str, extra: &str| {
+            format!(
+                "From: Rita <rita@reporter.example>\r\nAutocrypt: addr={addr};{extra} keydata={head}\r\n {tail}\r\nSubject: x\r\n\r\nbody\r\n"
+            )
+        };
+        let read = |text: String| sender_headers(text.as_bytes()).autocrypt_key;
+        assert_eq!(
+            read(message("Rita@Reporter.example", " prefer-encrypt=mutual;")),
+            Some(b"KEYBYTES-0123456789".to_vec())
+        );
+        assert_eq!(
+            read(message("rita@reporter.example", " _ignored=1;")),
+            Some(b"KEYBYTES-0123456789".to_vec())
+        );
+        // Another address's key, or an attribute we must not ignore.
+        assert_eq!(read(message("mallory@reporter.example", "")), None);
+        assert_eq!(read(message("rita@reporter.example", " critical=1;")), None);
+    }
+
+    #[test]
+    fn a_decrypted_entity_takes_the_place_of_the_encrypted_body() {
+        let encrypted = b"From: Rita <rita@reporter.example>\r\n\
+            Subject: ...\r\n\
+            MIME-Version: 1.0\r\n\
+            Content-Type: multipart/encrypted; boundary=\"e\";\r\n protocol=\"application/pgp-encrypted\"\r\n\
+            \r\n--e\r\nVersion: 1\r\n--e--\r\n";
+        let entity = b"Content-Type: text/plain; charset=utf-8\r\n\r\nthe secret\r\n";
+        let clear = with_decrypted_body(encrypted, entity).expect("a header block");
+        let parsed = MessageParser::default().parse(&clear).expect("parses");
+        assert_eq!(parsed.subject(), Some("..."));
+        assert_eq!(parsed.body_text(0).as_deref(), Some("the secret\r\n"));
+        assert!(!String::from_utf8_lossy(&clear).contains("multipart/encrypted"));
+        assert!(!String::from_utf8_lossy(&clear).contains("protocol="));
+        // Bare text is made a text part.
+        let clear = with_decrypted_body(encrypted, b"just: text? no, a line\r\n").expect("block");
+        assert!(String::from_utf8_lossy(&clear).contains("just: text"));
+        let clear = with_decrypted_body(encrypted, b"plain words\r\n").expect("block");
+        let parsed = MessageParser::default().parse(&clear).expect("parses");
+        assert_eq!(parsed.body_text(0).as_deref(), Some("plain words\r\n"));
     }
 }

@@ -212,6 +212,7 @@ fn outer_thread_headers_are_written_when_given() {
         thread: Some(Thread {
             in_reply_to: Some("<t.11@project.example>"),
             references: Some("<t.22@project.example> <t.11@project.example>"),
+            reply_to: Some("security+case-2026-0001-00ff@project.example"),
         }),
     };
     let message = encrypted_message(
@@ -226,6 +227,10 @@ fn outer_thread_headers_are_written_when_given() {
     );
     assert!(
         text.contains("References: <t.22@project.example> <t.11@project.example>\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Reply-To: security+case-2026-0001-00ff@project.example\r\n"),
         "{text}"
     );
 }

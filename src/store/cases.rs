@@ -14,6 +14,8 @@ pub struct NewCase<'a> {
     pub reporter: &'a str,
     pub reporter_norm: &'a str,
     pub reporter_fingerprint: Option<&'a str>,
+    /// The reporter's certificate, when the report carried one.
+    pub reporter_cert: Option<&'a [u8]>,
     /// Whether our MTA vouched for the reporter's From domain.
     pub reporter_verified: bool,
 }
@@ -30,12 +32,77 @@ pub struct CaseRow {
     pub reporter_verified: bool,
     pub opened_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The reporter's certificate (binary), when we have one.
+    pub reporter_cert: Option<Vec<u8>>,
+    /// The advisory this case became.
+    pub advisory: Option<String>,
+    /// The reporter asked not to be credited.
+    pub anonymous: bool,
+    /// The name the advisory's exports credit as finder.
+    pub credit: Option<String>,
+    /// When and how the reporter agreed to the proposed timeline.
+    pub agreed: Option<(DateTime<Utc>, String)>,
     /// The clock's steps that fired, in order.
     pub fired: Vec<Step>,
 }
 
+/// Someone invited into one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    pub email: String,
+    pub fingerprint: String,
+    pub cert: Vec<u8>,
+    pub reason: String,
+    pub invited_by: String,
+    pub invited_at: DateTime<Utc>,
+}
+
+/// A new participant of a case.
+#[derive(Debug, Clone)]
+pub struct NewParticipant<'a> {
+    pub email: &'a str,
+    pub email_norm: &'a str,
+    pub fingerprint: &'a str,
+    pub cert: &'a [u8],
+    pub reason: &'a str,
+    pub invited_by: &'a str,
+}
+
+impl CaseRow {
+    /// A case just opened in this transaction, as it will read back.
+    pub fn opened(
+        row: i64,
+        id: CaseId,
+        reporter: &str,
+        key: Option<(String, Vec<u8>)>,
+        verified: bool,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let (fingerprint, cert) = key.unzip();
+        CaseRow {
+            row,
+            id,
+            state: "open".to_owned(),
+            reporter: reporter.to_owned(),
+            reporter_fingerprint: fingerprint,
+            reporter_verified: verified,
+            opened_at: now,
+            acknowledged_at: None,
+            closed_at: None,
+            reporter_cert: cert,
+            advisory: None,
+            anonymous: false,
+            credit: None,
+            agreed: None,
+            fired: Vec::new(),
+        }
+    }
+}
+
 const COLUMNS: &str = "id, year, number, state, reporter, reporter_fingerprint, \
-     reporter_verified, opened_at, acknowledged_at";
+     reporter_verified, opened_at, acknowledged_at, closed_at, reporter_cert, advisory, \
+     anonymous, credit, agreed_at, agreed_how";
 
 impl Store {
     /// The case named `id` of this list.
@@ -51,6 +118,25 @@ impl Store {
         match row {
             Some(row) => {
                 let mut case = case_row(&row)?;
+                case.fired = self.fired(case.row).await?;
+                Ok(Some(case))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The case of row `row`, when it is this list's.
+    pub async fn case_by_row(&self, row: i64) -> Result<Option<CaseRow>, StoreError> {
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM cases WHERE id = $1 AND list_id = $2"
+        )))
+        .bind(row)
+        .bind(self.list)
+        .fetch_optional(&self.pool)
+        .await?;
+        match found {
+            Some(found) => {
+                let mut case = case_row(&found)?;
                 case.fired = self.fired(case.row).await?;
                 Ok(Some(case))
             }
@@ -146,6 +232,10 @@ fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
     let opened: String = row.try_get("opened_at")?;
     let acknowledged: Option<String> = row.try_get("acknowledged_at")?;
     let verified: i64 = row.try_get("reporter_verified")?;
+    let anonymous: i64 = row.try_get("anonymous")?;
+    let closed: Option<String> = row.try_get("closed_at")?;
+    let agreed_at: Option<String> = row.try_get("agreed_at")?;
+    let agreed_how: Option<String> = row.try_get("agreed_how")?;
     Ok(CaseRow {
         row: row.try_get("id")?,
         id,
@@ -157,6 +247,17 @@ fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
         acknowledged_at: acknowledged
             .map(|text| parse_time("cases.acknowledged_at", &text))
             .transpose()?,
+        closed_at: closed
+            .map(|text| parse_time("cases.closed_at", &text))
+            .transpose()?,
+        reporter_cert: row.try_get("reporter_cert")?,
+        advisory: row.try_get("advisory")?,
+        anonymous: anonymous != 0,
+        credit: row.try_get("credit")?,
+        agreed: match (agreed_at, agreed_how) {
+            (Some(at), Some(how)) => Some((parse_time("cases.agreed_at", &at)?, how)),
+            _ => None,
+        },
         fired: Vec::new(),
     })
 }
@@ -183,8 +284,8 @@ impl WriteTx {
         let id = CaseId::next(last, self.now);
         sqlx::query(
             "INSERT INTO cases (list_id, year, number, state, reporter, reporter_norm, \
-               reporter_fingerprint, reporter_verified, opened_at) \
-             VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8)",
+               reporter_fingerprint, reporter_verified, opened_at, reporter_cert) \
+             VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9)",
         )
         .bind(self.list)
         .bind(i64::from(id.year))
@@ -194,6 +295,7 @@ impl WriteTx {
         .bind(case.reporter_fingerprint)
         .bind(i64::from(case.reporter_verified))
         .bind(format_instant(self.now))
+        .bind(case.reporter_cert)
         .execute(&mut *self.tx)
         .await?;
         Ok(id)
@@ -266,6 +368,215 @@ impl WriteTx {
     }
 }
 
+impl Store {
+    /// Those invited into case row `case`, in the order they were.
+    pub async fn participants(&self, case: i64) -> Result<Vec<Participant>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.email, p.fingerprint, p.cert, p.reason, p.invited_by, p.invited_at \
+             FROM case_participants p JOIN cases c ON c.id = p.case_id \
+             WHERE p.case_id = $1 AND c.list_id = $2 ORDER BY p.id",
+        )
+        .bind(case)
+        .bind(self.list)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let at: String = row.try_get("invited_at")?;
+                Ok(Participant {
+                    email: row.try_get("email")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                    cert: row.try_get("cert")?,
+                    reason: row.try_get("reason")?,
+                    invited_by: row.try_get("invited_by")?,
+                    invited_at: parse_time("case_participants.invited_at", &at)?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many messages case row `case` keeps.
+    pub async fn case_message_count(&self, case: i64) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM case_messages m JOIN cases c ON c.id = m.case_id \
+             WHERE m.case_id = $1 AND c.list_id = $2",
+        )
+        .bind(case)
+        .bind(self.list)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The case an advisory was made from, if any.
+    pub async fn case_of_advisory(&self, advisory: &str) -> Result<Option<CaseRow>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM cases WHERE advisory = $1 AND list_id = $2"
+        )))
+        .bind(advisory)
+        .bind(self.list)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => {
+                let mut case = case_row(&row)?;
+                case.fired = self.fired(case.row).await?;
+                Ok(Some(case))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl WriteTx {
+    /// Closes (`closed`) or rejects (`rejected`) open case row `case`;
+    /// `false` when it was not open.
+    pub async fn end_case(&mut self, case: i64, state: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE cases SET state = $1, closed_at = $2 \
+             WHERE id = $3 AND list_id = $4 AND state = 'open'",
+        )
+        .bind(state)
+        .bind(format_instant(self.now))
+        .bind(case)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Keeps the reporter's certificate when the case has none yet.
+    pub async fn set_reporter_cert(
+        &mut self,
+        case: i64,
+        fingerprint: &str,
+        cert: &[u8],
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE cases SET reporter_fingerprint = $1, reporter_cert = $2 \
+             WHERE id = $3 AND list_id = $4 AND reporter_cert IS NULL",
+        )
+        .bind(fingerprint)
+        .bind(cert)
+        .bind(case)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Invites a participant into case row `case`; `false` when they
+    /// were invited already.
+    pub async fn add_participant(
+        &mut self,
+        case: i64,
+        who: &NewParticipant<'_>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO case_participants (case_id, email, email_norm, fingerprint, cert, \
+               reason, invited_by, invited_at) \
+             SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM cases WHERE id = $1 AND list_id = $9 \
+             ON CONFLICT (case_id, email_norm) DO NOTHING",
+        )
+        .bind(case)
+        .bind(who.email)
+        .bind(who.email_norm)
+        .bind(who.fingerprint)
+        .bind(who.cert)
+        .bind(who.reason)
+        .bind(who.invited_by)
+        .bind(format_instant(self.now))
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Links case row `case` to `advisory`; `false` when the case is
+    /// linked already or the advisory has a case.
+    pub async fn link_case(
+        &mut self,
+        case: i64,
+        advisory: &str,
+        anonymous: bool,
+        credit: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM cases WHERE advisory = $1 AND list_id = $2")
+                .bind(advisory)
+                .bind(self.list)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        if taken.is_some() {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "UPDATE cases SET advisory = $1, anonymous = $2, credit = $5 \
+             WHERE id = $3 AND list_id = $4 AND advisory IS NULL",
+        )
+        .bind(advisory)
+        .bind(i64::from(anonymous))
+        .bind(case)
+        .bind(self.list)
+        .bind(credit)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Closes the open case an advisory was made from (at its
+    /// disclosure); the case's name when there was one.
+    pub async fn close_case_of_advisory(
+        &mut self,
+        advisory: &str,
+    ) -> Result<Option<CaseId>, StoreError> {
+        let row = sqlx::query(
+            "SELECT year, number FROM cases WHERE advisory = $1 AND list_id = $2 AND state = 'open'",
+        )
+        .bind(advisory)
+        .bind(self.list)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let year: i64 = row.try_get("year")?;
+        let number: i64 = row.try_get("number")?;
+        sqlx::query(
+            "UPDATE cases SET state = 'closed', closed_at = $1 \
+             WHERE advisory = $2 AND list_id = $3 AND state = 'open'",
+        )
+        .bind(format_instant(self.now))
+        .bind(advisory)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(Some(CaseId {
+            year: i32::try_from(year)
+                .map_err(|_| StoreError::Corrupt(format!("cases.year {year}")))?,
+            number: u32::try_from(number)
+                .map_err(|_| StoreError::Corrupt(format!("cases.number {number}")))?,
+        }))
+    }
+
+    /// Records the reporter's agreement to the timeline (`how`: `signed`
+    /// or `unsigned`); a signed agreement replaces an unsigned one.
+    pub async fn record_agreement(&mut self, case: i64, how: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE cases SET agreed_at = $1, agreed_how = $2 \
+             WHERE id = $3 AND list_id = $4 AND advisory IS NOT NULL \
+               AND (agreed_how IS NULL OR (agreed_how = 'unsigned' AND $2 = 'signed'))",
+        )
+        .bind(format_instant(self.now))
+        .bind(how)
+        .bind(case)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -282,6 +593,7 @@ mod tests {
             reporter: from,
             reporter_norm: from,
             reporter_fingerprint: None,
+            reporter_cert: None,
             reporter_verified: false,
         }
     }

@@ -9,7 +9,7 @@ use super::{Store, StoreError, parse_time};
 /// future such as `due_at`, nor a time someone else chose such as a
 /// signature's). Timestamps are stored in one fixed-width UTC format, so
 /// the text maximum is the newest instant.
-const STAMPS: [(&str, &str); 16] = [
+const STAMPS: [(&str, &str); 20] = [
     ("lists", "created_at"),
     ("members", "updated_at"),
     ("members", "confirmed_at"),
@@ -25,7 +25,11 @@ const STAMPS: [(&str, &str); 16] = [
     ("acks", "at"),
     ("cases", "opened_at"),
     ("cases", "acknowledged_at"),
+    ("cases", "closed_at"),
+    ("cases", "agreed_at"),
     ("case_clock", "fired_at"),
+    ("case_messages", "received_at"),
+    ("case_participants", "invited_at"),
 ];
 
 impl Store {

@@ -95,7 +95,9 @@ fn kinds_are_stored_as_the_words_the_database_holds() {
             "reply",
             "digest",
             "team-post",
-            "case-report"
+            "case-report",
+            "case-notice",
+            "case-mail"
         ]
     );
     assert_eq!(kind_list(&Kind::TOLD), "('notice', 'update', 'reminder')");

@@ -1,0 +1,263 @@
+//! A case's mail: who reads it and how each copy is made.
+//!
+//! The team (active members holding a `[team] roles` role) reads
+//! everything of a case. Those invited into one case read its thread,
+//! encrypted to the key they were invited with. The reporter reads what
+//! the team sends them, encrypted when we have their key; a reporter
+//! without one gets only content-free notices (`Kind::CaseNotice`: the
+//! case's name and "reply with your key to read it"), signed by the list
+//! and nothing more. Every copy to a reporter or participant carries the
+//! case's reply address as Reply-To, and its Message-ID is kept (as a
+//! stand-in) so a reply naming it finds the case.
+
+use anyhow::Result;
+
+use super::App;
+use super::member_mail::to_recipient;
+use super::seal::{Recipient, Sealed, Sealer};
+use crate::cases::CaseId;
+use crate::compose::{Kind, Rendered, report_context};
+use crate::inbound::{case_address, thread};
+use crate::mail;
+use crate::roster::Email;
+use crate::store::{Addressee, CaseRow, DeliveryState, NewDelivery, Participant};
+
+/// One reader of a case's mail.
+#[derive(Debug, Clone)]
+pub(super) enum Reader {
+    /// A member of the list (the team).
+    Member(Addressee),
+    /// Someone outside the roster with a key: the reporter, a participant.
+    Outside(Recipient),
+}
+
+impl Reader {
+    fn recipient(&self) -> Recipient {
+        match self {
+            Reader::Member(member) => to_recipient(member),
+            Reader::Outside(recipient) => recipient.clone(),
+        }
+    }
+
+    /// The queued copy of `sealed` for this reader.
+    pub(super) fn delivery(&self, sealed: Sealed) -> NewDelivery {
+        match self {
+            Reader::Member(member) => super::sealing::delivery_of(member, sealed),
+            Reader::Outside(recipient) => outside_delivery(&recipient.email, sealed),
+        }
+    }
+}
+
+fn outside_delivery(email: &Email, sealed: Sealed) -> NewDelivery {
+    let (message_id, message, state, reply) = match sealed {
+        Sealed::Message { message_id, bytes } => {
+            (message_id, Some(bytes), DeliveryState::Queued, None)
+        }
+        Sealed::Missed { reason } => (
+            String::new(),
+            None,
+            DeliveryState::Missed,
+            Some(format!("key unusable: {reason}")),
+        ),
+    };
+    NewDelivery {
+        member_id: None,
+        recipient: email.to_string(),
+        message_id,
+        message,
+        cert_version: None,
+        state,
+        reply,
+    }
+}
+
+/// The reporter as a reader, when we have their key.
+pub(super) fn keyed_reporter(case: &CaseRow) -> Option<Reader> {
+    let cert = case.reporter_cert.clone()?;
+    let email = Email::parse(&case.reporter).ok()?;
+    Some(Reader::Outside(Recipient {
+        email,
+        fingerprint: case.reporter_fingerprint.clone().unwrap_or_default(),
+        cert,
+    }))
+}
+
+/// Those invited into a case, as readers.
+pub(super) fn participant_readers(participants: &[Participant]) -> Vec<Reader> {
+    participants
+        .iter()
+        .filter_map(|p| {
+            Some(Reader::Outside(Recipient {
+                email: Email::parse(&p.email).ok()?,
+                fingerprint: p.fingerprint.clone(),
+                cert: p.cert.clone(),
+            }))
+        })
+        .collect()
+}
+
+/// What one piece of case mail made: the copies, and the Message-IDs a
+/// reply may name (kept as stand-ins on the case).
+#[derive(Debug, Default)]
+pub(super) struct CaseCopies {
+    pub copies: Vec<NewDelivery>,
+    pub message_ids: Vec<String>,
+}
+
+impl App {
+    /// The team: active members holding a `[team] roles` role.
+    pub(super) async fn team(&self) -> Result<Vec<Addressee>> {
+        Ok(self
+            .store
+            .members_with_roles(&self.config.team.roles)
+            .await?)
+    }
+
+    /// The reply address of case `id`, when this list has a team.
+    pub(super) fn case_reply_address(&self, secret: &[u8; 32], id: CaseId) -> Option<String> {
+        let team = self.config.team.address.as_ref()?;
+        Some(case_address::address(team, secret, id))
+    }
+
+    /// `title` and `lines`, written by us or the team, encrypted for each
+    /// of `readers` (one message each), Reply-To the case's address.
+    pub(super) fn case_mail_to(
+        &self,
+        sealer: &Sealer,
+        readers: &[Reader],
+        rendered: &Rendered,
+        reply_to: Option<&str>,
+    ) -> Result<CaseCopies> {
+        if readers.is_empty() {
+            return Ok(CaseCopies::default());
+        }
+        let entity = sealer.sign(rendered)?;
+        let message_id = sealer.fresh_message_id()?;
+        let recipients: Vec<Recipient> = readers.iter().map(Reader::recipient).collect();
+        let sealed = sealer.seal_in_thread(
+            &entity,
+            &recipients,
+            &message_id,
+            mail::Thread {
+                in_reply_to: None,
+                references: None,
+                reply_to,
+            },
+        );
+        Ok(CaseCopies {
+            copies: readers
+                .iter()
+                .zip(sealed)
+                .map(|(reader, sealed)| reader.delivery(sealed))
+                .collect(),
+            message_ids: vec![message_id],
+        })
+    }
+
+    /// Mail to the case's reporter: `full` encrypted to their key when we
+    /// have one; otherwise only the content-free `notice` lines, signed.
+    pub(super) fn mail_reporter(
+        &self,
+        sealer: &Sealer,
+        case: &CaseRow,
+        title: &str,
+        full: &[String],
+        notice: &[String],
+        secret: &[u8; 32],
+    ) -> Result<CaseCopies> {
+        let reply_to = self.case_reply_address(secret, case.id);
+        if let Some(reader) = keyed_reporter(case) {
+            let rendered = self.templates()?.render(
+                Kind::CaseMail,
+                &report_context(&self.list_view(), title, full),
+            )?;
+            return self.case_mail_to(sealer, &[reader], &rendered, reply_to.as_deref());
+        }
+        let Ok(to) = Email::parse(&case.reporter) else {
+            return Ok(CaseCopies::default());
+        };
+        let rendered = self.templates()?.render(
+            Kind::CaseNotice,
+            &report_context(&self.list_view(), title, notice),
+        )?;
+        let message_id = sealer.fresh_message_id()?;
+        let bytes = sealer.signed_in_thread(
+            &rendered,
+            &to,
+            &message_id,
+            mail::Thread {
+                in_reply_to: None,
+                references: None,
+                reply_to: reply_to.as_deref(),
+            },
+        )?;
+        Ok(CaseCopies {
+            copies: vec![outside_delivery(
+                &to,
+                Sealed::Message {
+                    message_id: message_id.clone(),
+                    bytes,
+                },
+            )],
+            message_ids: vec![message_id],
+        })
+    }
+
+    /// Seals `message` whole behind `preface` for each of `readers`: the
+    /// list's signature over both, one encryption per reader, outer
+    /// thread headers as stand-ins (the same on every copy). Returns the
+    /// copies and the stand-in of the message's own Message-ID.
+    pub(super) fn reseal_to(
+        &self,
+        sealer: &Sealer,
+        readers: &[Reader],
+        preface: &str,
+        message: &[u8],
+        secret: &[u8; 32],
+        reply_to: Option<&str>,
+    ) -> Result<(Vec<NewDelivery>, String)> {
+        let inner = loop {
+            let mut random = [0u8; 16];
+            getrandom::fill(&mut random)
+                .map_err(|err| anyhow::anyhow!("read random bytes: {err}"))?;
+            match mail::repost_entity(preface, message, random) {
+                Ok(inner) => break inner,
+                // The boundary drawn happens to stand in the message: draw again.
+                Err(err) if err.to_string().contains("boundary") => {}
+                Err(err) => return Err(err.into()),
+            }
+        };
+        let entity = sealer.sign_raw(&inner)?;
+        let ids = mail::thread_headers(message);
+        let secret = secret.as_slice();
+        let domain = self.config.list.address.domain();
+        let own = match &ids.message_id {
+            Some(id) => thread::stand_in(secret, id, domain),
+            // A message without a Message-ID threads on nothing of its own.
+            None => thread::stand_in(secret, &super::member_mail::random_key()?, domain),
+        };
+        let (in_reply_to, references) = thread::outer_thread(
+            secret,
+            domain,
+            ids.in_reply_to.as_deref(),
+            ids.references.as_deref(),
+        );
+        let recipients: Vec<Recipient> = readers.iter().map(Reader::recipient).collect();
+        let sealed = sealer.seal_in_thread(
+            &entity,
+            &recipients,
+            &own,
+            mail::Thread {
+                in_reply_to: in_reply_to.as_deref(),
+                references: references.as_deref(),
+                reply_to,
+            },
+        );
+        let copies = readers
+            .iter()
+            .zip(sealed)
+            .map(|(reader, sealed)| reader.delivery(sealed))
+            .collect();
+        Ok((copies, own))
+    }
+}

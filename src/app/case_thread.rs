@@ -1,0 +1,340 @@
+//! A case's thread: mail to a case's reply address, or a reply naming
+//! one of a case's messages.
+//!
+//! A team member's signed post to the case's address goes to all of the
+//! case's participants: the team, those invited, and the reporter
+//! (encrypted to their key; a reporter without one gets a content-free
+//! "there is a new message" notice instead, nothing of the text). A post
+//! with an `ACK` line acknowledges the case and stops its clock.
+//!
+//! Anything else that reaches a case (the reporter's reply, an invited
+//! participant's) is a follow-up: kept as ciphertext to the list key and
+//! re-sealed to the team alone. A follow-up from the reporter may carry
+//! their key (kept, so what we send them from then on is encrypted) and
+//! an `AGREE` line (their agreement to the proposed timeline of the
+//! advisory made from the case, recorded as `signed` when their
+//! signature verifies against the key we hold, else as `unsigned`).
+
+use anyhow::Result;
+
+use super::App;
+use super::case_mail::{Reader, keyed_reporter, participant_readers};
+use super::inbound::{Authenticated, Ingested};
+use super::team::TeamMail;
+use crate::audit::{Actor, Channel, Record};
+use crate::compose::{Kind, report_context};
+use crate::inbound::{auth_results, thread};
+use crate::mail::{self, Inbound};
+use crate::pgp;
+use crate::roster::Email;
+use crate::store::{Addressee, CaseRow, SignedKey};
+
+/// Whether `text` holds `word` alone on a line (any case).
+fn has_line(text: &str, word: &str) -> bool {
+    text.lines()
+        .any(|line| line.trim().eq_ignore_ascii_case(word))
+}
+
+impl App {
+    /// The open case one of whose messages `shown` replies to (by its
+    /// In-Reply-To or References).
+    pub(super) async fn case_replied_to(
+        &self,
+        shown: &[u8],
+        secret: &[u8; 32],
+    ) -> Result<Option<CaseRow>> {
+        let ids = mail::thread_headers(shown);
+        let domain = self.config.list.address.domain();
+        let named: Vec<String> = ids
+            .in_reply_to
+            .iter()
+            .chain(ids.references.iter())
+            .flat_map(|value| thread::ids(value))
+            .map(|id| thread::stand_in(secret, id, domain))
+            .collect();
+        for reference in named.iter().rev() {
+            if let Some(row) = self.store.case_of_message(reference).await?
+                && let Some(case) = self.store.case_by_row(row).await?
+                && case.state == "open"
+            {
+                return Ok(Some(case));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A team member's signed post to `case`'s address: to every
+    /// participant; an `ACK` line acknowledges the case.
+    pub(super) async fn case_post(
+        &self,
+        case: &CaseRow,
+        auth: Authenticated,
+        author: &Addressee,
+        message: &TeamMail<'_>,
+        secret: &[u8; 32],
+    ) -> Result<Ingested> {
+        let now = self.now();
+        if self.seen_before(&auth).await? {
+            return Ok(self.drop_message("this signed post was already relayed"));
+        }
+        let acknowledges = has_line(&auth.content.text, "ACK") && case.acknowledged_at.is_none();
+        let team = self.team().await?;
+        let participants = self.store.participants(case.row).await?;
+        let mut readers: Vec<Reader> = team.iter().cloned().map(Reader::Member).collect();
+        readers.extend(participant_readers(&participants));
+        let reporter = keyed_reporter(case);
+        readers.extend(reporter.clone());
+        let sealer = super::seal::Sealer::from_config(&self.config, now)?;
+        let mut lines = vec![
+            format!(
+                "from {} ({}) of the security team; signed by {}, the signature is good",
+                author.name, author.email, author.fingerprint
+            ),
+            "Reply to this message to answer on the case.".to_owned(),
+        ];
+        if acknowledges {
+            lines.push(format!("This message acknowledges {}.", case.id));
+        }
+        let preface = self.templates()?.render(
+            Kind::CaseMail,
+            &report_context(
+                &self.list_view(),
+                &format!("{}: a message", case.id),
+                &lines,
+            ),
+        )?;
+        let reply_to = self.case_reply_address(secret, case.id);
+        let (copies, own) = self.reseal_to(
+            &sealer,
+            &readers,
+            &preface.body,
+            &message.shown,
+            secret,
+            reply_to.as_deref(),
+        )?;
+        let notice = match reporter {
+            Some(_) => None,
+            None => Some(self.mail_reporter(
+                &sealer,
+                case,
+                &format!("{}: a new message from the security team", case.id),
+                &[],
+                &[
+                    format!(
+                        "The security team wrote to you about {}{}.",
+                        case.id,
+                        if acknowledges {
+                            " and acknowledged your report"
+                        } else {
+                            ""
+                        }
+                    ),
+                    "Reply with your OpenPGP public key attached to read it: we only ever send the text encrypted."
+                        .to_owned(),
+                ],
+                secret,
+            )?),
+        };
+        let kept = sealer.encrypt_to_list(&message.shown)?;
+        let key = SignedKey {
+            signer: &auth.verified.signer,
+            signed_at: auth.verified.signed_at,
+            digest: &auth.digest,
+        };
+        let mut tx = self.store.write(now).await?;
+        match tx
+            .record_signature(key.signer, key.signed_at, key.digest)
+            .await
+        {
+            Err(crate::store::StoreError::Conflict(_)) => {
+                return Ok(self.drop_message("this signed post was already relayed"));
+            }
+            other => other?,
+        }
+        tx.add_case_message(case.row, Some(&own), &kept).await?;
+        let announcement = tx.other_announcement(Kind::CaseMail, now).await?;
+        tx.insert_deliveries(announcement, now, &copies).await?;
+        if let Some(notice) = &notice {
+            self.queue_case_copies(&mut tx, &sealer, case.row, Kind::CaseNotice, notice, secret)
+                .await?;
+        }
+        let actor = Actor::Member(
+            auth.member.email.clone(),
+            Channel::Mail {
+                fingerprint: auth.verified.signer.clone(),
+            },
+        );
+        let acknowledged = acknowledges && tx.acknowledge_case(case.row).await?;
+        if acknowledged {
+            tx.append_audit(&Record::new(actor.clone(), "case.ack", case.id.to_string()))
+                .await?;
+        }
+        let total = copies.len() + notice.as_ref().map_or(0, |n| n.copies.len());
+        tx.append_audit(
+            &Record::new(actor, "case.post", case.id.to_string())
+                .detail("copies", total.to_string()),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(case = %case.id, copies = total, acknowledged, "case post re-sealed");
+        Ok(Ingested::CaseMail {
+            case: case.id.to_string(),
+            copies: total,
+        })
+    }
+
+    /// Mail to `case` from anyone but a team member: kept, and re-sealed
+    /// to the team.
+    pub(super) async fn follow_up(
+        &self,
+        case: &CaseRow,
+        message: &TeamMail<'_>,
+        secret: &[u8; 32],
+    ) -> Result<Ingested> {
+        let now = self.now();
+        let domain = self.config.list.address.domain();
+        let reference = mail::thread_headers(message.original)
+            .message_id
+            .map(|id| thread::stand_in(secret, &id, domain));
+        if let Some(reference) = &reference
+            && self.store.case_of_message(reference).await?.is_some()
+        {
+            return Ok(self.drop_message("this message was already received"));
+        }
+        let sender = mail::sender_headers(message.original);
+        let from = sender
+            .from
+            .as_deref()
+            .and_then(|text| Email::parse(text).ok());
+        let reporter = Email::parse(&case.reporter).ok();
+        let by_reporter = match (&from, &reporter) {
+            (Some(from), Some(reporter)) => from.normalized() == reporter.normalized(),
+            _ => false,
+        };
+        let vouched = match (&self.config.cases.authserv_id, &from) {
+            (Some(authserv_id), Some(from)) => {
+                let values: Vec<&str> = sender
+                    .authentication_results
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                auth_results::vouched_for(&values, authserv_id, from.domain()).is_some()
+            }
+            _ => false,
+        };
+        let new_key = match (&from, by_reporter, &case.reporter_cert) {
+            (Some(from), true, None) => {
+                self.reporter_key(&message.shown, sender.autocrypt_key.as_deref(), from)
+            }
+            _ => None,
+        };
+        let text = mail::signed_content(&message.shown, &self.limits())
+            .map(|content| content.text)
+            .unwrap_or_default();
+        let agrees = by_reporter && case.advisory.is_some() && has_line(&text, "AGREE");
+        let signed = agrees && self.reporter_signed(case, message)?;
+        let mut lines = vec![
+            match &from {
+                Some(from) if by_reporter => format!("from the reporter, {from}"),
+                Some(from) => format!("from {from}, who is not the reporter"),
+                None => "from an address that cannot be read".to_owned(),
+            },
+            if vouched {
+                "sender verified by our mail server".to_owned()
+            } else {
+                "sender not verified: anyone could have written this From".to_owned()
+            },
+        ];
+        if let Some((fingerprint, _)) = &new_key {
+            lines.push(format!(
+                "the reporter sent their key, {fingerprint}: what we send them from now on is encrypted to it"
+            ));
+        }
+        if agrees {
+            lines.push(format!(
+                "the reporter agrees to the proposed timeline of {} ({})",
+                case.advisory.as_deref().unwrap_or_default(),
+                if signed {
+                    "signed with their key"
+                } else {
+                    "by an unsigned reply"
+                }
+            ));
+        }
+        let preface = self.templates()?.render(
+            Kind::CaseReport,
+            &report_context(
+                &self.list_view(),
+                &format!("a follow-up to {}", case.id),
+                &lines,
+            ),
+        )?;
+        let team = self.team().await?;
+        let sealer = super::seal::Sealer::from_config(&self.config, now)?;
+        let (copies, _) =
+            self.reseal_to_team(&sealer, &team, &preface.body, &message.shown, secret)?;
+        let kept = sealer.encrypt_to_list(&message.shown)?;
+        let mut tx = self.store.write(now).await?;
+        tx.add_case_message(case.row, reference.as_deref(), &kept)
+            .await?;
+        if let Some((fingerprint, cert)) = &new_key {
+            tx.set_reporter_cert(case.row, fingerprint, cert).await?;
+        }
+        if agrees {
+            tx.record_agreement(case.row, if signed { "signed" } else { "unsigned" })
+                .await?;
+        }
+        let announcement = tx.other_announcement(Kind::CaseReport, now).await?;
+        tx.insert_deliveries(announcement, now, &copies).await?;
+        tx.append_audit(
+            &Record::new(Actor::System, "case.follow-up", case.id.to_string())
+                .detail("from reporter", if by_reporter { "yes" } else { "no" })
+                .detail("key", if new_key.is_some() { "yes" } else { "no" })
+                .detail(
+                    "agree",
+                    match (agrees, signed) {
+                        (false, _) => "no",
+                        (true, true) => "signed",
+                        (true, false) => "unsigned",
+                    },
+                )
+                .detail("copies", copies.len().to_string()),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(case = %case.id, copies = copies.len(), "a follow-up joined its case");
+        Ok(Ingested::CaseMail {
+            case: case.id.to_string(),
+            copies: copies.len(),
+        })
+    }
+
+    /// Whether `message` carries a good signature by the key we hold for
+    /// `case`'s reporter: PGP/MIME signed, signed then encrypted, or
+    /// signed and encrypted in one pass.
+    fn reporter_signed(&self, case: &CaseRow, message: &TeamMail<'_>) -> Result<bool> {
+        let Some(cert) = &case.reporter_cert else {
+            return Ok(false);
+        };
+        let bounds = pgp::Bounds::for_mail(self.config.inbound.max_bytes);
+        let now = self.now();
+        let detached = |inbound: Inbound| match inbound {
+            Inbound::Signed { signed, signature } => {
+                pgp::verify_signed(cert, &signed, &signature, now, &bounds).is_ok()
+            }
+            _ => false,
+        };
+        Ok(match &message.inbound {
+            Inbound::Signed { .. } => detached(message.inbound.clone()),
+            Inbound::Encrypted { payload } => {
+                match mail::read_inbound(&message.shown, &self.limits()) {
+                    Ok(inner @ Inbound::Signed { .. }) => detached(inner),
+                    _ => self
+                        .decrypt_to_list(payload, Some(cert))?
+                        .is_some_and(|opened| opened.verified.is_some()),
+                }
+            }
+            _ => false,
+        })
+    }
+}
