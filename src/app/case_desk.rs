@@ -45,6 +45,8 @@ pub struct CaseDetail {
     #[serde(flatten)]
     pub summary: CaseSummary,
     pub messages: u64,
+    /// Where the case's participants write (Reply-To of its mail).
+    pub reply_address: Option<String>,
     pub participants: Vec<ParticipantView>,
     pub reporter_credited: bool,
     /// `signed` or `unsigned` when the reporter agreed to the timeline.
@@ -135,9 +137,11 @@ impl App {
         self.require_team()?;
         let case = self.require_case(id).await?;
         let participants = self.store.participants(case.row).await?;
+        let secret = self.thread_secret().await?;
         Ok(CaseDetail {
             summary: self.summary(&case),
             messages: self.store.case_message_count(case.row).await?,
+            reply_address: self.case_reply_address(&secret, case.id),
             participants: participants
                 .into_iter()
                 .map(|p| ParticipantView {
@@ -324,6 +328,12 @@ impl App {
         };
         let checked = pgp::check_member_cert(cert, &email, &policy, now)
             .map_err(|err| anyhow::anyhow!("--key: {err}"))?;
+        if !checked.summary.names(&email) {
+            bail!(
+                "--key: no user ID of {} names {email}; the participant's own key is needed",
+                checked.fingerprint
+            );
+        }
         if self
             .store
             .participants(case.row)
@@ -486,10 +496,14 @@ impl App {
             )
             .await?;
         let encrypted = case.reporter_cert.is_some();
+        // The reason may say something of the vulnerability: it is kept
+        // with the case, encrypted to the list key, not in the audit log.
+        let kept = sealer.encrypt_to_list(format!("{verb}: {}", reason.as_str()).as_bytes())?;
         let mut tx = self.store.write(now).await?;
         if !tx.end_case(case.row, state).await? {
             bail!("{} is no longer open", case.id);
         }
+        tx.add_case_message(case.row, None, &kept).await?;
         let kind = if encrypted {
             Kind::CaseMail
         } else {
@@ -517,7 +531,7 @@ impl App {
                 },
                 case.id.to_string(),
             )
-            .detail("reason", reason.as_str())
+            .detail("reason", "kept with the case, encrypted")
             .detail("copies", copies.to_string()),
         )
         .await?;

@@ -182,7 +182,8 @@ impl App {
             .map(Vec::as_slice)
             .chain(autocrypt)
             .filter(|bytes| pgp::check_bounds(bytes, &bounds).is_ok())
-            .find_map(|bytes| pgp::check_member_cert(bytes, from, &policy, self.now()).ok())
+            .filter_map(|bytes| pgp::check_member_cert(bytes, from, &policy, self.now()).ok())
+            .find(|checked| checked.summary.names(from))
             .map(|checked| (checked.fingerprint, checked.bytes))
     }
 

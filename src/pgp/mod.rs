@@ -81,6 +81,20 @@ pub struct CertSummary {
     pub problem: Option<String>,
 }
 
+impl CertSummary {
+    /// Whether one of the certificate's user IDs names `email` (the
+    /// address in `Name <address>`, or the whole ID), in any case.
+    pub fn names(&self, email: &crate::roster::Email) -> bool {
+        self.user_ids.iter().any(|uid| {
+            let address = match (uid.rfind('<'), uid.rfind('>')) {
+                (Some(open), Some(close)) if open < close => &uid[open + 1..close],
+                _ => uid.as_str(),
+            };
+            address.trim().eq_ignore_ascii_case(email.normalized())
+        })
+    }
+}
+
 /// One encryption subkey.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubkeySummary {

@@ -4,6 +4,7 @@
 mod advisory;
 mod audit;
 mod bad_input;
+mod cases;
 mod certs;
 mod common;
 mod daemon;

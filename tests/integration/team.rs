@@ -3,49 +3,13 @@
 //! team, each copy readable by its member alone, naming the verified
 //! sender, with the post's real headers inside and generic ones outside.
 
-use std::io::Write as _;
-use std::process::Command;
-
 use mail_parser::MessageParser;
 
 use crate::common::lists::ingest_to;
 use crate::common::mail::{Headers, SIGNED_NOW, signed_mime};
 use crate::common::outbox::maildir;
-use crate::common::{Env, keys, who};
-
-const TEAM: &str = "security@project.example";
-const SECRET_SUBJECT: &str = "Heap overflow in the frobnicator";
-const SECRET_BODY: &str = "CanaryTeamPostBody-5521: the overflow is in parse_frob.";
-
-/// Alice (admin, from `init`), Bob (committer) and Carol (advisor) are
-/// the team; Dave (a subscriber) is not; Erin is a committer, suspended.
-fn team_env() -> Env {
-    let env = Env::new();
-    env.init();
-    env.add_active(
-        who::BOB,
-        who::ALICE,
-        &["--role", "committer", "--by", who::ALICE],
-    );
-    env.add_active(
-        who::CAROL,
-        who::ALICE,
-        &["--role", "advisor", "--by", who::ALICE],
-    );
-    env.add_active(who::DAVE, who::ALICE, &[]);
-    env.add_active(
-        who::ERIN,
-        who::ALICE,
-        &["--role", "committer", "--by", who::ALICE],
-    );
-    env.ok(&["member", "suspend", who::ERIN, "--reason", "on leave"]);
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&env.config)
-        .expect("config");
-    write!(file, "\n[team]\naddress = \"{TEAM}\"\n").expect("write config");
-    env
-}
+use crate::common::team::*;
+use crate::common::{Env, who};
 
 fn post_by(signer: &str) -> Vec<u8> {
     let mut headers = Headers::new(signer, TEAM);
@@ -67,71 +31,6 @@ fn team_post_recipients(env: &Env) -> Vec<String> {
     .lines()
     .map(str::to_owned)
     .collect()
-}
-
-/// Every active member holding maintainer, committer or advisor.
-fn expected_team(env: &Env) -> Vec<String> {
-    env.sql(
-        "SELECT email FROM members WHERE status = 'active' AND \
-         (',' || roles || ',' LIKE '%,maintainer,%' OR ',' || roles || ',' LIKE '%,committer,%' \
-          OR ',' || roles || ',' LIKE '%,advisor,%') ORDER BY email",
-    )
-    .lines()
-    .map(str::to_owned)
-    .collect()
-}
-
-/// The decrypted inner entities of the copies to `email`, read with
-/// that member's secret key alone.
-fn decrypted_copies_of(env: &Env, email: &str) -> Vec<Vec<u8>> {
-    let home = tempfile::tempdir().expect("GnuPG home");
-    let gpg = |args: &[&str], file: &std::path::Path| {
-        Command::new("gpg")
-            .arg("--homedir")
-            .arg(home.path())
-            .args([
-                "--batch",
-                "--no-tty",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .arg(file)
-            .output()
-            .expect("run gpg")
-    };
-    let secret = env.file("reader-secret.asc", keys().secret(email));
-    assert!(gpg(&["--import"], &secret).status.success());
-    let mut found = Vec::new();
-    for file in maildir(env) {
-        let eml = std::fs::read(&file).expect("mail");
-        let message = MessageParser::default().parse(&eml).expect("parses");
-        let to = message
-            .to()
-            .and_then(|to| to.first())
-            .and_then(|a| a.address())
-            .unwrap_or_default()
-            .to_owned();
-        let Some(payload) = message.part(2) else {
-            continue;
-        };
-        let ciphertext = env.file("payload.asc", payload.contents());
-        let out = gpg(&["--decrypt"], &ciphertext);
-        if to == email {
-            assert!(out.status.success(), "{email} cannot read their own copy");
-            found.push(out.stdout);
-        } else if String::from_utf8_lossy(&eml).contains("multipart/encrypted") {
-            assert!(!out.status.success(), "{email} can read {to}'s copy");
-        }
-    }
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(home.path())
-        .args(["--kill", "all"])
-        .status();
-    found
 }
 
 #[test]
@@ -202,28 +101,6 @@ fn a_post_not_signed_by_an_active_team_member_is_never_relayed_as_theirs() {
     assert_eq!(team_post_recipients(&env), expected_team(&env));
 }
 
-const REPORTER: &str = "reporter@reporter.example";
-const REPORT_CANARY: &str = "CanaryReportBody-7731";
-
-fn report_from(from: &str, message_id: &str, extra_headers: &str) -> Vec<u8> {
-    format!(
-        "{extra_headers}From: {from}\r\nTo: {TEAM}\r\nSubject: A vulnerability\r\n\
-         Date: Mon, 01 Jun 2026 11:59:00 +0000\r\nMessage-ID: <{message_id}>\r\n\r\n\
-         {REPORT_CANARY}: the frobnicator overflows.\r\n"
-    )
-    .into_bytes()
-}
-
-fn cases(env: &Env) -> Vec<String> {
-    env.sql(
-        "SELECT 'CASE-' || year || '-' || substr('0000' || number, -4) || ' ' || reporter || ' ' || reporter_verified \
-         FROM cases ORDER BY id",
-    )
-    .lines()
-    .map(str::to_owned)
-    .collect()
-}
-
 fn case_report_recipients(env: &Env) -> Vec<String> {
     env.sql(
         "SELECT d.recipient FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
@@ -232,14 +109,6 @@ fn case_report_recipients(env: &Env) -> Vec<String> {
     .lines()
     .map(str::to_owned)
     .collect()
-}
-
-fn append_config(env: &Env, text: &str) {
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&env.config)
-        .expect("config");
-    write!(file, "\n{text}\n").expect("write config");
 }
 
 #[test]
@@ -325,6 +194,11 @@ fn reports_over_the_hourly_limits_are_dropped_per_sender_and_in_all() {
         assert_eq!(ingest_to(&env, TEAM, &report), 0);
     }
     assert_eq!(cases(&env).len(), 3, "three in all");
+    // Two reports were dropped; maintainers were told once, not twice.
+    let told = env.sql("SELECT count(*) FROM audit_log WHERE action = 'case.over-limit'");
+    assert_eq!(told.trim(), "1");
+    assert_eq!(reports_to(&env, who::ALICE), 1, "the admin heard of it");
+    assert_eq!(reports_to(&env, who::BOB), 0, "a committer did not");
 }
 
 #[test]

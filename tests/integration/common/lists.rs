@@ -178,6 +178,7 @@ const OWN_TABLES: &[(&str, &str)] = &[
     ("audit_log", "seq"),
     ("inbound_signatures", "signer, signed_at, digest"),
     ("inbound_commands", "signer, signed_at, digest, idx"),
+    ("cases", "id"),
 ];
 
 /// The tables whose rows hang off a parent row of a list: (table, column
@@ -197,6 +198,9 @@ const CHILD_TABLES: &[(&str, &str, &str, &str)] = &[
         "advisory_id, member_id",
     ),
     ("exports", "advisory_id", "advisories", "advisory_id"),
+    ("case_clock", "case_id", "cases", "case_id, step"),
+    ("case_messages", "case_id", "cases", "id"),
+    ("case_participants", "case_id", "cases", "id"),
 ];
 
 /// Every row of the list `name` across every table, ordered, as text: two

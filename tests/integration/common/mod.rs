@@ -20,6 +20,7 @@ pub mod old_release;
 pub mod outbox;
 pub mod smtp;
 pub mod store;
+pub mod team;
 pub mod two_lists;
 
 pub use env::{Env, NOW, Run, ingest, path, spawn_ingest};

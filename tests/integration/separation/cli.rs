@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{ALPHA_ACTORS, BETA, BETA_CVE, CANARY, dumps, unchanged, world};
+use super::{ALPHA_ACTORS, BETA, BETA_CASE, BETA_CVE, CANARY, dumps, unchanged, world};
 use crate::common::lists::{copy, instance, ok_on, on};
 use crate::common::{Env, path, revoked_update, who};
 
@@ -51,6 +51,12 @@ const COVERAGE: &[(&str, &str)] = &[
     ("advisory preview", "object (and --for a member of beta)"),
     ("advisory show", "object"),
     ("audit list", "read"),
+    ("case ack", "actor"),
+    ("case close", "actor"),
+    ("case invite", "actor"),
+    ("case list", "read"),
+    ("case reject", "actor"),
+    ("case show", "object"),
     (
         "audit verify",
         "operator::each_list_verifies_its_own_audit_chain",
@@ -166,7 +172,43 @@ fn forms(env: &Env) -> Vec<Form> {
         args,
         control,
     };
+    let ack = env.file("ack.txt", b"Thank you.\n");
+    let ack = path(&ack).to_owned();
+    let invitee_key = path(&env.cert_file(who::RSA2048)).to_owned();
     vec![
+        form(
+            "case ack",
+            strings(&["case", "ack", BETA_CASE, "--message", &ack, "--by", "ACTOR"]),
+            who::FRANK,
+        ),
+        form(
+            "case invite",
+            strings(&[
+                "case",
+                "invite",
+                BETA_CASE,
+                who::RSA2048,
+                "--key",
+                &invitee_key,
+                "--reason",
+                "r",
+                "--by",
+                "ACTOR",
+            ]),
+            who::FRANK,
+        ),
+        form(
+            "case close",
+            strings(&["case", "close", BETA_CASE, "--reason", "r", "--by", "ACTOR"]),
+            who::FRANK,
+        ),
+        form(
+            "case reject",
+            strings(&[
+                "case", "reject", BETA_CASE, "--reason", "r", "--by", "ACTOR",
+            ]),
+            who::FRANK,
+        ),
         form(
             "member add",
             add(&[

@@ -30,6 +30,13 @@ pub(super) const BETA_ADVISORY: &str = "BE-2026-0001";
 /// actors are shown.
 pub(super) const CANARY: &str = "qwxzyvcanary";
 pub(super) const BETA_CVE: &str = "CVE-2026-77123";
+/// Each list's own security team address, and its case from a reporter.
+pub(super) const ALPHA_TEAM: &str = "alpha-security@project.example";
+pub(super) const BETA_TEAM: &str = "beta-security@lists.example";
+pub(super) const BETA_CASE: &str = "CASE-2026-0001";
+/// Beta's second case: a name alpha has no case under.
+pub(super) const BETA_ONLY_CASE: &str = "CASE-2026-0002";
+pub(super) const BETA_REPORTER: &str = "beta-reporter@reporter.example";
 
 /// Alpha's actors, none of whom is on beta.
 pub(super) const ALPHA_ACTORS: [&str; 3] = [who::ALICE, who::BOB, who::CAROL];
@@ -160,6 +167,37 @@ pub(super) fn world() -> World {
         ],
     );
     ok_on(&env, BETA, &["advisory", "announce", BETA_ADVISORY]);
+    // Each list has its own team and one case: a report with the canary.
+    let mut config = std::fs::read_to_string(&env.config).expect("config");
+    config.push_str(&format!(
+        "\n[team]\naddress = \"{ALPHA_TEAM}\"\n[lists.{BETA}]\nteam_address = \"{BETA_TEAM}\"\n"
+    ));
+    std::fs::write(&env.config, config).expect("config");
+    let reports = [
+        (
+            ALPHA_TEAM,
+            "alpha-reporter@reporter.example",
+            "alpha1",
+            "An alpha report.",
+        ),
+        (BETA_TEAM, BETA_REPORTER, "beta1", CANARY),
+        (BETA_TEAM, BETA_REPORTER, "beta2", CANARY),
+    ];
+    for (team, from, id, text) in reports {
+        let report = format!(
+            "From: {from}\r\nTo: {team}\r\nSubject: {text}\r\nMessage-ID: <{id}@reporter.example>\r\n\r\nThe {text} report.\r\n"
+        );
+        assert_eq!(
+            crate::common::lists::ingest_to(&env, team, report.as_bytes()),
+            0
+        );
+    }
+    for (list, count) in [(ALPHA, 1), (BETA, 2)] {
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_str(&ok_on(&env, list, &["case", "list", "--json"]).stdout)
+                .expect("case list --json");
+        assert_eq!(cases.len(), count, "{list}'s own reports opened its cases");
+    }
     World {
         env,
         alpha_token,

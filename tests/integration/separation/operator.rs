@@ -3,7 +3,7 @@
 
 use super::{
     ALPHA, ALPHA_ADDRESS, ALPHA_ADVISORY, ALPHA_REQUEST, BETA, BETA_ADDRESS, BETA_ADVISORY,
-    BETA_CVE, BETA_REQUEST, CANARY, dumps, mail, unchanged, world,
+    BETA_CVE, BETA_ONLY_CASE, BETA_REPORTER, BETA_REQUEST, CANARY, dumps, mail, unchanged, world,
 };
 use crate::common::lists::{create, ingest_to, ok_on, on};
 use crate::common::mail::Attachment;
@@ -143,6 +143,7 @@ fn betas_objects_are_unknown_to_alpha() {
     assert!(!copy_id.is_empty(), "beta has no copy");
     let key = env.file("certified-update.asc", &revoked_update(who::CERTIFIED));
     let until = "2026-06-10T14:00:00Z";
+    let ack = env.file("ack.txt", b"Thanks.\n");
     let changes: Vec<Vec<&str>> = vec![
         vec!["queue", "retry", &copy_id],
         vec!["queue", "hold", &copy_id, "--reason", "r"],
@@ -201,6 +202,25 @@ fn betas_objects_are_unknown_to_alpha() {
         ],
         vec!["member", "set-key", who::CERTIFIED, "--key", path(&key)],
         vec!["member", "sponsor", who::CERTIFIED, "--sponsor", who::ALICE],
+        vec!["case", "show", BETA_ONLY_CASE],
+        vec![
+            "case",
+            "ack",
+            BETA_ONLY_CASE,
+            "--message",
+            path(&ack),
+            "--by",
+            who::ALICE,
+        ],
+        vec![
+            "case",
+            "close",
+            BETA_ONLY_CASE,
+            "--reason",
+            "r",
+            "--by",
+            who::ALICE,
+        ],
     ];
     let before = dumps(env);
     for args in &changes {
@@ -219,7 +239,9 @@ fn betas_objects_are_unknown_to_alpha() {
         );
         unchanged(env, &before, &format!("{args:?} on alpha"));
     }
-    let reads: [&[&str]; 6] = [
+    let reads: [&[&str]; 8] = [
+        &["case", "list", "--json"],
+        &["case", "show", "CASE-2026-0001", "--json"],
         &["member", "list", "--json"],
         &["advisory", "list", "--json"],
         &["queue", "list", "--all", "--json"],
@@ -237,6 +259,7 @@ fn betas_objects_are_unknown_to_alpha() {
             CANARY,
             "be-2026",
             BETA_CVE,
+            BETA_REPORTER,
         ] {
             assert!(
                 !shown.contains(&beta_only.to_lowercase()),
