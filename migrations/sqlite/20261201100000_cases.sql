@@ -65,3 +65,19 @@ CREATE TABLE case_participants (
     invited_at  TEXT NOT NULL,
     UNIQUE (case_id, email_norm)
 );
+
+-- Mail to the team list that `embargo ingest` kept for the scheduler to
+-- re-seal, one copy per reader (so ingest's work does not grow with the
+-- team): the list's preface and the message, encrypted to the list key;
+-- emptied in the transaction that queues the copies.
+CREATE TABLE relays (
+    id          INTEGER PRIMARY KEY,
+    list_id     INTEGER NOT NULL REFERENCES lists (id),
+    kind        TEXT NOT NULL,
+    case_id     INTEGER REFERENCES cases (id),
+    readers     TEXT NOT NULL CHECK (readers IN ('team', 'participants')),
+    sealed      BLOB,
+    created_at  TEXT NOT NULL,
+    relayed_at  TEXT
+);
+CREATE INDEX relays_pending ON relays (list_id, relayed_at, id);

@@ -203,19 +203,18 @@ impl App {
         })
     }
 
-    /// Seals `message` whole behind `preface` for each of `readers`: the
-    /// list's signature over both, one encryption per reader, outer
-    /// thread headers as stand-ins (the same on every copy). Returns the
-    /// copies and the stand-in of the message's own Message-ID.
-    pub(super) fn reseal_to(
+    /// `message` whole behind `preface`, signed once by the list, with
+    /// outer thread headers as stand-ins (the same on every copy): ready
+    /// to be encrypted to each reader, a batch at a time, so a large
+    /// message is never held once per reader.
+    pub(super) fn prepare_reseal(
         &self,
         sealer: &Sealer,
-        readers: &[Reader],
         preface: &str,
         message: &[u8],
         secret: &[u8; 32],
         reply_to: Option<&str>,
-    ) -> Result<(Vec<NewDelivery>, String)> {
+    ) -> Result<Resealed> {
         let inner = loop {
             let mut random = [0u8; 16];
             getrandom::fill(&mut random)
@@ -228,6 +227,7 @@ impl App {
             }
         };
         let entity = sealer.sign_raw(&inner)?;
+        drop(inner);
         let ids = mail::thread_headers(message);
         let secret = secret.as_slice();
         let domain = self.config.list.address.domain();
@@ -242,22 +242,45 @@ impl App {
             ids.in_reply_to.as_deref(),
             ids.references.as_deref(),
         );
+        Ok(Resealed {
+            entity,
+            own,
+            in_reply_to,
+            references,
+            reply_to: reply_to.map(str::to_owned),
+        })
+    }
+}
+
+/// A message signed once for re-sealing (see [`App::prepare_reseal`]).
+pub(super) struct Resealed {
+    entity: mail::SignedEntity,
+    /// The stand-in of the message's own Message-ID, which every copy
+    /// carries as its Message-ID.
+    pub own: String,
+    in_reply_to: Option<String>,
+    references: Option<String>,
+    reply_to: Option<String>,
+}
+
+impl Resealed {
+    /// One copy for each of `readers`, encrypted to that reader alone.
+    pub(super) fn seal(&self, sealer: &Sealer, readers: &[Reader]) -> Vec<NewDelivery> {
         let recipients: Vec<Recipient> = readers.iter().map(Reader::recipient).collect();
         let sealed = sealer.seal_in_thread(
-            &entity,
+            &self.entity,
             &recipients,
-            &own,
+            &self.own,
             mail::Thread {
-                in_reply_to: in_reply_to.as_deref(),
-                references: references.as_deref(),
-                reply_to,
+                in_reply_to: self.in_reply_to.as_deref(),
+                references: self.references.as_deref(),
+                reply_to: self.reply_to.as_deref(),
             },
         );
-        let copies = readers
+        readers
             .iter()
             .zip(sealed)
             .map(|(reader, sealed)| reader.delivery(sealed))
-            .collect();
-        Ok((copies, own))
+            .collect()
     }
 }

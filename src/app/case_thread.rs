@@ -18,7 +18,7 @@
 use anyhow::Result;
 
 use super::App;
-use super::case_mail::{Reader, keyed_reporter, participant_readers};
+use super::case_mail::keyed_reporter;
 use super::inbound::{Authenticated, Ingested};
 use super::team::TeamMail;
 use crate::audit::{Actor, Channel, Record};
@@ -27,7 +27,7 @@ use crate::inbound::{auth_results, thread};
 use crate::mail::{self, Inbound};
 use crate::pgp;
 use crate::roster::Email;
-use crate::store::{Addressee, CaseRow, SignedKey};
+use crate::store::{Addressee, CaseRow, RelayReaders, SignedKey};
 
 /// Whether `text` holds `word` alone on a line (any case).
 fn has_line(text: &str, word: &str) -> bool {
@@ -80,10 +80,8 @@ impl App {
         let acknowledges = has_line(&auth.content.text, "ACK") && case.acknowledged_at.is_none();
         let team = self.team().await?;
         let participants = self.store.participants(case.row).await?;
-        let mut readers: Vec<Reader> = team.iter().cloned().map(Reader::Member).collect();
-        readers.extend(participant_readers(&participants));
         let reporter = keyed_reporter(case);
-        readers.extend(reporter.clone());
+        let readers = team.len() + participants.len() + usize::from(reporter.is_some());
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
         let mut lines = vec![
             format!(
@@ -103,15 +101,10 @@ impl App {
                 &lines,
             ),
         )?;
-        let reply_to = self.case_reply_address(secret, case.id);
-        let (copies, own) = self.reseal_to(
-            &sealer,
-            &readers,
-            &preface.body,
-            &message.shown,
-            secret,
-            reply_to.as_deref(),
-        )?;
+        let domain = self.config.list.address.domain();
+        let own = mail::thread_headers(&message.shown)
+            .message_id
+            .map(|id| thread::stand_in(secret, &id, domain));
         let notice = match reporter {
             Some(_) => None,
             None => Some(self.mail_reporter(
@@ -151,9 +144,17 @@ impl App {
             }
             other => other?,
         }
-        tx.add_case_message(case.row, Some(&own), &kept).await?;
-        let announcement = tx.other_announcement(Kind::CaseMail, now).await?;
-        tx.insert_deliveries(announcement, now, &copies).await?;
+        tx.add_case_message(case.row, own.as_deref(), &kept).await?;
+        self.queue_relay(
+            &mut tx,
+            &sealer,
+            Kind::CaseMail,
+            Some(case.row),
+            RelayReaders::Participants,
+            &preface.body,
+            &message.shown,
+        )
+        .await?;
         if let Some(notice) = &notice {
             self.queue_case_copies(&mut tx, &sealer, case.row, Kind::CaseNotice, notice, secret)
                 .await?;
@@ -169,10 +170,10 @@ impl App {
             tx.append_audit(&Record::new(actor.clone(), "case.ack", case.id.to_string()))
                 .await?;
         }
-        let total = copies.len() + notice.as_ref().map_or(0, |n| n.copies.len());
+        let total = readers + notice.as_ref().map_or(0, |n| n.copies.len());
         tx.append_audit(
             &Record::new(actor, "case.post", case.id.to_string())
-                .detail("copies", total.to_string()),
+                .detail("readers", total.to_string()),
         )
         .await?;
         tx.commit().await?;
@@ -269,10 +270,8 @@ impl App {
                 &lines,
             ),
         )?;
-        let team = self.team().await?;
+        let readers = self.team().await?.len();
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
-        let (copies, _) =
-            self.reseal_to_team(&sealer, &team, &preface.body, &message.shown, secret)?;
         let kept = sealer.encrypt_to_list(&message.shown)?;
         let mut tx = self.store.write(now).await?;
         tx.add_case_message(case.row, reference.as_deref(), &kept)
@@ -284,8 +283,16 @@ impl App {
             tx.record_agreement(case.row, if signed { "signed" } else { "unsigned" })
                 .await?;
         }
-        let announcement = tx.other_announcement(Kind::CaseReport, now).await?;
-        tx.insert_deliveries(announcement, now, &copies).await?;
+        self.queue_relay(
+            &mut tx,
+            &sealer,
+            Kind::CaseReport,
+            Some(case.row),
+            RelayReaders::Team,
+            &preface.body,
+            &message.shown,
+        )
+        .await?;
         tx.append_audit(
             &Record::new(Actor::System, "case.follow-up", case.id.to_string())
                 .detail("from reporter", if by_reporter { "yes" } else { "no" })
@@ -298,14 +305,14 @@ impl App {
                         (true, false) => "unsigned",
                     },
                 )
-                .detail("copies", copies.len().to_string()),
+                .detail("readers", readers.to_string()),
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(case = %case.id, copies = copies.len(), "a follow-up joined its case");
+        tracing::info!(case = %case.id, readers, "a follow-up joined its case");
         Ok(Ingested::CaseMail {
             case: case.id.to_string(),
-            copies: copies.len(),
+            copies: readers,
         })
     }
 

@@ -30,7 +30,7 @@ use crate::inbound::{auth_results, thread};
 use crate::mail;
 use crate::pgp::{self, CertPolicy};
 use crate::roster::{Email, Role};
-use crate::store::{CaseRow, NewCase, WriteTx};
+use crate::store::{CaseRow, NewCase, RelayReaders, WriteTx};
 
 /// The job whose last run says when maintainers were last told that
 /// reports are being dropped over the limits.
@@ -127,14 +127,27 @@ impl App {
                     .to_owned(),
             },
         ];
+        let mut lines = lines;
+        if let Some(address) = self.case_reply_address(secret, id) {
+            lines.push(format!(
+                "to write to the reporter, send a signed post to {address} (an ACK line in it acknowledges the report)"
+            ));
+        }
         let preface = self.templates()?.render(
             Kind::CaseReport,
             &report_context(&self.list_view(), &format!("a new report: {id}"), &lines),
         )?;
-        let (copies, _) =
-            self.reseal_to_team(&sealer, &team, &preface.body, &message.shown, secret)?;
-        let announcement = tx.other_announcement(Kind::CaseReport, now).await?;
-        tx.insert_deliveries(announcement, now, &copies).await?;
+        self.queue_relay(
+            &mut tx,
+            &sealer,
+            Kind::CaseReport,
+            Some(row),
+            RelayReaders::Team,
+            &preface.body,
+            &message.shown,
+        )
+        .await?;
+        let copies = team.len();
         let receipt = match (vouch, &from) {
             (Some(_), Some(_)) => {
                 let case = CaseRow::opened(row, id, &reporter, key.clone(), true, now);
@@ -149,15 +162,15 @@ impl App {
             &Record::new(Actor::System, "case.open", id.to_string())
                 .detail("verified", if vouch.is_some() { "yes" } else { "no" })
                 .detail("reporter key", if key.is_some() { "yes" } else { "no" })
-                .detail("copies", copies.len().to_string())
+                .detail("readers", copies.to_string())
                 .detail("receipts", receipt.to_string()),
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(case = %id, copies = copies.len(), receipt, "a report opened a case");
+        tracing::info!(case = %id, copies, receipt, "a report opened a case");
         Ok(Ingested::Report {
             case: id.to_string(),
-            copies: copies.len(),
+            copies,
         })
     }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// build never kills itself, whatever its environment says.
 pub(crate) struct CrashPoints {
     point: Option<(String, u64)>,
-    counts: [AtomicU64; 4],
+    counts: [AtomicU64; 5],
 }
 
 pub(crate) const CRASH_AFTER_CLAIM: usize = 0;
@@ -19,7 +19,9 @@ pub(crate) const CRASH_AFTER_DATA: usize = 1;
 pub(crate) const CRASH_AFTER_RECORD: usize = 2;
 /// After a batch of sealed copies commits (`app::sealing`).
 pub(crate) const CRASH_AFTER_SEAL_BATCH: usize = 3;
-const CRASH_NAMES: [&str; 4] = ["claimed", "data", "recorded", "sealed"];
+/// After a relay's copies are written, before they commit (`app::relay`).
+pub(crate) const CRASH_BEFORE_RELAY_COMMIT: usize = 4;
+const CRASH_NAMES: [&str; 5] = ["claimed", "data", "recorded", "sealed", "relayed"];
 
 impl CrashPoints {
     pub(crate) fn from_env() -> Self {

@@ -36,6 +36,7 @@ pub mod outcome;
 pub mod progress;
 pub mod publish;
 pub mod queue;
+mod relay;
 mod replies;
 pub mod reports;
 pub mod roster;

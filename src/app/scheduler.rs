@@ -102,6 +102,8 @@ impl App {
         done.step("key-expiry job", result.map(|()| Prepared::default()));
         let result = self.run_digest(&mut slot, now).await;
         done.step("observers' digest", result.map(|()| Prepared::default()));
+        let result = self.run_relays(&mut slot, now).await;
+        done.step("team relays", result);
         let result = self.run_case_clock(now).await;
         done.step(
             "cases' acknowledgement clock",

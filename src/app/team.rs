@@ -18,7 +18,6 @@
 use anyhow::{Context as _, Result};
 
 use super::App;
-use super::case_mail::Reader;
 use super::inbound::{Authenticated, Ingested};
 use super::member_mail::member_view;
 use crate::audit::{Actor, Channel, Record};
@@ -27,7 +26,7 @@ use crate::inbound::case_address::{self, TeamRecipient};
 use crate::mail::{self, Inbound};
 use crate::pgp;
 use crate::roster::{Email, Status};
-use crate::store::{Addressee, SignedKey};
+use crate::store::{Addressee, RelayReaders, SignedKey};
 
 /// One message on the team's pipe, read once.
 pub(super) struct TeamMail<'a> {
@@ -35,7 +34,7 @@ pub(super) struct TeamMail<'a> {
     pub original: &'a [u8],
     /// What the team reads: the original, or with its encrypted body
     /// replaced by what it decrypts to.
-    pub shown: Vec<u8>,
+    pub shown: std::borrow::Cow<'a, [u8]>,
     /// How the original is signed or encrypted.
     pub inbound: Inbound,
 }
@@ -65,8 +64,8 @@ impl App {
             Inbound::Encrypted { payload } => self
                 .decrypt_to_list(payload, None)?
                 .and_then(|opened| mail::with_decrypted_body(bytes, &opened.content))
-                .unwrap_or_else(|| bytes.to_vec()),
-            _ => bytes.to_vec(),
+                .map_or(std::borrow::Cow::Borrowed(bytes), std::borrow::Cow::Owned),
+            _ => std::borrow::Cow::Borrowed(bytes),
         };
         let message = TeamMail {
             original: bytes,
@@ -102,9 +101,7 @@ impl App {
                 self.case_post(&case, auth, &author, &message, &secret)
                     .await
             }
-            (Some((auth, author)), None) => {
-                self.team_post(auth, &author, &message.shown, &secret).await
-            }
+            (Some((auth, author)), None) => self.team_post(auth, &author, &message.shown).await,
             (None, Some(case)) => self.follow_up(&case, &message, &secret).await,
             (None, None) => {
                 // Not a team member's good post (unsigned, signed by
@@ -182,13 +179,12 @@ impl App {
             .await?)
     }
 
-    /// Re-seals `auth`'s post to the team.
+    /// Keeps `auth`'s post for re-sealing to the team.
     async fn team_post(
         &self,
         auth: Authenticated,
         author: &Addressee,
         shown: &[u8],
-        secret: &[u8; 32],
     ) -> Result<Ingested> {
         let now = self.now();
         if self.seen_before(&auth).await? {
@@ -205,7 +201,6 @@ impl App {
             Kind::TeamPost,
             &member_context(&self.list_view(), &member_view(author, ""), &[]),
         )?;
-        let (copies, _) = self.reseal_to_team(&sealer, &team, &preface.body, shown, secret)?;
         let mut tx = self.store.write(now).await?;
         match tx
             .record_signature(key.signer, key.signed_at, key.digest)
@@ -216,8 +211,16 @@ impl App {
             }
             other => other?,
         }
-        let announcement = tx.other_announcement(Kind::TeamPost, now).await?;
-        tx.insert_deliveries(announcement, now, &copies).await?;
+        self.queue_relay(
+            &mut tx,
+            &sealer,
+            Kind::TeamPost,
+            None,
+            RelayReaders::Team,
+            &preface.body,
+            shown,
+        )
+        .await?;
         tx.append_audit(
             &Record::new(
                 Actor::Member(
@@ -229,28 +232,12 @@ impl App {
                 "team.post",
                 format!("member:{}", auth.member.email),
             )
-            .detail("copies", copies.len().to_string()),
+            .detail("readers", team.len().to_string()),
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(copies = copies.len(), "team post re-sealed");
-        Ok(Ingested::TeamPost {
-            copies: copies.len(),
-        })
-    }
-
-    /// Seals `message` whole behind `preface` for each of `team` (see
-    /// [`App::reseal_to`]).
-    pub(super) fn reseal_to_team(
-        &self,
-        sealer: &super::seal::Sealer,
-        team: &[Addressee],
-        preface: &str,
-        message: &[u8],
-        secret: &[u8; 32],
-    ) -> Result<(Vec<crate::store::NewDelivery>, String)> {
-        let readers: Vec<Reader> = team.iter().cloned().map(Reader::Member).collect();
-        self.reseal_to(sealer, &readers, preface, message, secret, None)
+        tracing::info!(readers = team.len(), "team post kept for re-sealing");
+        Ok(Ingested::TeamPost { copies: team.len() })
     }
 
     /// The key of the thread stand-ins: derived from the list's secret.

@@ -207,13 +207,21 @@ async fn run(app: &App, command: AdvisoryCommand) -> Result<()> {
                 .as_ref()
                 .map(|case| case.agreed.as_ref().map(|(_, how)| how.clone()));
             if json {
-                print_json(&serde_json::json!({
+                let mut shown = serde_json::json!({
                     "advisory": advisory,
                     "changes": changes,
                     "held_until": held_until.map(crate::clock::format_instant),
-                    "case": case.as_ref().map(|case| case.id.to_string()),
-                    "reporter_agreed": agreed.clone().flatten(),
-                }))?;
+                });
+                // Only an advisory made from a case says so: the output of
+                // every other advisory stays as it was.
+                if let (Some(case), Some(object)) = (&case, shown.as_object_mut()) {
+                    object.insert("case".to_owned(), serde_json::json!(case.id.to_string()));
+                    object.insert(
+                        "reporter_agreed".to_owned(),
+                        serde_json::json!(agreed.clone().flatten()),
+                    );
+                }
+                print_json(&shown)?;
             } else {
                 print_advisory(&advisory);
                 if let Some(case) = &case {

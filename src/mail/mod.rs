@@ -286,8 +286,11 @@ pub fn autocrypt(address: &Email, keydata: &[u8]) -> String {
 /// One member's message: RFC 3156 `multipart/encrypted` around
 /// `ciphertext` (the armored encryption of a [`SignedEntity`]).
 pub fn encrypted_message(outer: &Outer<'_>, ciphertext: &[u8]) -> Result<Vec<u8>, MailError> {
-    let armored =
-        String::from_utf8(ciphertext.to_vec()).map_err(|err| MailError::Build(err.to_string()))?;
+    // CRLF line ends made here, in one pass: given bare LFs, lettre
+    // inserts each CR in place, which is quadratic in the body's size (a
+    // 1 MiB ciphertext took seconds per copy).
+    let armored = String::from_utf8(raw::crlf(ciphertext))
+        .map_err(|err| MailError::Build(err.to_string()))?;
     let control = SinglePart::builder()
         .header(content_type("application/pgp-encrypted")?)
         .header(ContentDisposition::inline())

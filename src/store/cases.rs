@@ -4,9 +4,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+use super::announcements::{kind_word, parse_kind};
 use super::{Store, StoreError, WriteTx, parse_time};
 use crate::cases::{CaseId, Step};
 use crate::clock::format_instant;
+use crate::compose::Kind;
 
 /// A new case's metadata.
 #[derive(Debug, Clone)]
@@ -570,6 +572,116 @@ impl WriteTx {
         .bind(format_instant(self.now))
         .bind(how)
         .bind(case)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Who a relay's copies go to, decided when the relay runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayReaders {
+    /// The active team.
+    Team,
+    /// A case's participants: the team, those invited, the reporter with
+    /// a key.
+    Participants,
+}
+
+impl RelayReaders {
+    fn word(self) -> &'static str {
+        match self {
+            RelayReaders::Team => "team",
+            RelayReaders::Participants => "participants",
+        }
+    }
+}
+
+/// Mail waiting to be re-sealed to its readers.
+#[derive(Debug, Clone)]
+pub struct PendingRelay {
+    pub id: i64,
+    pub kind: Kind,
+    /// The case's row, for a case's mail.
+    pub case: Option<i64>,
+    pub readers: RelayReaders,
+    /// The preface and the message, encrypted to the list key.
+    pub sealed: Vec<u8>,
+}
+
+impl Store {
+    /// This list's relays still to run, oldest first (at most `limit`).
+    pub async fn pending_relays(&self, limit: i64) -> Result<Vec<PendingRelay>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, case_id, readers, sealed FROM relays \
+             WHERE list_id = $1 AND relayed_at IS NULL ORDER BY id LIMIT $2",
+        )
+        .bind(self.list)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                let readers: String = row.try_get("readers")?;
+                let sealed: Option<Vec<u8>> = row.try_get("sealed")?;
+                Ok(PendingRelay {
+                    id: row.try_get("id")?,
+                    kind: parse_kind(&kind)?,
+                    case: row.try_get("case_id")?,
+                    readers: match readers.as_str() {
+                        "team" => RelayReaders::Team,
+                        "participants" => RelayReaders::Participants,
+                        other => {
+                            return Err(StoreError::Corrupt(format!("relays.readers {other}")));
+                        }
+                    },
+                    sealed: sealed.ok_or_else(|| {
+                        StoreError::Corrupt("a pending relay without its message".to_owned())
+                    })?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl WriteTx {
+    /// Keeps `sealed` (a preface and a message, encrypted to the list key)
+    /// for the scheduler to re-seal to `readers` as mail of `kind`, and
+    /// wakes the daemon when the transaction commits.
+    pub async fn add_relay(
+        &mut self,
+        kind: Kind,
+        case: Option<i64>,
+        readers: RelayReaders,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO relays (list_id, kind, case_id, readers, sealed, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(self.list)
+        .bind(kind_word(kind))
+        .bind(case)
+        .bind(readers.word())
+        .bind(sealed)
+        .bind(format_instant(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        self.wakes_daemon();
+        Ok(())
+    }
+
+    /// Marks relay `id` done and drops its message; `false` when another
+    /// pass did it first.
+    pub async fn relayed(&mut self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE relays SET relayed_at = $1, sealed = NULL \
+             WHERE id = $2 AND list_id = $3 AND relayed_at IS NULL",
+        )
+        .bind(format_instant(self.now))
+        .bind(id)
         .bind(self.list)
         .execute(&mut *self.tx)
         .await?;

@@ -9,7 +9,7 @@ use super::{Store, StoreError, parse_time};
 /// future such as `due_at`, nor a time someone else chose such as a
 /// signature's). Timestamps are stored in one fixed-width UTC format, so
 /// the text maximum is the newest instant.
-const STAMPS: [(&str, &str); 20] = [
+const STAMPS: [(&str, &str); 22] = [
     ("lists", "created_at"),
     ("members", "updated_at"),
     ("members", "confirmed_at"),
@@ -30,6 +30,8 @@ const STAMPS: [(&str, &str); 20] = [
     ("case_clock", "fired_at"),
     ("case_messages", "received_at"),
     ("case_participants", "invited_at"),
+    ("relays", "created_at"),
+    ("relays", "relayed_at"),
 ];
 
 impl Store {

@@ -23,7 +23,10 @@ fn post_by(signer: &str) -> Vec<u8> {
     )
 }
 
+/// The recipients of team posts' copies, once a scheduler pass (`queue
+/// run`) has re-sealed what ingest kept.
 fn team_post_recipients(env: &Env) -> Vec<String> {
+    env.ok(&["queue", "run"]);
     env.sql(
         "SELECT d.recipient FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
          WHERE a.kind = 'team-post' ORDER BY d.recipient",
@@ -101,7 +104,10 @@ fn a_post_not_signed_by_an_active_team_member_is_never_relayed_as_theirs() {
     assert_eq!(team_post_recipients(&env), expected_team(&env));
 }
 
+/// The recipients of reports' copies, once a scheduler pass has
+/// re-sealed what ingest kept.
 fn case_report_recipients(env: &Env) -> Vec<String> {
+    env.ok(&["queue", "run"]);
     env.sql(
         "SELECT d.recipient FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
          WHERE a.kind = 'case-report' ORDER BY d.recipient",
@@ -324,4 +330,32 @@ fn a_clock_that_was_stopped_past_every_step_fires_each_once() {
         clock_steps(&env),
         ["case.remind", "case.escalate", "case.breach"]
     );
+}
+
+/// Ingest keeps a post for the scheduler to re-seal; a pass killed after
+/// writing the copies but before committing them leaves the relay whole,
+/// and the next pass queues each copy once.
+#[test]
+fn a_relay_killed_before_it_commits_is_relayed_once_by_the_next_pass() {
+    let env = team_env();
+    assert_eq!(ingest_to(&env, TEAM, &post_by(who::BOB)), 0);
+    let killed = env
+        .command()
+        .env("EMBARGO_CRASH_AT", "relayed:1")
+        .args(["queue", "run"])
+        .output()
+        .expect("queue run");
+    assert!(!killed.status.success(), "the crash point was not reached");
+    let queued = env.sql(
+        "SELECT count(*) FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+         WHERE a.kind = 'team-post'",
+    );
+    assert_eq!(queued.trim(), "0", "nothing of the killed pass was kept");
+    assert_eq!(team_post_recipients(&env), expected_team(&env));
+    // Another pass relays nothing again.
+    assert_eq!(team_post_recipients(&env), expected_team(&env));
+    let pending = env.sql("SELECT count(*) FROM relays WHERE relayed_at IS NULL");
+    assert_eq!(pending.trim(), "0");
+    let kept = env.sql("SELECT count(*) FROM relays WHERE sealed IS NOT NULL");
+    assert_eq!(kept.trim(), "0", "a relayed message is not kept");
 }
