@@ -133,16 +133,18 @@ async fn bench(full: bool) -> Result<()> {
             relaying.elapsed().as_secs_f64()
         );
     })
-    .and_then(|()| posts(
-        binary,
-        &config_path,
-        &database,
-        &poster,
-        &poster_secret,
-        team_size,
-        runs,
-        full,
-    ));
+    .and_then(|()| {
+        posts(
+            binary,
+            &config_path,
+            &database,
+            &poster,
+            &poster_secret,
+            team_size,
+            runs,
+            full,
+        )
+    });
     let _ = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
         .status();

@@ -28,6 +28,12 @@ name = "Example Project pre-disclosure list"
 
 [storage]
 data_dir = "var"
+
+[team]
+address = "security@project.example"
+
+[cases]
+authserv_id = "mail.project.example"
 "#;
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -197,6 +203,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         println!("  | {line}");
     }
 
+    cases(&app, &config_path, now).await?;
+
     step(
         "The embargo ends: the advisory publishes itself (the clock moved to the disclosure time)",
     );
@@ -250,6 +258,110 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             "\nDone. The temporary list was deleted (run `embargo demo --keep` to look around)."
         );
     }
+    Ok(())
+}
+
+/// The team's own list: a report arrives, the reporter gets the receipt,
+/// the clock reminds maintainers at 12 h, a maintainer acknowledges.
+async fn cases(
+    app: &std::sync::Arc<App>,
+    config_path: &std::path::Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    step("A vulnerability report arrives at security@project.example (the team's own list)");
+    let team = Email::parse("security@project.example")?;
+    let report = "Authentication-Results: mail.project.example;\r\n\
+         \tdkim=pass (2048-bit key) header.d=researcher.example header.i=@researcher.example\r\n\
+         From: Rita Researcher <rita@researcher.example>\r\n\
+         To: security@project.example\r\n\
+         Subject: Heap overflow in the frobnicator\r\n\
+         Message-ID: <report-1@researcher.example>\r\n\
+         \r\n\
+         parse_frob() reads past its buffer on a 70-byte header; a proof of concept follows.\r\n";
+    let case = match app.ingest_team(report.as_bytes(), Some(&team)).await? {
+        crate::app::inbound::Ingested::Report { case, copies } => {
+            println!(
+                "{case} opened. The report is kept only encrypted to the list key, and re-sealed to each of the team ({copies} member)."
+            );
+            case
+        }
+        other => anyhow::bail!("the demo's report was not taken: {other:?}"),
+    };
+    let (_, tally) = app.queue_run().await?;
+    let maildir = app.config.delivery.maildir.join("new");
+    let receipt = std::fs::read_dir(&maildir)
+        .context("read the maildir")?
+        .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .find(|text| text.contains("To: rita@researcher.example"))
+        .context("the receipt is in the maildir")?;
+    println!(
+        "{} messages sent. Our mail server vouched for researcher.example (DKIM), so Rita got a receipt, signed by the list, that says nothing of her report:",
+        tally.sent
+    );
+    let mut shown = Vec::new();
+    for line in receipt
+        .lines()
+        .filter(|line| line.starts_with("Subject:") || line.starts_with("Reply-To:"))
+    {
+        if !shown.contains(&line) {
+            println!("  | {line}");
+            shown.push(line);
+        }
+    }
+    let opened = app
+        .case_list(true)
+        .await?
+        .first()
+        .and_then(|c| clock::parse_instant(&c.opened_at))
+        .unwrap_or(now);
+
+    step("12 hours later, nobody has answered: the clock reminds the maintainers");
+    let later = |hours| opened + chrono::Duration::hours(hours);
+    let at_twelve = open_app(
+        Config::load(Some(config_path))?,
+        Box::new(clock::FixedClock(later(12))),
+    )
+    .await?;
+    let at_twelve = std::sync::Arc::new(at_twelve);
+    at_twelve.queue_run().await?;
+    for case in at_twelve.case_list(true).await? {
+        println!(
+            "  {} {} clock: {} (fired: {})",
+            case.id,
+            case.state,
+            case.clock,
+            case.fired.join(", ")
+        );
+    }
+    drop(at_twelve);
+
+    step("embargo case ack: a maintainer acknowledges; the reporter gets the text");
+    let at_thirteen = open_app(
+        Config::load(Some(config_path))?,
+        Box::new(clock::FixedClock(later(13))),
+    )
+    .await?;
+    let acted = at_thirteen
+        .case_ack(
+            &case,
+            "Thank you, Rita. We can reproduce it and are working on a fix.",
+            "alice@project.example",
+        )
+        .await?;
+    println!(
+        "{} acknowledged; the reporter's copy is {} (she sent no key).",
+        acted.case,
+        if acted.reporter_encrypted {
+            "encrypted"
+        } else {
+            "a content-free notice: the text waits for her key"
+        }
+    );
+    for case in at_thirteen.case_list(false).await? {
+        println!("  {} {} clock: {}", case.id, case.state, case.clock);
+    }
+    at_thirteen.close().await;
     Ok(())
 }
 
