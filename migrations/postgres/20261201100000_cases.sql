@@ -47,7 +47,11 @@ CREATE TABLE case_messages (
     case_id      BIGINT NOT NULL REFERENCES cases (id),
     received_at  TEXT COLLATE "C" NOT NULL,
     ref          TEXT COLLATE "C",
-    sealed       BYTEA NOT NULL
+    sealed       BYTEA NOT NULL,
+    -- 1: text the reporter was only told of (they had no key): the list's
+    -- preface and the message, held until they send a key, then relayed
+    -- to them encrypted (and set back to 0).
+    withheld     BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX case_messages_ref ON case_messages (ref);
 
@@ -75,7 +79,7 @@ CREATE TABLE relays (
     list_id     BIGINT NOT NULL REFERENCES lists (id),
     kind        TEXT COLLATE "C" NOT NULL,
     case_id     BIGINT REFERENCES cases (id),
-    readers     TEXT COLLATE "C" NOT NULL CHECK (readers IN ('team', 'participants')),
+    readers     TEXT COLLATE "C" NOT NULL CHECK (readers IN ('team', 'participants', 'reporter')),
     sealed      BYTEA,
     created_at  TEXT COLLATE "C" NOT NULL,
     relayed_at  TEXT COLLATE "C"

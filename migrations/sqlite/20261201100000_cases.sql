@@ -47,7 +47,11 @@ CREATE TABLE case_messages (
     case_id      INTEGER NOT NULL REFERENCES cases (id),
     received_at  TEXT NOT NULL,
     ref          TEXT,
-    sealed       BLOB NOT NULL
+    sealed       BLOB NOT NULL,
+    -- 1: text the reporter was only told of (they had no key): the list's
+    -- preface and the message, held until they send a key, then relayed
+    -- to them encrypted (and set back to 0).
+    withheld     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX case_messages_ref ON case_messages (ref);
 
@@ -75,7 +79,7 @@ CREATE TABLE relays (
     list_id     INTEGER NOT NULL REFERENCES lists (id),
     kind        TEXT NOT NULL,
     case_id     INTEGER REFERENCES cases (id),
-    readers     TEXT NOT NULL CHECK (readers IN ('team', 'participants')),
+    readers     TEXT NOT NULL CHECK (readers IN ('team', 'participants', 'reporter')),
     sealed      BLOB,
     created_at  TEXT NOT NULL,
     relayed_at  TEXT

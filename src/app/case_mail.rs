@@ -102,6 +102,9 @@ pub(super) fn participant_readers(participants: &[Participant]) -> Vec<Reader> {
 pub(super) struct CaseCopies {
     pub copies: Vec<NewDelivery>,
     pub message_ids: Vec<String>,
+    /// What a reporter without a key was only told of, held for them
+    /// (the preface and the text, encrypted to the list key).
+    pub withheld: Option<Vec<u8>>,
 }
 
 impl App {
@@ -151,11 +154,13 @@ impl App {
                 .map(|(reader, sealed)| reader.delivery(sealed))
                 .collect(),
             message_ids: vec![message_id],
+            withheld: None,
         })
     }
 
     /// Mail to the case's reporter: `full` encrypted to their key when we
-    /// have one; otherwise only the content-free `notice` lines, signed.
+    /// have one; otherwise only the content-free `notice` lines, signed,
+    /// and `full` (when it says more) held for them until they send a key.
     pub(super) fn mail_reporter(
         &self,
         sealer: &Sealer,
@@ -191,6 +196,11 @@ impl App {
                 reply_to: reply_to.as_deref(),
             },
         )?;
+        let withheld = if full.is_empty() || full == notice {
+            None
+        } else {
+            Some(self.held_for_reporter(sealer, title, &full.join("\n"))?)
+        };
         Ok(CaseCopies {
             copies: vec![outside_delivery(
                 &to,
@@ -200,7 +210,28 @@ impl App {
                 },
             )],
             message_ids: vec![message_id],
+            withheld,
         })
+    }
+
+    /// `text` under `title`, held for a reporter without a key: the
+    /// preface and the message, encrypted to the list key.
+    pub(super) fn held_for_reporter(
+        &self,
+        sealer: &Sealer,
+        title: &str,
+        text: &str,
+    ) -> Result<Vec<u8>> {
+        self.held_message(sealer, &mail::plain_message(title, text))
+    }
+
+    /// `message` held for a reporter without a key (see `app::relay`).
+    pub(super) fn held_message(&self, sealer: &Sealer, message: &[u8]) -> Result<Vec<u8>> {
+        let preface = format!(
+            "The security team sent you this on {} while we had no key of yours; you were told there was a message. Here it is, encrypted to the key you sent.",
+            crate::advisory::time::format_utc(self.now())
+        );
+        sealer.encrypt_to_list(&super::relay::frame(&preface, message)?)
     }
 
     /// `message` whole behind `preface`, signed once by the list, with

@@ -129,6 +129,12 @@ impl App {
             )?),
         };
         let kept = sealer.encrypt_to_list(&message.shown)?;
+        // A reporter without a key is only told of it; the post is held
+        // for them until they send one.
+        let held = match reporter {
+            Some(_) => None,
+            None => Some(self.held_message(&sealer, &message.shown)?),
+        };
         let key = SignedKey {
             signer: &auth.verified.signer,
             signed_at: auth.verified.signed_at,
@@ -155,6 +161,9 @@ impl App {
             &message.shown,
         )
         .await?;
+        if let Some(held) = &held {
+            tx.withhold_for_reporter(case.row, held).await?;
+        }
         if let Some(notice) = &notice {
             self.queue_case_copies(&mut tx, &sealer, case.row, Kind::CaseNotice, notice, secret)
                 .await?;
@@ -248,7 +257,7 @@ impl App {
         ];
         if let Some((fingerprint, _)) = &new_key {
             lines.push(format!(
-                "the reporter sent their key, {fingerprint}: what we send them from now on is encrypted to it"
+                "the reporter sent their key, {fingerprint}: what we send them from now on is encrypted to it, and what they were only told of is sent to them now"
             ));
         }
         if agrees {
@@ -276,8 +285,12 @@ impl App {
         let mut tx = self.store.write(now).await?;
         tx.add_case_message(case.row, reference.as_deref(), &kept)
             .await?;
-        if let Some((fingerprint, cert)) = &new_key {
-            tx.set_reporter_cert(case.row, fingerprint, cert).await?;
+        let mut released = 0;
+        if let Some((fingerprint, cert)) = &new_key
+            && tx.set_reporter_cert(case.row, fingerprint, cert).await?
+        {
+            // What they were only told of goes to them now, encrypted.
+            released = tx.release_withheld(case.row).await?;
         }
         if agrees {
             tx.record_agreement(case.row, if signed { "signed" } else { "unsigned" })
@@ -297,6 +310,7 @@ impl App {
             &Record::new(Actor::System, "case.follow-up", case.id.to_string())
                 .detail("from reporter", if by_reporter { "yes" } else { "no" })
                 .detail("key", if new_key.is_some() { "yes" } else { "no" })
+                .detail("released to the reporter", released.to_string())
                 .detail(
                     "agree",
                     match (agrees, signed) {

@@ -241,6 +241,9 @@ impl App {
         made: &CaseCopies,
         secret: &[u8; 32],
     ) -> Result<()> {
+        if let Some(held) = &made.withheld {
+            tx.withhold_for_reporter(case_row, held).await?;
+        }
         if made.copies.is_empty() {
             return Ok(());
         }

@@ -30,7 +30,7 @@ const RELAYS_PER_PASS: i64 = 50;
 
 /// The preface and the message as one byte string: the preface's length
 /// (4 bytes, big-endian), the preface, the message.
-fn frame(preface: &str, message: &[u8]) -> Result<Vec<u8>> {
+pub(super) fn frame(preface: &str, message: &[u8]) -> Result<Vec<u8>> {
     let length = u32::try_from(preface.len()).context("a preface over 4 GiB")?;
     let mut framed = Vec::with_capacity(4 + preface.len() + message.len());
     framed.extend_from_slice(&length.to_be_bytes());
@@ -102,17 +102,22 @@ impl App {
         let framed = self.open_kept(&relay.sealed)?;
         let (preface, message) =
             unframe(&framed).context("a relay whose preface cannot be read")?;
-        let mut readers: Vec<Reader> = self.team().await?.into_iter().map(Reader::Member).collect();
+        let mut readers: Vec<Reader> = Vec::new();
+        if relay.readers != RelayReaders::Reporter {
+            readers.extend(self.team().await?.into_iter().map(Reader::Member));
+        }
         let mut reply_to = None;
-        if relay.readers == RelayReaders::Participants {
+        if relay.readers != RelayReaders::Team {
             let case = match relay.case {
                 Some(row) => self.store.case_by_row(row).await?,
                 None => None,
             }
             .context("a case's relay without its case")?;
-            readers.extend(participant_readers(
-                &self.store.participants(case.row).await?,
-            ));
+            if relay.readers == RelayReaders::Participants {
+                readers.extend(participant_readers(
+                    &self.store.participants(case.row).await?,
+                ));
+            }
             readers.extend(keyed_reporter(&case));
             reply_to = self.case_reply_address(secret, case.id);
         }

@@ -40,7 +40,7 @@ pub use inbound::{Dropped, Inbound, Limits, SignedContent, read_inbound, signed_
 pub use raw::crlf;
 pub use read::{SignedParts, encrypted_payload, signed_parts};
 pub use repost::{
-    SenderHeaders, ThreadHeaders, repost_entity, sender_headers, thread_headers,
+    SenderHeaders, ThreadHeaders, plain_message, repost_entity, sender_headers, thread_headers,
     with_decrypted_body,
 };
 pub use transport::{Connection, Envelope, Outcome, SmtpTarget, Transport};

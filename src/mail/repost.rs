@@ -206,6 +206,19 @@ fn autocrypt_keydata(value: &str, from: &str) -> Option<Vec<u8>> {
         .filter(|key| !key.is_empty())
 }
 
+/// A plain text message of ours (`subject`, `body`), to be re-sealed
+/// behind a preface like a message that arrived: the text the list held
+/// for a reporter until they sent a key. The subject is made one line.
+pub fn plain_message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "Subject: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n{}",
+        one_line(subject),
+        String::from_utf8_lossy(&crlf(body.as_bytes()))
+    )
+    .into_bytes()
+}
+
 /// The message a recipient of `message` (an RFC 3156 encrypted message)
 /// would read once `entity`, its decrypted content, is in its place:
 /// every header of `message` but MIME's own, then `entity` (its own

@@ -587,6 +587,8 @@ pub enum RelayReaders {
     /// A case's participants: the team, those invited, the reporter with
     /// a key.
     Participants,
+    /// A case's reporter alone (what was held until they sent a key).
+    Reporter,
 }
 
 impl RelayReaders {
@@ -594,6 +596,7 @@ impl RelayReaders {
         match self {
             RelayReaders::Team => "team",
             RelayReaders::Participants => "participants",
+            RelayReaders::Reporter => "reporter",
         }
     }
 }
@@ -633,6 +636,7 @@ impl Store {
                     readers: match readers.as_str() {
                         "team" => RelayReaders::Team,
                         "participants" => RelayReaders::Participants,
+                        "reporter" => RelayReaders::Reporter,
                         other => {
                             return Err(StoreError::Corrupt(format!("relays.readers {other}")));
                         }
@@ -671,6 +675,56 @@ impl WriteTx {
         .await?;
         self.wakes_daemon();
         Ok(())
+    }
+
+    /// Holds `sealed` (a preface and a message, encrypted to the list key)
+    /// for case row `case`'s reporter until they send a key.
+    pub async fn withhold_for_reporter(
+        &mut self,
+        case: i64,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO case_messages (case_id, received_at, ref, sealed, withheld) \
+             SELECT id, $2, NULL, $3, 1 FROM cases WHERE id = $1 AND list_id = $4",
+        )
+        .bind(case)
+        .bind(format_instant(self.now))
+        .bind(sealed)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Relays everything held for case row `case`'s reporter to them (they
+    /// sent a key): one relay per message, oldest first. Answers how many.
+    pub async fn release_withheld(&mut self, case: i64) -> Result<u64, StoreError> {
+        let released = sqlx::query(
+            "INSERT INTO relays (list_id, kind, case_id, readers, sealed, created_at) \
+             SELECT c.list_id, $1, m.case_id, 'reporter', m.sealed, $2 \
+             FROM case_messages m JOIN cases c ON c.id = m.case_id \
+             WHERE m.case_id = $3 AND m.withheld = 1 AND c.list_id = $4 ORDER BY m.id",
+        )
+        .bind(kind_word(Kind::CaseMail))
+        .bind(format_instant(self.now))
+        .bind(case)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE case_messages SET withheld = 0 WHERE withheld = 1 AND case_id = $1 \
+             AND case_id IN (SELECT id FROM cases WHERE list_id = $2)",
+        )
+        .bind(case)
+        .bind(self.list)
+        .execute(&mut *self.tx)
+        .await?;
+        if released > 0 {
+            self.wakes_daemon();
+        }
+        Ok(released)
     }
 
     /// Marks relay `id` done and drops its message; `false` when another

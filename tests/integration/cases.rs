@@ -1028,3 +1028,78 @@ fn nothing_of_a_case_is_logged_or_stored_in_clear() {
         assert!(!audit.contains(canary), "{canary} audited");
     }
 }
+
+/// "Reply with your key to read it" holds: what a reporter without a key
+/// was only told of (a team post to the case, the acknowledgement) goes
+/// to them, encrypted, once a reply brings their key, and not before.
+#[test]
+fn what_a_keyless_reporter_was_told_of_reaches_them_encrypted_once_they_send_a_key() {
+    let env = vouching_env();
+    // Frank reports without a key.
+    let report = report_from(
+        who::FRANK,
+        "held1@user.example",
+        &opendkim_pass("user.example"),
+    );
+    assert_eq!(ingest_to(&env, TEAM, &report), 0);
+    let address = reply_address(&env, "CASE-2026-0001");
+    let mut headers = Headers::new(who::BOB, &address);
+    headers.subject = "Re: your report".to_owned();
+    let post = signed_mime(
+        who::BOB,
+        &headers,
+        "CanaryHeldPost: which version?\n",
+        &[],
+        SIGNED_NOW,
+    );
+    assert_eq!(ingest_to(&env, &address, &post), 0);
+    let text = env.file("ack.txt", b"CanaryHeldAck: reproduced.\n");
+    env.ok(&[
+        "case",
+        "ack",
+        "CASE-2026-0001",
+        "--message",
+        path(&text),
+        "--by",
+        who::CAROL,
+    ]);
+    env.ok(&["queue", "run"]);
+    let before: Vec<String> = mail_to(&env, who::FRANK);
+    assert_eq!(before.len(), 3, "the receipt and two notices");
+    for eml in &before {
+        assert!(!eml.contains("CanaryHeld"), "{eml}");
+        assert!(!eml.contains("multipart/encrypted"));
+    }
+
+    // His reply brings his key: both held texts reach him, encrypted to it.
+    let mut headers = Headers::new(who::FRANK, &address);
+    headers.subject = "Re: here is my key".to_owned();
+    let reply = signed_mime(
+        who::FRANK,
+        &headers,
+        "Here is my key.\n",
+        &[Attachment::pgp_keys(keys().public(who::FRANK))],
+        SIGNED_NOW,
+    );
+    assert_eq!(ingest_to(&env, &address, &reply), 0);
+    env.ok(&["queue", "run"]);
+    let read: Vec<String> = decrypted_copies_of(&env, who::FRANK)
+        .iter()
+        .map(|inner| String::from_utf8_lossy(inner).into_owned())
+        .collect();
+    assert_eq!(read.len(), 2, "one message for each held text");
+    assert!(read.iter().any(|t| t.contains("CanaryHeldPost")));
+    assert!(read.iter().any(|t| t.contains("CanaryHeldAck")));
+    for eml in mail_to(&env, who::FRANK) {
+        assert!(!eml.contains("CanaryHeld"), "never in clear");
+    }
+    // Released once: another reply (and another pass) sends nothing again.
+    let again = format!(
+        "From: {}\r\nTo: {address}\r\nSubject: thanks\r\nMessage-ID: <thanks@user.example>\r\n\r\nThanks.\r\n",
+        who::FRANK
+    );
+    assert_eq!(ingest_to(&env, &address, again.as_bytes()), 0);
+    env.ok(&["queue", "run"]);
+    assert_eq!(decrypted_copies_of(&env, who::FRANK).len(), 2);
+    assert_database_holds_none_of(&env, &["CanaryHeldPost", "CanaryHeldAck"]);
+}

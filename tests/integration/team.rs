@@ -359,3 +359,98 @@ fn a_relay_killed_before_it_commits_is_relayed_once_by_the_next_pass() {
     let kept = env.sql("SELECT count(*) FROM relays WHERE sealed IS NOT NULL");
     assert_eq!(kept.trim(), "0", "a relayed message is not kept");
 }
+
+/// The re-sealed copies cross a real SMTP server process on 127.0.0.1:
+/// one session transaction per member, exactly the active team, nothing
+/// of the post in the envelope or outside the encryption, and each copy
+/// opened by its own member's key and by no other team member's.
+#[test]
+fn a_team_post_crosses_a_real_smtp_server_and_each_member_reads_only_their_copy() {
+    use std::time::Duration;
+
+    use crate::common::smtp::{Rules, SmtpServer};
+    use crate::common::team::decrypt_as;
+
+    let env = team_env();
+    let smtp = SmtpServer::start(&env.dir.path().join("smtp"), &Rules::new());
+    append_config(
+        &env,
+        &format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
+            smtp.port()
+        ),
+    );
+    assert_eq!(ingest_to(&env, TEAM, &post_by(who::BOB)), 0);
+    env.ok(&["queue", "run"]);
+    let team = expected_team(&env);
+    let posts: Vec<String> = env
+        .sql(
+            "SELECT d.message_id FROM deliveries d JOIN announcements a ON a.id = d.announcement_id \
+             WHERE a.kind = 'team-post'",
+        )
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(posts.len(), team.len());
+    // The members' own mail from setting up (confirm, welcome) went first.
+    let received: Vec<_> = smtp
+        .wait_for(team.len(), Duration::from_secs(30))
+        .into_iter()
+        .filter(|r| r.message_id.as_ref().is_some_and(|id| posts.contains(id)))
+        .collect();
+    let mut recipients: Vec<String> = received.iter().flat_map(|r| r.rcpt.clone()).collect();
+    recipients.sort();
+    assert_eq!(recipients, team, "exactly the active team, over SMTP");
+    for message in &received {
+        assert_eq!(message.rcpt.len(), 1, "one recipient per message");
+        let bytes = smtp.message(message);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("CanaryTeamPostBody") && !text.contains(SECRET_SUBJECT));
+        assert!(!message.mail_from.contains("Canary"));
+        for member in &team {
+            let opened = decrypt_as(&env, member, &bytes);
+            if *member == message.rcpt[0] {
+                let inner = opened.expect("its member reads it");
+                assert!(String::from_utf8_lossy(&inner).contains("CanaryTeamPostBody"));
+            } else {
+                assert!(
+                    opened.is_none(),
+                    "{member} reads {}'s copy",
+                    message.rcpt[0]
+                );
+            }
+        }
+    }
+}
+
+/// Mail to the team address over `[inbound]`'s limits (too large, nested
+/// too deep) is dropped unread, as commands are: no case, nothing kept,
+/// and the MTA is told it was taken.
+#[test]
+fn a_report_over_the_inbound_limits_is_dropped_unread() {
+    let env = team_env();
+    append_config(&env, "[inbound]\nmax_bytes = 65536\nmax_depth = 5\n");
+    let mut large =
+        String::from_utf8(report_from(REPORTER, "big@reporter.example", "")).expect("utf-8");
+    while large.len() <= 65_536 {
+        large.push_str("padding padding padding padding padding padding padding padding\r\n");
+    }
+    assert_eq!(ingest_to(&env, TEAM, large.as_bytes()), 0);
+    let mut nested = format!(
+        "From: {REPORTER}\r\nTo: {TEAM}\r\nSubject: x\r\nMessage-ID: <deep@reporter.example>\r\nMIME-Version: 1.0\r\n"
+    );
+    for level in 0..10 {
+        nested.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n"
+        ));
+    }
+    nested.push_str("Content-Type: text/plain\r\n\r\nCanaryReportBody-7731\r\n");
+    assert_eq!(ingest_to(&env, TEAM, nested.as_bytes()), 0);
+    assert!(cases(&env).is_empty());
+    let relays = env.sql("SELECT count(*) FROM relays");
+    assert_eq!(relays.trim(), "0");
+    // The limits' neighbour: a report just under them opens its case.
+    let small = report_from(REPORTER, "small@reporter.example", "");
+    assert_eq!(ingest_to(&env, TEAM, &small), 0);
+    assert_eq!(cases(&env).len(), 1);
+}

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::process::Command;
 
-use mail_parser::MessageParser;
+use mail_parser::{MessageParser, MimeHeaders as _};
 
 use super::outbox::maildir;
 use super::{Env, keys, who};
@@ -88,7 +88,12 @@ pub fn decrypted_copies_of(env: &Env, email: &str) -> Vec<Vec<u8>> {
             .and_then(|a| a.address())
             .unwrap_or_default()
             .to_owned();
-        let Some(payload) = message.part(2) else {
+        // Only encrypted copies: a content-free notice is signed, in clear.
+        let encrypted = message.content_type().is_some_and(|ct| {
+            ct.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("encrypted"))
+        });
+        let Some(payload) = message.part(2).filter(|_| encrypted) else {
             continue;
         };
         let ciphertext = env.file("payload.asc", payload.contents());
@@ -96,7 +101,7 @@ pub fn decrypted_copies_of(env: &Env, email: &str) -> Vec<Vec<u8>> {
         if to == email {
             assert!(out.status.success(), "{email} cannot read their own copy");
             found.push(out.stdout);
-        } else if String::from_utf8_lossy(&eml).contains("multipart/encrypted") {
+        } else {
             assert!(!out.status.success(), "{email} can read {to}'s copy");
         }
     }
@@ -194,4 +199,39 @@ pub fn ingest_logged(env: &Env, recipient: &str, message: &[u8]) -> (i32, String
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.code().unwrap_or(-1), logged)
+}
+
+/// What `email`'s secret key decrypts `eml`'s encrypted part to, or
+/// `None` when it cannot (or `eml` is not encrypted).
+pub fn decrypt_as(env: &Env, email: &str, eml: &[u8]) -> Option<Vec<u8>> {
+    let message = MessageParser::default().parse(eml)?;
+    let payload = message.part(2)?;
+    let home = tempfile::tempdir().expect("GnuPG home");
+    let gpg = |args: &[&str], file: &std::path::Path| {
+        Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args([
+                "--batch",
+                "--no-tty",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .arg(file)
+            .output()
+            .expect("run gpg")
+    };
+    let secret = env.file("decrypt-as-secret.asc", keys().secret(email));
+    assert!(gpg(&["--import"], &secret).status.success());
+    let ciphertext = env.file("decrypt-as.asc", payload.contents());
+    let out = gpg(&["--decrypt"], &ciphertext);
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(home.path())
+        .args(["--kill", "all"])
+        .status();
+    out.status.success().then_some(out.stdout)
 }
