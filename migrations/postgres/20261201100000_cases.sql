@@ -24,6 +24,9 @@ CREATE TABLE cases (
     advisory              TEXT COLLATE "C",
     credit                TEXT COLLATE "C",
     anonymous             BIGINT NOT NULL DEFAULT 0,
+    -- When the timeline the reporter is asked to agree to was proposed: a
+    -- signature older than that agrees to an earlier one.
+    timeline_at           TEXT COLLATE "C",
     agreed_at             TEXT COLLATE "C",
     agreed_how            TEXT COLLATE "C",
     UNIQUE (list_id, year, number)

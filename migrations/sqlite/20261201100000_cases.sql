@@ -24,6 +24,9 @@ CREATE TABLE cases (
     advisory              TEXT,
     credit                TEXT,
     anonymous             INTEGER NOT NULL DEFAULT 0,
+    -- When the timeline the reporter is asked to agree to was proposed: a
+    -- signature older than that agrees to an earlier one.
+    timeline_at           TEXT,
     agreed_at             TEXT,
     agreed_how            TEXT,
     UNIQUE (list_id, year, number)

@@ -375,6 +375,8 @@ impl App {
         next.content = content.clone();
         next.revision += 1;
         self.check_templates(&next, &changes)?;
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        let retimed = self.prepare_retiming(&next, &fields).await?;
         let mut tx = self.store.write(now).await?;
         let current = tx.advisory(&old.id).await?.context("advisory vanished")?;
         if current.advisory.revision != old.revision {
@@ -400,7 +402,9 @@ impl App {
                     .await?;
             }
         }
-        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        if let Some(timeline) = &retimed {
+            self.retime_in(&mut tx, timeline).await?;
+        }
         // Field names only: the audit log never holds embargoed text.
         let record = Record::new(Actor::Operator, "advisory.edit", subject(&old.id))
             .detail("revision", revision.to_string())

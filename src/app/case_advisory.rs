@@ -26,15 +26,22 @@ pub struct FromCase {
     pub anonymous: bool,
 }
 
-/// A link checked and its mail sealed, before the advisory's transaction.
-pub(super) struct Linked {
+/// The proposed timeline of an advisory, sealed for its case's readers
+/// before the advisory's transaction.
+pub(super) struct Timeline {
     case: CaseRow,
-    anonymous: bool,
-    credit: Option<String>,
     reporter: CaseCopies,
     others: CaseCopies,
     secret: [u8; 32],
     sealer: super::seal::Sealer,
+}
+
+/// A link checked and its timeline sealed, before the advisory's
+/// transaction.
+pub(super) struct Linked {
+    timeline: Timeline,
+    anonymous: bool,
+    credit: Option<String>,
 }
 
 impl App {
@@ -70,14 +77,60 @@ impl App {
                     .map_err(|err| anyhow::anyhow!("--credit: {err}"))?,
             )
         };
+        let timeline = self.timeline(case, draft, credit.as_deref(), false).await?;
+        Ok(Linked {
+            timeline,
+            anonymous: from.anonymous,
+            credit,
+        })
+    }
+
+    /// The new timeline when an edit of `next` moved its patch date or
+    /// disclosure and it was made from a case still open; `None` otherwise.
+    pub(super) async fn prepare_retiming(
+        &self,
+        next: &Advisory,
+        changed: &[&str],
+    ) -> Result<Option<Timeline>> {
+        if !changed
+            .iter()
+            .any(|field| matches!(*field, "patch_date" | "disclose_at"))
+        {
+            return Ok(None);
+        }
+        let Some(case) = self
+            .store
+            .case_of_advisory(&next.id.normalized())
+            .await?
+            .filter(|case| case.state == "open")
+        else {
+            return Ok(None);
+        };
+        let credit = case.credit.clone();
+        Ok(Some(
+            self.timeline(case, next, credit.as_deref(), true).await?,
+        ))
+    }
+
+    /// The timeline of `advisory` for `case`'s reporter (encrypted, or
+    /// held behind a content-free notice), the team and the participants.
+    async fn timeline(
+        &self,
+        case: CaseRow,
+        advisory: &Advisory,
+        credit: Option<&str>,
+        revised: bool,
+    ) -> Result<Timeline> {
         let now = self.now();
         let secret = self.thread_secret().await?;
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
-        let content = &draft.content;
+        let content = &advisory.content;
         let mut lines = vec![
             format!(
-                "The security team proposes this timeline for {} (advisory {}):",
-                case.id, draft.id
+                "The security team proposes {} timeline for {} (advisory {}):",
+                if revised { "a new" } else { "this" },
+                case.id,
+                advisory.id
             ),
             format!(
                 "  patch date:         {}",
@@ -89,20 +142,30 @@ impl App {
                 "  public disclosure:  {}",
                 crate::advisory::time::format_utc(content.disclose_at)
             ),
-            match &credit {
+            match credit {
                 Some(name) => format!("The advisory will credit the reporter as: {name}"),
                 None => {
                     "The reporter asked to stay anonymous: the advisory credits nobody.".to_owned()
                 }
             },
         ];
+        if revised {
+            lines.push(
+                "It replaces the timeline proposed before: an agreement to that one no longer counts."
+                    .to_owned(),
+            );
+        }
         let mut for_reporter = lines.clone();
         for_reporter.push(String::new());
         for_reporter.push(
             "Reply with a line AGREE to agree to it (signed with your key, if you can), or tell us what you need."
                 .to_owned(),
         );
-        let title = format!("{}: the proposed timeline", case.id);
+        let title = format!(
+            "{}: the {}proposed timeline",
+            case.id,
+            if revised { "new " } else { "" }
+        );
         let reporter = self.mail_reporter(
             &sealer,
             &case,
@@ -135,15 +198,29 @@ impl App {
         )?;
         let reply_to = self.case_reply_address(&secret, case.id);
         let others = self.case_mail_to(&sealer, &readers, &rendered, reply_to.as_deref())?;
-        Ok(Linked {
+        Ok(Timeline {
             case,
-            anonymous: from.anonymous,
-            credit,
             reporter,
             others,
             secret,
             sealer,
         })
+    }
+
+    /// Queues `timeline` inside the advisory's transaction.
+    async fn queue_timeline(&self, tx: &mut WriteTx, timeline: &Timeline) -> Result<()> {
+        let kind = if timeline.case.reporter_cert.is_some() {
+            Kind::CaseMail
+        } else {
+            Kind::CaseNotice
+        };
+        let row = timeline.case.row;
+        let (sealer, secret) = (&timeline.sealer, &timeline.secret);
+        self.queue_case_copies(tx, sealer, row, kind, &timeline.reporter, secret)
+            .await?;
+        self.queue_case_copies(tx, sealer, row, Kind::CaseMail, &timeline.others, secret)
+            .await?;
+        Ok(())
     }
 
     /// Links the advisory `id` to its case inside the advisory's
@@ -154,7 +231,7 @@ impl App {
         id: &AdvisoryId,
         linked: &Linked,
     ) -> Result<()> {
-        let case = &linked.case;
+        let case = &linked.timeline.case;
         if !tx
             .link_case(
                 case.row,
@@ -169,34 +246,26 @@ impl App {
                 case.id
             );
         }
-        let kind = if case.reporter_cert.is_some() {
-            Kind::CaseMail
-        } else {
-            Kind::CaseNotice
-        };
-        self.queue_case_copies(
-            tx,
-            &linked.sealer,
-            case.row,
-            kind,
-            &linked.reporter,
-            &linked.secret,
-        )
-        .await?;
-        self.queue_case_copies(
-            tx,
-            &linked.sealer,
-            case.row,
-            Kind::CaseMail,
-            &linked.others,
-            &linked.secret,
-        )
-        .await?;
+        self.queue_timeline(tx, &linked.timeline).await?;
         tx.append_audit(
             &Record::new(Actor::Operator, "case.advisory", case.id.to_string())
                 .detail("advisory", id.as_str())
                 .detail("credit", linked.credit.as_deref().unwrap_or("anonymous")),
         )
+        .await?;
+        Ok(())
+    }
+
+    /// Posts the new timeline inside the edit's transaction; the
+    /// reporter's agreement to the old one no longer counts.
+    pub(super) async fn retime_in(&self, tx: &mut WriteTx, timeline: &Timeline) -> Result<()> {
+        tx.retime_case(timeline.case.row).await?;
+        self.queue_timeline(tx, timeline).await?;
+        tx.append_audit(&Record::new(
+            Actor::Operator,
+            "case.timeline",
+            timeline.case.id.to_string(),
+        ))
         .await?;
         Ok(())
     }

@@ -242,7 +242,13 @@ impl App {
             .map(|content| content.text)
             .unwrap_or_default();
         let agrees = by_reporter && case.advisory.is_some() && has_line(&text, "AGREE");
-        let signed = agrees && self.reporter_signed(case, message)?;
+        // Signed by the reporter's key, and after the timeline it agrees
+        // to was proposed (an older signed AGREE, replayed, agrees to an
+        // earlier one): else it counts as an unsigned reply.
+        let signed = agrees
+            && self
+                .reporter_signed(case, message)?
+                .is_some_and(|at| case.timeline_at.is_none_or(|proposed| at >= proposed));
         let mut lines = vec![
             match &from {
                 Some(from) if by_reporter => format!("from the reporter, {from}"),
@@ -330,20 +336,26 @@ impl App {
         })
     }
 
-    /// Whether `message` carries a good signature by the key we hold for
-    /// `case`'s reporter: PGP/MIME signed, signed then encrypted, or
-    /// signed and encrypted in one pass.
-    fn reporter_signed(&self, case: &CaseRow, message: &TeamMail<'_>) -> Result<bool> {
+    /// When `message` was signed, if it carries a good signature by the
+    /// key we hold for `case`'s reporter: PGP/MIME signed, signed then
+    /// encrypted, or signed and encrypted in one pass.
+    fn reporter_signed(
+        &self,
+        case: &CaseRow,
+        message: &TeamMail<'_>,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
         let Some(cert) = &case.reporter_cert else {
-            return Ok(false);
+            return Ok(None);
         };
         let bounds = pgp::Bounds::for_mail(self.config.inbound.max_bytes);
         let now = self.now();
         let detached = |inbound: Inbound| match inbound {
             Inbound::Signed { signed, signature } => {
-                pgp::verify_signed(cert, &signed, &signature, now, &bounds).is_ok()
+                pgp::verify_signed(cert, &signed, &signature, now, &bounds)
+                    .ok()
+                    .map(|verified| verified.signed_at)
             }
-            _ => false,
+            _ => None,
         };
         Ok(match &message.inbound {
             Inbound::Signed { .. } => detached(message.inbound.clone()),
@@ -352,10 +364,11 @@ impl App {
                     Ok(inner @ Inbound::Signed { .. }) => detached(inner),
                     _ => self
                         .decrypt_to_list(payload, Some(cert))?
-                        .is_some_and(|opened| opened.verified.is_some()),
+                        .and_then(|opened| opened.verified)
+                        .map(|verified| verified.signed_at),
                 }
             }
-            _ => false,
+            _ => None,
         })
     }
 }

@@ -45,6 +45,8 @@ pub struct CaseRow {
     pub credit: Option<String>,
     /// When and how the reporter agreed to the proposed timeline.
     pub agreed: Option<(DateTime<Utc>, String)>,
+    /// When the timeline they are asked to agree to was proposed.
+    pub timeline_at: Option<DateTime<Utc>>,
     /// The clock's steps that fired, in order.
     pub fired: Vec<Step>,
 }
@@ -97,6 +99,7 @@ impl CaseRow {
             anonymous: false,
             credit: None,
             agreed: None,
+            timeline_at: None,
             fired: Vec::new(),
         }
     }
@@ -104,7 +107,7 @@ impl CaseRow {
 
 const COLUMNS: &str = "id, year, number, state, reporter, reporter_fingerprint, \
      reporter_verified, opened_at, acknowledged_at, closed_at, reporter_cert, advisory, \
-     anonymous, credit, agreed_at, agreed_how";
+     anonymous, credit, timeline_at, agreed_at, agreed_how";
 
 impl Store {
     /// The case named `id` of this list.
@@ -238,6 +241,7 @@ fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
     let closed: Option<String> = row.try_get("closed_at")?;
     let agreed_at: Option<String> = row.try_get("agreed_at")?;
     let agreed_how: Option<String> = row.try_get("agreed_how")?;
+    let timeline_at: Option<String> = row.try_get("timeline_at")?;
     Ok(CaseRow {
         row: row.try_get("id")?,
         id,
@@ -260,6 +264,9 @@ fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
             (Some(at), Some(how)) => Some((parse_time("cases.agreed_at", &at)?, how)),
             _ => None,
         },
+        timeline_at: timeline_at
+            .map(|text| parse_time("cases.timeline_at", &text))
+            .transpose()?,
         fired: Vec::new(),
     })
 }
@@ -513,7 +520,7 @@ impl WriteTx {
             return Ok(false);
         }
         let done = sqlx::query(
-            "UPDATE cases SET advisory = $1, anonymous = $2, credit = $5 \
+            "UPDATE cases SET advisory = $1, anonymous = $2, credit = $5, timeline_at = $6 \
              WHERE id = $3 AND list_id = $4 AND advisory IS NULL",
         )
         .bind(advisory)
@@ -521,6 +528,7 @@ impl WriteTx {
         .bind(case)
         .bind(self.list)
         .bind(credit)
+        .bind(format_instant(self.now))
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -559,6 +567,21 @@ impl WriteTx {
             number: u32::try_from(number)
                 .map_err(|_| StoreError::Corrupt(format!("cases.number {number}")))?,
         }))
+    }
+
+    /// A new timeline was proposed now: the reporter's agreement to the
+    /// old one no longer counts.
+    pub async fn retime_case(&mut self, case: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE cases SET agreed_at = NULL, agreed_how = NULL, timeline_at = $3 \
+             WHERE id = $1 AND list_id = $2",
+        )
+        .bind(case)
+        .bind(self.list)
+        .bind(format_instant(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     /// Records the reporter's agreement to the timeline (`how`: `signed`

@@ -7,7 +7,9 @@
 use mail_parser::MessageParser;
 
 use crate::common::lists::ingest_to;
-use crate::common::mail::{Attachment, Headers, SIGNED_NOW, signed_encrypted_mime, signed_mime};
+use crate::common::mail::{
+    Attachment, Headers, SIGNED_IN_AN_HOUR, SIGNED_NOW, signed_encrypted_mime, signed_mime,
+};
 use crate::common::outbox::maildir;
 use crate::common::team::*;
 use crate::common::{Env, keys, path, who};
@@ -896,14 +898,58 @@ fn an_advisory_from_a_case_credits_the_reporter_records_their_agree_and_closes_a
     )
     .expect("json");
     assert_eq!(show["reporter_agreed"], "unsigned");
-    // ...and their signed AGREE, verified against the key they sent, as signed.
+    // ...and their signed AGREE (made after the timeline, an hour later),
+    // verified against the key they sent, as signed.
     let mut headers = Headers::new(who::FRANK, &address);
     headers.subject = "Re: the proposed timeline".to_owned();
-    let signed = signed_mime(who::FRANK, &headers, "AGREE\n", &[], SIGNED_NOW);
-    assert_eq!(ingest_to(&env, &address, &signed), 0);
+    let signed = signed_mime(who::FRANK, &headers, "AGREE\n", &[], SIGNED_IN_AN_HOUR);
+    assert_eq!(
+        ingest_at(&env, "2026-06-01T13:01:00Z", &address, &signed),
+        0
+    );
     let show = env.ok(&["advisory", "show", "DF-2026-0001"]).stdout;
     assert!(show.contains("the reporter agreed (signed"), "{show}");
     assert!(show.contains("CASE-2026-0001"), "{show}");
+
+    // The team moves the patch date: a new timeline goes to the reporter,
+    // and the agreement to the old one no longer counts.
+    let moved = env.run_at(
+        "2026-06-01T14:00:00Z",
+        &[
+            "advisory",
+            "edit",
+            "DF-2026-0001",
+            "--patch-date",
+            "2026-06-07",
+        ],
+    );
+    assert_eq!(moved.code, 0, "{}", moved.stderr);
+    let show = env.ok(&["advisory", "show", "DF-2026-0001"]).stdout;
+    assert!(show.contains("the reporter has not agreed"), "{show}");
+    let sent = env.run_at("2026-06-01T14:00:30Z", &["queue", "run"]);
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let timelines: Vec<String> = decrypted_copies_of(&env, who::FRANK)
+        .iter()
+        .map(|inner| String::from_utf8_lossy(inner).into_owned())
+        .filter(|text| text.contains("new timeline"))
+        .collect();
+    assert_eq!(timelines.len(), 1);
+    assert!(timelines[0].contains("2026-06-07"), "{}", timelines[0]);
+    // The old signed AGREE, replayed under another Message-ID, agreed to
+    // the old timeline: it counts as an unsigned reply at most.
+    let replayed = String::from_utf8_lossy(&signed)
+        .replace(&headers.message_id, "<replayed@attacker.example>")
+        .into_bytes();
+    assert_eq!(
+        ingest_at(&env, "2026-06-01T14:01:00Z", &address, &replayed),
+        0
+    );
+    let show: serde_json::Value = serde_json::from_str(
+        &env.ok(&["advisory", "show", "DF-2026-0001", "--json"])
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(show["reporter_agreed"], "unsigned");
 
     // The disclosure: the reporter hears it when the public does, the
     // case closes, and the exports credit the finder.

@@ -235,3 +235,25 @@ pub fn decrypt_as(env: &Env, email: &str, eml: &[u8]) -> Option<Vec<u8>> {
         .status();
     out.status.success().then_some(out.stdout)
 }
+
+/// `embargo ingest --recipient RECIPIENT` with the clock at `now`: its
+/// exit status.
+pub fn ingest_at(env: &Env, now: &str, recipient: &str, message: &[u8]) -> i32 {
+    use std::process::Stdio;
+    let mut child = env
+        .command()
+        .env("EMBARGO_TEST_NOW", now)
+        .args(["ingest", "--recipient", recipient])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run embargo ingest");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(message)
+        .expect("write the message");
+    child.wait().expect("wait").code().unwrap_or(-1)
+}
