@@ -209,17 +209,15 @@ impl App {
 
     /// Queues `timeline` inside the advisory's transaction.
     async fn queue_timeline(&self, tx: &mut WriteTx, timeline: &Timeline) -> Result<()> {
-        let kind = if timeline.case.reporter_cert.is_some() {
-            Kind::CaseMail
-        } else {
-            Kind::CaseNotice
-        };
-        let row = timeline.case.row;
-        let (sealer, secret) = (&timeline.sealer, &timeline.secret);
-        self.queue_case_copies(tx, sealer, row, kind, &timeline.reporter, secret)
-            .await?;
-        self.queue_case_copies(tx, sealer, row, Kind::CaseMail, &timeline.others, secret)
-            .await?;
+        self.queue_reporter_and_team(
+            tx,
+            &timeline.sealer,
+            &timeline.case,
+            &timeline.reporter,
+            &timeline.others,
+            &timeline.secret,
+        )
+        .await?;
         Ok(())
     }
 

@@ -253,23 +253,9 @@ impl App {
             bail!("{} was acknowledged already", case.id);
         }
         tx.add_case_message(case.row, None, &kept).await?;
-        let kind = if encrypted {
-            Kind::CaseMail
-        } else {
-            Kind::CaseNotice
-        };
-        self.queue_case_copies(&mut tx, &sealer, case.row, kind, &to_reporter, &secret)
+        let copies = self
+            .queue_reporter_and_team(&mut tx, &sealer, &case, &to_reporter, &to_team, &secret)
             .await?;
-        self.queue_case_copies(
-            &mut tx,
-            &sealer,
-            case.row,
-            Kind::CaseMail,
-            &to_team,
-            &secret,
-        )
-        .await?;
-        let copies = to_reporter.copies.len() + to_team.copies.len();
         tx.append_audit(
             &Record::new(actor, "case.ack", case.id.to_string())
                 .detail(
@@ -504,23 +490,9 @@ impl App {
             bail!("{} is no longer open", case.id);
         }
         tx.add_case_message(case.row, None, &kept).await?;
-        let kind = if encrypted {
-            Kind::CaseMail
-        } else {
-            Kind::CaseNotice
-        };
-        self.queue_case_copies(&mut tx, &sealer, case.row, kind, &to_reporter, &secret)
+        let copies = self
+            .queue_reporter_and_team(&mut tx, &sealer, &case, &to_reporter, &to_team, &secret)
             .await?;
-        self.queue_case_copies(
-            &mut tx,
-            &sealer,
-            case.row,
-            Kind::CaseMail,
-            &to_team,
-            &secret,
-        )
-        .await?;
-        let copies = to_reporter.copies.len() + to_team.copies.len();
         tx.append_audit(
             &Record::new(
                 actor,

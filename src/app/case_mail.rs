@@ -20,7 +20,7 @@ use crate::compose::{Kind, Rendered, report_context};
 use crate::inbound::{case_address, thread};
 use crate::mail;
 use crate::roster::Email;
-use crate::store::{Addressee, CaseRow, DeliveryState, NewDelivery, Participant};
+use crate::store::{Addressee, CaseRow, NewDelivery, Participant};
 
 /// One reader of a case's mail.
 #[derive(Debug, Clone)]
@@ -49,26 +49,7 @@ impl Reader {
 }
 
 fn outside_delivery(email: &Email, sealed: Sealed) -> NewDelivery {
-    let (message_id, message, state, reply) = match sealed {
-        Sealed::Message { message_id, bytes } => {
-            (message_id, Some(bytes), DeliveryState::Queued, None)
-        }
-        Sealed::Missed { reason } => (
-            String::new(),
-            None,
-            DeliveryState::Missed,
-            Some(format!("key unusable: {reason}")),
-        ),
-    };
-    NewDelivery {
-        member_id: None,
-        recipient: email.to_string(),
-        message_id,
-        message,
-        cert_version: None,
-        state,
-        reply,
-    }
+    super::sealing::delivery_to(None, email, None, sealed)
 }
 
 /// The reporter as a reader, when we have their key.

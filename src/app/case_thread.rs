@@ -23,7 +23,7 @@ use super::inbound::{Authenticated, Ingested};
 use super::team::TeamMail;
 use crate::audit::{Actor, Channel, Record};
 use crate::compose::{Kind, report_context};
-use crate::inbound::{auth_results, thread};
+use crate::inbound::thread;
 use crate::mail::{self, Inbound};
 use crate::pgp;
 use crate::roster::Email;
@@ -221,17 +221,7 @@ impl App {
             (Some(from), Some(reporter)) => from.normalized() == reporter.normalized(),
             _ => false,
         };
-        let vouched = match (&self.config.cases.authserv_id, &from) {
-            (Some(authserv_id), Some(from)) => {
-                let values: Vec<&str> = sender
-                    .authentication_results
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
-                auth_results::vouched_for(&values, authserv_id, from.domain()).is_some()
-            }
-            _ => false,
-        };
+        let vouched = self.vouched(&sender, from.as_ref()).is_some();
         let new_key = match (&from, by_reporter, &case.reporter_cert) {
             (Some(from), true, None) => {
                 self.reporter_key(&message.shown, sender.autocrypt_key.as_deref(), from)

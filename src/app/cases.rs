@@ -71,17 +71,7 @@ impl App {
         {
             return Ok(self.drop_message("this report was already received"));
         }
-        let vouch = match (&cases.authserv_id, &from) {
-            (Some(authserv_id), Some(from)) => {
-                let values: Vec<&str> = sender
-                    .authentication_results
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
-                auth_results::vouched_for(&values, authserv_id, from.domain())
-            }
-            _ => None,
-        };
+        let vouch = self.vouched(&sender, from.as_ref());
         let key = match &from {
             Some(from) => self.reporter_key(&message.shown, sender.autocrypt_key.as_deref(), from),
             None => None,
@@ -174,6 +164,22 @@ impl App {
         })
     }
 
+    /// Which of our MTA's checks (`[cases] authserv_id`) vouched for the
+    /// From domain of a message with these headers, if any did.
+    pub(super) fn vouched(
+        &self,
+        sender: &mail::SenderHeaders,
+        from: Option<&Email>,
+    ) -> Option<auth_results::Vouch> {
+        let (authserv_id, from) = (self.config.cases.authserv_id.as_ref()?, from?);
+        let values: Vec<&str> = sender
+            .authentication_results
+            .iter()
+            .map(String::as_str)
+            .collect();
+        auth_results::vouched_for(&values, authserv_id, from.domain())
+    }
+
     /// The reporter's key: the first certificate attached to the report
     /// (or in its Autocrypt header) that names `from` and passes the
     /// policy, as `(fingerprint, binary)`.
@@ -263,6 +269,30 @@ impl App {
             .await?;
         }
         Ok(())
+    }
+
+    /// Queues what the team sent on `case`: the reporter's copy (case mail
+    /// when encrypted to them, a notice when content-free) and the copies
+    /// for the team and participants. Answers how many.
+    pub(super) async fn queue_reporter_and_team(
+        &self,
+        tx: &mut WriteTx,
+        sealer: &super::seal::Sealer,
+        case: &CaseRow,
+        to_reporter: &CaseCopies,
+        to_team: &CaseCopies,
+        secret: &[u8; 32],
+    ) -> Result<usize> {
+        let kind = if case.reporter_cert.is_some() {
+            Kind::CaseMail
+        } else {
+            Kind::CaseNotice
+        };
+        self.queue_case_copies(tx, sealer, case.row, kind, to_reporter, secret)
+            .await?;
+        self.queue_case_copies(tx, sealer, case.row, Kind::CaseMail, to_team, secret)
+            .await?;
+        Ok(to_reporter.copies.len() + to_team.copies.len())
     }
 
     /// Tells maintainers, once an hour at most, that reports are being

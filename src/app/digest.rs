@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use super::App;
 use super::member_mail::random_key;
 use super::scheduler::SealerSlot;
-use super::seal::{Label, Recipient, Sealed};
+use super::seal::{Label, Recipient};
 use crate::compose::{Kind, report_context};
-use crate::store::{DeliveryState, NewDelivery, ObserverRow};
+use crate::store::{NewDelivery, ObserverRow};
 
 /// The name the digest's runs are recorded under in the home list's
 /// `jobs` rows.
@@ -97,26 +97,7 @@ impl App {
             .iter()
             .zip(sealed)
             .map(|(observer, sealed)| {
-                let (message_id, message, state, reply) = match sealed {
-                    Sealed::Message { message_id, bytes } => {
-                        (message_id, Some(bytes), DeliveryState::Queued, None)
-                    }
-                    Sealed::Missed { reason } => (
-                        String::new(),
-                        None,
-                        DeliveryState::Missed,
-                        Some(format!("key unusable: {reason}")),
-                    ),
-                };
-                NewDelivery {
-                    member_id: None,
-                    recipient: observer.email.to_string(),
-                    message_id,
-                    message,
-                    cert_version: None,
-                    state,
-                    reply,
-                }
+                super::sealing::delivery_to(None, &observer.email, None, sealed)
             })
             .collect())
     }

@@ -110,6 +110,24 @@ impl App {
         Ok(kept.into_bytes())
     }
 
+    /// The list key and its passphrase, read for decrypting what was
+    /// encrypted to the list (mail to it, what it keeps for itself).
+    pub(super) fn list_key_for_decryption(
+        &self,
+    ) -> Result<(pgp::ListKey, Option<crate::config::Secret>)> {
+        let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
+            format!("read the list key {}", self.config.list_key.path.display())
+        })?;
+        let list_key = pgp::ListKey::read(&key_bytes).context("the list key")?;
+        let passphrase = self
+            .config
+            .list_key
+            .passphrase
+            .load()
+            .context("read the list key passphrase")?;
+        Ok((list_key, passphrase))
+    }
+
     /// Takes one inbound message. An `Err` is only ever trouble on our
     /// side (the database busy or broken): the MTA should try again.
     pub async fn ingest(&self, bytes: &[u8]) -> Result<Ingested> {
@@ -228,16 +246,7 @@ impl App {
         bounds: &pgp::Bounds,
         depth: u8,
     ) -> Result<Checking> {
-        let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
-            format!("read the list key {}", self.config.list_key.path.display())
-        })?;
-        let list_key = pgp::ListKey::read(&key_bytes).context("the list key")?;
-        let passphrase = self
-            .config
-            .list_key
-            .passphrase
-            .load()
-            .context("read the list key passphrase")?;
+        let (list_key, passphrase) = self.list_key_for_decryption()?;
         let open = |cert: Option<&[u8]>, at| {
             pgp::open_encrypted(&list_key, passphrase.as_ref(), payload, cert, at, bounds)
         };

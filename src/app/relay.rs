@@ -149,16 +149,7 @@ impl App {
 
     /// What the list keeps for itself (encrypted to its own key), read.
     fn open_kept(&self, kept: &[u8]) -> Result<Vec<u8>> {
-        let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
-            format!("read the list key {}", self.config.list_key.path.display())
-        })?;
-        let list_key = pgp::ListKey::read(&key_bytes).context("the list key")?;
-        let passphrase = self
-            .config
-            .list_key
-            .passphrase
-            .load()
-            .context("read the list key passphrase")?;
+        let (list_key, passphrase) = self.list_key_for_decryption()?;
         // What ingest took (at most `max_bytes`, decrypted) and a preface.
         let bounds = pgp::Bounds::for_mail(self.config.inbound.max_bytes.saturating_mul(2));
         let opened = pgp::open_encrypted(

@@ -29,6 +29,7 @@ use super::scheduler::{Prepared, SealerSlot};
 use super::seal::{Label, Recipient, Sealed, Sealer, label};
 use crate::compose::{Kind, advisory_context};
 use crate::mail::SignedEntity;
+use crate::roster::{Email, MemberId};
 use crate::store::{
     Addressee, AnnouncementState, DeliveryState, NewDelivery, SealAudience, StoredAdvisory,
 };
@@ -283,6 +284,23 @@ async fn seal_copies(
 /// The outbox row for one member's sealed copy: queued, or `missed` with
 /// the reason its key could not be used.
 pub(super) fn delivery_of(member: &Addressee, sealed: Sealed) -> NewDelivery {
+    delivery_to(
+        Some(member.member_id),
+        &member.email,
+        Some(member.cert_version),
+        sealed,
+    )
+}
+
+/// The queued copy of `sealed` for `recipient` (a member's with their id
+/// and certificate version, or someone outside the roster's without):
+/// `missed`, with the reason, when their key could not be used.
+pub(super) fn delivery_to(
+    member_id: Option<MemberId>,
+    recipient: &Email,
+    cert_version: Option<i64>,
+    sealed: Sealed,
+) -> NewDelivery {
     let (message_id, message, state, reply) = match sealed {
         Sealed::Message { message_id, bytes } => {
             (message_id, Some(bytes), DeliveryState::Queued, None)
@@ -295,11 +313,11 @@ pub(super) fn delivery_of(member: &Addressee, sealed: Sealed) -> NewDelivery {
         ),
     };
     NewDelivery {
-        member_id: Some(member.member_id),
-        recipient: member.email.to_string(),
+        member_id,
+        recipient: recipient.to_string(),
         message_id,
         message,
-        cert_version: Some(member.cert_version),
+        cert_version,
         state,
         reply,
     }

@@ -15,7 +15,7 @@
 //! (`app::case_thread`). Mail encrypted to the list key is decrypted
 //! first: the team reads it as it was written.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::App;
 use super::inbound::{Authenticated, Ingested};
@@ -127,16 +127,7 @@ impl App {
         payload: &[u8],
         cert: Option<&[u8]>,
     ) -> Result<Option<pgp::Opened>> {
-        let key_bytes = std::fs::read(&self.config.list_key.path).with_context(|| {
-            format!("read the list key {}", self.config.list_key.path.display())
-        })?;
-        let list_key = pgp::ListKey::read(&key_bytes).context("the list key")?;
-        let passphrase = self
-            .config
-            .list_key
-            .passphrase
-            .load()
-            .context("read the list key passphrase")?;
+        let (list_key, passphrase) = self.list_key_for_decryption()?;
         let bounds = pgp::Bounds::for_mail(self.config.inbound.max_bytes);
         Ok(pgp::open_encrypted(
             &list_key,

@@ -59,15 +59,7 @@ pub fn read(team: &Email, recipient: &str, secret: Option<&[u8]>) -> Option<Team
 fn case_of(suffix: &str, secret: &[u8]) -> Option<CaseId> {
     let (name, presented) = suffix.rsplit_once('-')?;
     let id = CaseId::parse(name)?;
-    let expected = token(secret, id);
-    // Constant-time comparison.
-    let same = expected.len() == presented.len()
-        && expected
-            .bytes()
-            .zip(presented.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    same.then_some(id)
+    super::verp::same_token(&token(secret, id), presented).then_some(id)
 }
 
 #[cfg(test)]

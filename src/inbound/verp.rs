@@ -45,15 +45,18 @@ pub fn check(address: &str, local: &str, domain: &str, secret: &[u8]) -> Option<
     let rest = rest.strip_prefix(&prefix)?;
     let (id, presented) = rest.split_once('-')?;
     let id: i64 = id.parse().ok()?;
-    let expected = token(secret, id);
-    // Constant-time comparison.
-    let same = expected.len() == presented.len()
+    same_token(&token(secret, id), presented).then_some(id)
+}
+
+/// Whether a presented token is the expected one, compared in constant
+/// time.
+pub(crate) fn same_token(expected: &str, presented: &str) -> bool {
+    expected.len() == presented.len()
         && expected
             .bytes()
             .zip(presented.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    same.then_some(id)
+            == 0
 }
 
 /// The list address a VERP address was made from (`LOCAL@DOMAIN` of

@@ -120,14 +120,7 @@ impl Store {
         .bind(self.list)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(row) => {
-                let mut case = case_row(&row)?;
-                case.fired = self.fired(case.row).await?;
-                Ok(Some(case))
-            }
-            None => Ok(None),
-        }
+        self.with_fired(row).await
     }
 
     /// The case of row `row`, when it is this list's.
@@ -139,14 +132,20 @@ impl Store {
         .bind(self.list)
         .fetch_optional(&self.pool)
         .await?;
-        match found {
-            Some(found) => {
-                let mut case = case_row(&found)?;
-                case.fired = self.fired(case.row).await?;
-                Ok(Some(case))
-            }
-            None => Ok(None),
-        }
+        self.with_fired(found).await
+    }
+
+    /// A case row read, with the clock's steps that fired.
+    async fn with_fired(
+        &self,
+        row: Option<sqlx::any::AnyRow>,
+    ) -> Result<Option<CaseRow>, StoreError> {
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut case = case_row(&row)?;
+        case.fired = self.fired(case.row).await?;
+        Ok(Some(case))
     }
 
     /// This list's cases, oldest first; with `open_only`, those still open.
@@ -426,14 +425,7 @@ impl Store {
         .bind(self.list)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(row) => {
-                let mut case = case_row(&row)?;
-                case.fired = self.fired(case.row).await?;
-                Ok(Some(case))
-            }
-            None => Ok(None),
-        }
+        self.with_fired(row).await
     }
 }
 

@@ -91,6 +91,30 @@ fn frank_report(extra: &[(&str, String)], attachments: &[Attachment]) -> Vec<u8>
     )
 }
 
+/// Frank's report with his key attached, from a domain our MTA vouched
+/// for.
+fn frank_keyed_report() -> Vec<u8> {
+    frank_report(
+        &[(
+            "Authentication-Results",
+            opendkim_pass_value("user.example"),
+        )],
+        &[Attachment::pgp_keys(keys().public(who::FRANK))],
+    )
+}
+
+/// CASE-2026-0001 from a reporter without a key, CASE-2026-0002 from
+/// Frank, with his; both from domains our MTA vouched for.
+fn two_cases(env: &Env) {
+    let keyless = report_from(
+        REPORTER,
+        "keyless@reporter.example",
+        &opendkim_pass("reporter.example"),
+    );
+    assert_eq!(ingest_to(env, TEAM, &keyless), 0);
+    assert_eq!(ingest_to(env, TEAM, &frank_keyed_report()), 0);
+}
+
 fn audit_actions(env: &Env, prefix: &str) -> Vec<String> {
     env.sql(&format!(
         "SELECT action FROM audit_log WHERE action LIKE '{prefix}%' ORDER BY seq"
@@ -191,16 +215,7 @@ fn a_report_to_thousands_of_recipients_gets_at_most_one_receipt_and_only_to_its_
 #[test]
 fn a_reporter_key_attached_or_in_autocrypt_makes_the_receipt_encrypted_to_them_alone() {
     for (label, message) in [
-        (
-            "attached",
-            frank_report(
-                &[(
-                    "Authentication-Results",
-                    opendkim_pass_value("user.example"),
-                )],
-                &[Attachment::pgp_keys(keys().public(who::FRANK))],
-            ),
-        ),
+        ("attached", frank_keyed_report()),
         (
             "autocrypt",
             frank_report(
@@ -410,21 +425,7 @@ fn replies_by_in_reply_to_or_the_case_address_join_the_case_and_a_forged_or_stal
 #[test]
 fn case_ack_stops_the_clock_and_the_reporter_reads_the_text_only_with_a_key() {
     let env = vouching_env();
-    // CASE-2026-0001: a reporter without a key; CASE-2026-0002: Frank, with one.
-    let keyless = report_from(
-        REPORTER,
-        "k1@reporter.example",
-        &opendkim_pass("reporter.example"),
-    );
-    assert_eq!(ingest_to(&env, TEAM, &keyless), 0);
-    let keyed = frank_report(
-        &[(
-            "Authentication-Results",
-            opendkim_pass_value("user.example"),
-        )],
-        &[Attachment::pgp_keys(keys().public(who::FRANK))],
-    );
-    assert_eq!(ingest_to(&env, TEAM, &keyed), 0);
+    two_cases(&env);
     let text = env.file("ack.txt", b"CanaryAckText: we reproduced it.\n");
     for case in ["CASE-2026-0001", "CASE-2026-0002"] {
         let run = env.ok(&[
@@ -501,211 +502,69 @@ fn the_desk_refuses_bad_input_with_a_clear_error_and_changes_nothing() {
     let empty = env.file("empty.txt", b"  \n");
     let eve_key = env.cert_file(who::RSA2048);
     let sign_only = env.cert_file(who::NO_ENCRYPTION);
-    let before = env.dump();
-    let refusals: Vec<(Vec<&str>, &str)> = vec![
+    let (text, empty) = (path(&text), path(&empty));
+    let (eve_key, sign_only) = (path(&eve_key), path(&sign_only));
+    let words = |args: &[&str]| {
+        args.iter()
+            .map(|a| (*a).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let ack = |case: &str, message: &str, by: &str| {
+        words(&["case", "ack", case, "--message", message, "--by", by])
+    };
+    let invite = |email: &str, key: &str, reason: &str| {
+        let (case, by) = ("CASE-2026-0001", who::BOB);
+        words(&[
+            "case", "invite", case, email, "--key", key, "--reason", reason, "--by", by,
+        ])
+    };
+    let end = |verb: &str, by: &str| {
+        words(&["case", verb, "CASE-2026-0001", "--reason", "r", "--by", by])
+    };
+    let run = |args: &[String]| env.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let refusals: Vec<(Vec<String>, &str)> = vec![
         (
-            vec![
-                "case",
-                "ack",
-                "CASE-2026-0009",
-                "--message",
-                path(&text),
-                "--by",
-                who::BOB,
-            ],
+            ack("CASE-2026-0009", text, who::BOB),
             "no case CASE-2026-0009",
         ),
+        (ack("CASE-26-1", text, who::BOB), "not a case id"),
         (
-            vec![
-                "case",
-                "ack",
-                "CASE-26-1",
-                "--message",
-                path(&text),
-                "--by",
-                who::BOB,
-            ],
-            "not a case id",
-        ),
-        (
-            vec![
-                "case",
-                "ack",
-                "CASE-2026-0001",
-                "--message",
-                path(&text),
-                "--by",
-                who::DAVE,
-            ],
+            ack("CASE-2026-0001", text, who::DAVE),
             "not an active member of the security team",
         ),
         (
-            vec![
-                "case",
-                "ack",
-                "CASE-2026-0001",
-                "--message",
-                path(&text),
-                "--by",
-                who::ERIN,
-            ],
+            ack("CASE-2026-0001", text, who::ERIN),
             "not an active member of the security team",
         ),
         (
-            vec![
-                "case",
-                "ack",
-                "CASE-2026-0001",
-                "--message",
-                path(&text),
-                "--by",
-                "nobody@nowhere.example",
-            ],
-            "not an active member of the security team",
-        ),
-        (
-            vec![
-                "case",
-                "ack",
-                "CASE-2026-0001",
-                "--message",
-                path(&empty),
-                "--by",
-                who::BOB,
-            ],
-            "empty",
-        ),
-        (
-            vec![
-                "case",
-                "ack",
-                "CASE-2026-0001",
-                "--message",
-                "/nonexistent/ack.txt",
-                "--by",
-                who::BOB,
-            ],
-            "message file",
-        ),
-        (
-            vec![
-                "case",
-                "invite",
-                "CASE-2026-0001",
-                who::RSA2048,
-                "--key",
-                path(&sign_only),
-                "--reason",
-                "r",
-                "--by",
-                who::BOB,
-            ],
-            "--key",
-        ),
-        (
-            vec![
-                "case",
-                "invite",
-                "CASE-2026-0001",
-                "someone@else.example",
-                "--key",
-                path(&eve_key),
-                "--reason",
-                "r",
-                "--by",
-                who::BOB,
-            ],
-            "--key",
-        ),
-        (
-            vec![
-                "case",
-                "invite",
-                "CASE-2026-0001",
-                who::RSA2048,
-                "--key",
-                path(&eve_key),
-                "--reason",
-                " ",
-                "--by",
-                who::BOB,
-            ],
-            "reason",
-        ),
-        (
-            vec![
-                "case",
-                "reject",
-                "CASE-2026-0001",
-                "--reason",
-                "r",
-                "--by",
-                who::DAVE,
-            ],
+            ack("CASE-2026-0001", text, "nobody@nowhere.example"),
             "not an active member",
         ),
-        (vec!["case", "show", "CASE-2027-0001"], "no case"),
+        (ack("CASE-2026-0001", empty, who::BOB), "empty"),
+        (
+            ack("CASE-2026-0001", "/nonexistent/ack.txt", who::BOB),
+            "message file",
+        ),
+        (invite(who::RSA2048, sign_only, "r"), "--key"),
+        (invite("someone@else.example", eve_key, "r"), "--key"),
+        (invite(who::RSA2048, eve_key, " "), "reason"),
+        (end("reject", who::DAVE), "not an active member"),
+        (words(&["case", "show", "CASE-2027-0001"]), "no case"),
     ];
+    let before = env.dump();
     for (args, needle) in &refusals {
-        env.run(args).fails_with(needle);
+        run(args).fails_with(needle);
         assert_eq!(env.dump(), before, "{args:?} changed stored state");
     }
     // Twice: the second acknowledgement and anything on a closed case.
-    env.ok(&[
-        "case",
-        "ack",
-        "CASE-2026-0001",
-        "--message",
-        path(&text),
-        "--by",
-        who::BOB,
-    ]);
+    assert_eq!(run(&ack("CASE-2026-0001", text, who::BOB)).code, 0);
     let acked = env.dump();
-    env.run(&[
-        "case",
-        "ack",
-        "CASE-2026-0001",
-        "--message",
-        path(&text),
-        "--by",
-        who::CAROL,
-    ])
-    .fails_with("acknowledged already");
+    run(&ack("CASE-2026-0001", text, who::CAROL)).fails_with("acknowledged already");
     assert_eq!(env.dump(), acked);
-    env.ok(&[
-        "case",
-        "reject",
-        "CASE-2026-0001",
-        "--reason",
-        "works as documented",
-        "--by",
-        who::CAROL,
-    ]);
+    assert_eq!(run(&end("reject", who::CAROL)).code, 0);
     let rejected = env.dump();
-    for args in [
-        vec![
-            "case",
-            "close",
-            "CASE-2026-0001",
-            "--reason",
-            "r",
-            "--by",
-            who::BOB,
-        ],
-        vec![
-            "case",
-            "invite",
-            "CASE-2026-0001",
-            who::RSA2048,
-            "--key",
-            path(&eve_key),
-            "--reason",
-            "r",
-            "--by",
-            who::BOB,
-        ],
-    ] {
-        env.run(&args).fails_with("not open");
+    for args in [end("close", who::BOB), invite(who::RSA2048, eve_key, "r")] {
+        run(&args).fails_with("not open");
         assert_eq!(env.dump(), rejected);
     }
 }
@@ -713,21 +572,7 @@ fn the_desk_refuses_bad_input_with_a_clear_error_and_changes_nothing() {
 #[test]
 fn a_team_post_to_a_case_reaches_its_participants_and_an_invitee_sees_only_their_case() {
     let env = vouching_env();
-    // CASE-2026-0001 from a reporter without a key, CASE-2026-0002 from Frank.
-    let keyless = report_from(
-        REPORTER,
-        "p1@reporter.example",
-        &opendkim_pass("reporter.example"),
-    );
-    assert_eq!(ingest_to(&env, TEAM, &keyless), 0);
-    let keyed = frank_report(
-        &[(
-            "Authentication-Results",
-            opendkim_pass_value("user.example"),
-        )],
-        &[Attachment::pgp_keys(keys().public(who::FRANK))],
-    );
-    assert_eq!(ingest_to(&env, TEAM, &keyed), 0);
+    two_cases(&env);
     let key = env.cert_file(who::RSA2048);
     env.ok(&[
         "case",
@@ -829,13 +674,7 @@ fn an_advisory_from_a_case_credits_the_reporter_records_their_agree_and_closes_a
         who::ALICE,
         &["--role", "committer", "--by", who::ALICE],
     );
-    let keyed = frank_report(
-        &[(
-            "Authentication-Results",
-            opendkim_pass_value("user.example"),
-        )],
-        &[Attachment::pgp_keys(keys().public(who::FRANK))],
-    );
+    let keyed = frank_keyed_report();
     assert_eq!(ingest_to(&env, TEAM, &keyed), 0);
     let body = env.file("body.md", b"The parser overflows.\n");
     let new = |id: &str, extra: &[&str]| {
@@ -988,13 +827,7 @@ fn nothing_of_a_case_is_logged_or_stored_in_clear() {
         "CanaryRejectReason",
     ];
     let mut logged = String::new();
-    let keyed = frank_report(
-        &[(
-            "Authentication-Results",
-            opendkim_pass_value("user.example"),
-        )],
-        &[Attachment::pgp_keys(keys().public(who::FRANK))],
-    );
+    let keyed = frank_keyed_report();
     let (code, log) = ingest_logged(&env, TEAM, &keyed);
     assert_eq!(code, 0, "{log}");
     logged.push_str(&log);

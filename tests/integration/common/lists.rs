@@ -6,7 +6,6 @@
 //! PostgreSQL through [`Env::sql`].
 
 use std::path::Path;
-use std::process::Stdio;
 
 use super::{Env, Run, path};
 
@@ -139,27 +138,10 @@ pub fn add_active(env: &Env, list: &str, email: &str, sponsor: &str, extra: &[&s
 /// `embargo ingest --recipient RECIPIENT` with `message` on stdin: the
 /// exit status (the test fails if the program panicked).
 pub fn ingest_to(env: &Env, recipient: &str, message: &[u8]) -> i32 {
-    use std::io::Write as _;
-    let mut child = env
-        .command()
-        .args(["ingest", "--recipient", recipient])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run embargo ingest");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(message)
-        .expect("write the message");
-    let out = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "ingest panicked: {stderr}");
-    let code = out.status.code().unwrap_or(-1);
+    let (code, printed) = super::team::ingest_with(env, &[], recipient, message);
+    assert!(!printed.contains("panicked"), "ingest panicked: {printed}");
     if code != 0 {
-        eprintln!("embargo ingest --recipient {recipient} exited {code}: {stderr}");
+        eprintln!("embargo ingest --recipient {recipient} exited {code}: {printed}");
     }
     code
 }

@@ -55,14 +55,26 @@ pub fn expected_team(env: &Env) -> Vec<String> {
     .collect()
 }
 
-/// The decrypted inner entities of the copies to `email`, read with
-/// that member's secret key alone.
-pub fn decrypted_copies_of(env: &Env, email: &str) -> Vec<Vec<u8>> {
-    let home = tempfile::tempdir().expect("GnuPG home");
-    let gpg = |args: &[&str], file: &std::path::Path| {
+/// A GnuPG home holding one person's secret key, for reading what was
+/// encrypted to them; its agent is stopped when dropped.
+pub struct Reader {
+    home: tempfile::TempDir,
+}
+
+impl Reader {
+    pub fn of(env: &Env, email: &str) -> Self {
+        let reader = Self {
+            home: tempfile::tempdir().expect("GnuPG home"),
+        };
+        let secret = env.file("reader-secret.asc", keys().secret(email));
+        assert!(reader.gpg(&["--import"], &secret).status.success());
+        reader
+    }
+
+    fn gpg(&self, args: &[&str], file: &std::path::Path) -> std::process::Output {
         Command::new("gpg")
             .arg("--homedir")
-            .arg(home.path())
+            .arg(self.home.path())
             .args([
                 "--batch",
                 "--no-tty",
@@ -75,9 +87,38 @@ pub fn decrypted_copies_of(env: &Env, email: &str) -> Vec<Vec<u8>> {
             .arg(file)
             .output()
             .expect("run gpg")
-    };
-    let secret = env.file("reader-secret.asc", keys().secret(email));
-    assert!(gpg(&["--import"], &secret).status.success());
+    }
+
+    /// What `eml`'s encrypted part decrypts to with this key, or `None`
+    /// when it cannot be (or `eml` is not an encrypted message: a
+    /// content-free notice is signed, in clear).
+    pub fn decrypt(&self, env: &Env, eml: &[u8]) -> Option<Vec<u8>> {
+        let message = MessageParser::default().parse(eml)?;
+        let encrypted = message.content_type().is_some_and(|ct| {
+            ct.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("encrypted"))
+        });
+        let payload = message.part(2).filter(|_| encrypted)?;
+        let ciphertext = env.file("payload.asc", payload.contents());
+        let out = self.gpg(&["--decrypt"], &ciphertext);
+        out.status.success().then_some(out.stdout)
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "all"])
+            .status();
+    }
+}
+
+/// The decrypted inner entities of the encrypted copies to `email`, read
+/// with that member's secret key alone; no other copy opens with it.
+pub fn decrypted_copies_of(env: &Env, email: &str) -> Vec<Vec<u8>> {
+    let reader = Reader::of(env, email);
     let mut found = Vec::new();
     for file in maildir(env) {
         let eml = std::fs::read(&file).expect("mail");
@@ -88,28 +129,20 @@ pub fn decrypted_copies_of(env: &Env, email: &str) -> Vec<Vec<u8>> {
             .and_then(|a| a.address())
             .unwrap_or_default()
             .to_owned();
-        // Only encrypted copies: a content-free notice is signed, in clear.
-        let encrypted = message.content_type().is_some_and(|ct| {
+        let is_encrypted = message.content_type().is_some_and(|ct| {
             ct.subtype()
                 .is_some_and(|s| s.eq_ignore_ascii_case("encrypted"))
         });
-        let Some(payload) = message.part(2).filter(|_| encrypted) else {
+        if !is_encrypted {
             continue;
-        };
-        let ciphertext = env.file("payload.asc", payload.contents());
-        let out = gpg(&["--decrypt"], &ciphertext);
+        }
+        let opened = reader.decrypt(env, &eml);
         if to == email {
-            assert!(out.status.success(), "{email} cannot read their own copy");
-            found.push(out.stdout);
+            found.push(opened.unwrap_or_else(|| panic!("{email} cannot read their own copy")));
         } else {
-            assert!(!out.status.success(), "{email} can read {to}'s copy");
+            assert!(opened.is_none(), "{email} can read {to}'s copy");
         }
     }
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(home.path())
-        .args(["--kill", "all"])
-        .status();
     found
 }
 
@@ -173,13 +206,18 @@ pub fn assert_database_holds_none_of(env: &Env, canaries: &[&str]) {
     }
 }
 
-/// `embargo ingest --recipient RECIPIENT` with `EMBARGO_LOG=trace`: its
-/// exit status and everything it logged.
-pub fn ingest_logged(env: &Env, recipient: &str, message: &[u8]) -> (i32, String) {
+/// `embargo ingest --recipient RECIPIENT` with these environment
+/// variables set: its exit status and everything it printed.
+pub fn ingest_with(
+    env: &Env,
+    vars: &[(&str, &str)],
+    recipient: &str,
+    message: &[u8],
+) -> (i32, String) {
     use std::process::Stdio;
     let mut child = env
         .command()
-        .env("EMBARGO_LOG", "trace")
+        .envs(vars.iter().copied())
         .args(["ingest", "--recipient", recipient])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -193,67 +231,27 @@ pub fn ingest_logged(env: &Env, recipient: &str, message: &[u8]) -> (i32, String
         .write_all(message)
         .expect("write the message");
     let out = child.wait_with_output().expect("wait");
-    let logged = format!(
+    let printed = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.status.code().unwrap_or(-1), logged)
+    (out.status.code().unwrap_or(-1), printed)
+}
+
+/// [`ingest_with`] `EMBARGO_LOG=trace`: its exit status and its log.
+pub fn ingest_logged(env: &Env, recipient: &str, message: &[u8]) -> (i32, String) {
+    ingest_with(env, &[("EMBARGO_LOG", "trace")], recipient, message)
 }
 
 /// What `email`'s secret key decrypts `eml`'s encrypted part to, or
 /// `None` when it cannot (or `eml` is not encrypted).
 pub fn decrypt_as(env: &Env, email: &str, eml: &[u8]) -> Option<Vec<u8>> {
-    let message = MessageParser::default().parse(eml)?;
-    let payload = message.part(2)?;
-    let home = tempfile::tempdir().expect("GnuPG home");
-    let gpg = |args: &[&str], file: &std::path::Path| {
-        Command::new("gpg")
-            .arg("--homedir")
-            .arg(home.path())
-            .args([
-                "--batch",
-                "--no-tty",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .arg(file)
-            .output()
-            .expect("run gpg")
-    };
-    let secret = env.file("decrypt-as-secret.asc", keys().secret(email));
-    assert!(gpg(&["--import"], &secret).status.success());
-    let ciphertext = env.file("decrypt-as.asc", payload.contents());
-    let out = gpg(&["--decrypt"], &ciphertext);
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(home.path())
-        .args(["--kill", "all"])
-        .status();
-    out.status.success().then_some(out.stdout)
+    Reader::of(env, email).decrypt(env, eml)
 }
 
 /// `embargo ingest --recipient RECIPIENT` with the clock at `now`: its
 /// exit status.
 pub fn ingest_at(env: &Env, now: &str, recipient: &str, message: &[u8]) -> i32 {
-    use std::process::Stdio;
-    let mut child = env
-        .command()
-        .env("EMBARGO_TEST_NOW", now)
-        .args(["ingest", "--recipient", recipient])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run embargo ingest");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(message)
-        .expect("write the message");
-    child.wait().expect("wait").code().unwrap_or(-1)
+    ingest_with(env, &[("EMBARGO_TEST_NOW", now)], recipient, message).0
 }
