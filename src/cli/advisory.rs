@@ -137,8 +137,6 @@ pub enum AdvisoryCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show the mail an advisory makes: the rendered text, or with --sealed
-    /// the exact message one member would be sent.
     /// Who has answered (signed ACK mail) and who has not.
     #[command(after_help = "Example:\n  embargo advisory acks DF-2026-0001 --json")]
     Acks {
@@ -147,6 +145,8 @@ pub enum AdvisoryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show the mail an advisory makes: the rendered text, or with --sealed
+    /// the exact message one member would be sent.
     #[command(
         after_help = "Example:\n  embargo advisory preview DF-2026-0001 --kind notice --for sec@distro.example --sealed --out notice.eml"
     )]
@@ -201,4 +201,40 @@ pub enum AdvisoryCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Regression: `advisory acks --help` began with the preview's text
+    /// (its doc comment had drifted onto the next verb), and `advisory
+    /// preview` had none.
+    #[test]
+    fn acks_and_preview_each_describe_themselves() {
+        let cli = crate::cli::Cli::command();
+        let advisory = cli.find_subcommand("advisory").expect("advisory");
+        let about = |verb: &str| {
+            advisory
+                .find_subcommand(verb)
+                .and_then(|c| c.get_about())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        assert!(
+            about("acks").starts_with("Who has answered"),
+            "{}",
+            about("acks")
+        );
+        assert!(
+            !about("acks").contains("Show the mail"),
+            "{}",
+            about("acks")
+        );
+        assert!(
+            about("preview").starts_with("Show the mail"),
+            "{}",
+            about("preview")
+        );
+    }
 }
