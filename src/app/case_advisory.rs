@@ -11,6 +11,7 @@ use super::App;
 use super::case_mail::{CaseCopies, Reader, participant_readers};
 use crate::advisory::{Advisory, AdvisoryId};
 use crate::audit::{Actor, Record};
+use crate::cases::CaseState;
 use crate::compose::{Kind, report_context};
 use crate::roster::Email;
 use crate::store::{CaseRow, WriteTx};
@@ -53,7 +54,7 @@ impl App {
             bail!("--from-case: this list has no team, so it has no cases");
         }
         let case = self.require_case(&from.case).await?;
-        if case.state != "open" {
+        if case.state != CaseState::Open {
             bail!("--from-case: {} is {}, not open", case.id, case.state);
         }
         if let Some(advisory) = &case.advisory {
@@ -102,7 +103,7 @@ impl App {
             .store
             .case_of_advisory(&next.id.normalized())
             .await?
-            .filter(|case| case.state == "open")
+            .filter(|case| case.state == CaseState::Open)
         else {
             return Ok(None);
         };

@@ -11,12 +11,13 @@ use serde::Serialize;
 
 use super::App;
 use super::case_mail::{Reader, participant_readers};
+use super::input::{self, Field, InputError};
 use crate::audit::{Actor, Channel, Record};
-use crate::cases::{Clock, ClockState};
+use crate::cases::{CaseState, Clock, ClockState};
 use crate::compose::{Kind, report_context};
 use crate::pgp::{self, CertPolicy};
 use crate::roster::Email;
-use crate::store::{Addressee, CaseRow, NewParticipant};
+use crate::store::{Addressee, CaseFilter, CaseRow, NewParticipant};
 use crate::text::Reason;
 
 /// One case as `case list` and `case show` print it.
@@ -92,21 +93,22 @@ impl App {
         let state = self
             .clock()
             .state(case.opened_at, case.acknowledged_at, self.now());
-        let (clock, breached) = match (case.state.as_str(), state) {
+        let open = case.state == CaseState::Open;
+        let (clock, breached) = match (open, state) {
             (_, ClockState::Met { after }) => {
                 (format!("acknowledged after {}", span(after)), false)
             }
             (_, ClockState::MetLate { after }) => {
                 (format!("acknowledged LATE, after {}", span(after)), true)
             }
-            ("open", ClockState::Running { left }) => (format!("{} left", span(left)), false),
-            ("open", ClockState::Breached { by }) => (format!("BREACHED {} ago", span(by)), true),
+            (true, ClockState::Running { left }) => (format!("{} left", span(left)), false),
+            (true, ClockState::Breached { by }) => (format!("BREACHED {} ago", span(by)), true),
             (_, ClockState::Breached { .. }) => ("BREACHED, then closed".to_owned(), true),
-            (closed, ClockState::Running { .. }) => (format!("stopped ({closed})"), false),
+            (false, ClockState::Running { .. }) => (format!("stopped ({})", case.state), false),
         };
         CaseSummary {
             id: case.id.to_string(),
-            state: case.state.clone(),
+            state: case.state.to_string(),
             reporter: case.reporter.clone(),
             reporter_key: case.reporter_fingerprint.clone(),
             reporter_verified: case.reporter_verified,
@@ -125,7 +127,11 @@ impl App {
         self.require_team()?;
         Ok(self
             .store
-            .cases(open_only)
+            .cases(if open_only {
+                CaseFilter::Open
+            } else {
+                CaseFilter::All
+            })
             .await?
             .iter()
             .map(|case| self.summary(case))
@@ -164,25 +170,22 @@ impl App {
         Ok(())
     }
 
-    /// The active team member `by`, or a clear refusal.
+    /// The active team member `by`, or a clear refusal (of `--by`).
     async fn team_member(&self, by: &str) -> Result<(Addressee, Actor)> {
         self.require_team()?;
-        let email = Email::parse(by).map_err(|err| anyhow::anyhow!("--by: {err}"))?;
-        let team = self.team().await?;
-        let Some(member) = team
+        let email = input::email(Field::Actor, by)?;
+        let Some(member) = self
+            .team()
+            .await?
             .into_iter()
             .find(|m| m.email.normalized() == email.normalized())
         else {
-            bail!(
-                "--by: {email} is not an active member of the security team (roles: {})",
-                self.config
-                    .team
-                    .roles
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            let roles: Vec<&str> = self.config.team.roles.iter().map(|r| r.as_str()).collect();
+            let why = format!(
+                "{email} is not an active member of the security team (roles: {})",
+                roles.join(", ")
             );
+            return Err(InputError::refused(Field::Actor, why).into());
         };
         let actor = Actor::Member(member.email.clone(), Channel::Cli);
         Ok((member, actor))
@@ -190,7 +193,7 @@ impl App {
 
     async fn open_case_named(&self, id: &str) -> Result<CaseRow> {
         let case = self.require_case(id).await?;
-        if case.state != "open" {
+        if case.state != CaseState::Open {
             bail!("{} is {}, not open", case.id, case.state);
         }
         Ok(case)
@@ -444,12 +447,12 @@ impl App {
         let sealer = super::seal::Sealer::from_config(&self.config, now)?;
         let (state, verb, title) = if rejected {
             (
-                "rejected",
+                CaseState::Rejected,
                 "closed as not a vulnerability",
                 format!("{}: closed as not a vulnerability", case.id),
             )
         } else {
-            ("closed", "closed", format!("{}: closed", case.id))
+            (CaseState::Closed, "closed", format!("{}: closed", case.id))
         };
         let to_reporter = self.mail_reporter(
             &sealer,

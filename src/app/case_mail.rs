@@ -234,7 +234,7 @@ impl App {
             match mail::repost_entity(preface, message, random) {
                 Ok(inner) => break inner,
                 // The boundary drawn happens to stand in the message: draw again.
-                Err(err) if err.to_string().contains("boundary") => {}
+                Err(mail::MailError::BoundaryTaken) => {}
                 Err(err) => return Err(err.into()),
             }
         };

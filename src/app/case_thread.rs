@@ -22,6 +22,7 @@ use super::case_mail::keyed_reporter;
 use super::inbound::{Authenticated, Ingested};
 use super::team::TeamMail;
 use crate::audit::{Actor, Channel, Record};
+use crate::cases::CaseState;
 use crate::compose::{Kind, report_context};
 use crate::inbound::thread;
 use crate::mail::{self, Inbound};
@@ -55,7 +56,7 @@ impl App {
         for reference in named.iter().rev() {
             if let Some(row) = self.store.case_of_message(reference).await?
                 && let Some(case) = self.store.case_by_row(row).await?
-                && case.state == "open"
+                && case.state == CaseState::Open
             {
                 return Ok(Some(case));
             }
@@ -101,10 +102,7 @@ impl App {
                 &lines,
             ),
         )?;
-        let domain = self.config.list.address.domain();
-        let own = mail::thread_headers(&message.shown)
-            .message_id
-            .map(|id| thread::stand_in(secret, &id, domain));
+        let own = self.reference_of(message.original, secret);
         let notice = match reporter {
             Some(_) => None,
             None => Some(self.mail_reporter(
@@ -202,13 +200,8 @@ impl App {
         secret: &[u8; 32],
     ) -> Result<Ingested> {
         let now = self.now();
-        let domain = self.config.list.address.domain();
-        let reference = mail::thread_headers(message.original)
-            .message_id
-            .map(|id| thread::stand_in(secret, &id, domain));
-        if let Some(reference) = &reference
-            && self.store.case_of_message(reference).await?.is_some()
-        {
+        let reference = self.reference_of(message.original, secret);
+        if self.received_before(reference.as_deref()).await? {
             return Ok(self.drop_message("this message was already received"));
         }
         let sender = mail::sender_headers(message.original);

@@ -30,7 +30,7 @@ use crate::inbound::{auth_results, thread};
 use crate::mail;
 use crate::pgp::{self, CertPolicy};
 use crate::roster::{Email, Role};
-use crate::store::{CaseRow, NewCase, RelayReaders, WriteTx};
+use crate::store::{CaseFilter, CaseRow, NewCase, RelayReaders, WriteTx};
 
 /// The job whose last run says when maintainers were last told that
 /// reports are being dropped over the limits.
@@ -62,13 +62,8 @@ impl App {
             self.tell_over_limit(now).await?;
             return Ok(self.drop_message("a report over the hourly limits of [cases]; dropped"));
         }
-        let domain = self.config.list.address.domain();
-        let reference = mail::thread_headers(message.original)
-            .message_id
-            .map(|id| thread::stand_in(secret, &id, domain));
-        if let Some(reference) = &reference
-            && self.store.case_of_message(reference).await?.is_some()
-        {
+        let reference = self.reference_of(message.original, secret);
+        if self.received_before(reference.as_deref()).await? {
             return Ok(self.drop_message("this report was already received"));
         }
         let vouch = self.vouched(&sender, from.as_ref());
@@ -81,7 +76,7 @@ impl App {
         let team = self.team().await?;
 
         let mut tx = self.store.write(now).await?;
-        let id = tx
+        let (id, row) = tx
             .open_case(&NewCase {
                 reporter: &reporter,
                 reporter_norm: &reporter_norm,
@@ -90,13 +85,9 @@ impl App {
                 reporter_verified: vouch.is_some(),
             })
             .await?;
-        let row = tx
-            .case_row_id(id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the case just opened is not there"))?;
         tx.add_case_message(row, reference.as_deref(), &kept)
             .await?;
-        let lines = vec![
+        let mut lines = vec![
             match &from {
                 Some(from) => format!("from {from}"),
                 None => "from an address that cannot be read".to_owned(),
@@ -117,7 +108,6 @@ impl App {
                     .to_owned(),
             },
         ];
-        let mut lines = lines;
         if let Some(address) = self.case_reply_address(secret, id) {
             lines.push(format!(
                 "to write to the reporter, send a signed post to {address} (an ACK line in it acknowledges the report)"
@@ -161,6 +151,24 @@ impl App {
         Ok(Ingested::Report {
             case: id.to_string(),
             copies,
+        })
+    }
+
+    /// The stand-in of `message`'s own Message-ID (see `inbound::thread`),
+    /// when it has one: what a case keeps to know a message again.
+    pub(super) fn reference_of(&self, message: &[u8], secret: &[u8; 32]) -> Option<String> {
+        let domain = self.config.list.address.domain();
+        mail::thread_headers(message)
+            .message_id
+            .map(|id| thread::stand_in(secret, &id, domain))
+    }
+
+    /// Whether a case already holds the message `reference` stands for
+    /// (an MTA's retry of mail already taken).
+    pub(super) async fn received_before(&self, reference: Option<&str>) -> Result<bool> {
+        Ok(match reference {
+            Some(reference) => self.store.case_of_message(reference).await?.is_some(),
+            None => false,
         })
     }
 
@@ -367,7 +375,7 @@ impl App {
             escalate_after: cases.escalate_after,
             breach_after: cases.breach_after,
         };
-        for case in self.store.cases(true).await? {
+        for case in self.store.cases(CaseFilter::Unacknowledged).await? {
             for step in clock.due(
                 case.opened_at,
                 case.acknowledged_at.is_some(),

@@ -21,6 +21,7 @@ use super::App;
 use super::inbound::{Authenticated, Ingested};
 use super::member_mail::member_view;
 use crate::audit::{Actor, Channel, Record};
+use crate::cases::CaseState;
 use crate::compose::{Kind, member_context};
 use crate::inbound::case_address::{self, TeamRecipient};
 use crate::mail::{self, Inbound};
@@ -81,7 +82,11 @@ impl App {
             _ => TeamRecipient::Team,
         };
         let open_case = match target {
-            TeamRecipient::Case(id) => self.store.case(id).await?.filter(|c| c.state == "open"),
+            TeamRecipient::Case(id) => self
+                .store
+                .case(id)
+                .await?
+                .filter(|c| c.state == CaseState::Open),
             _ => None,
         };
         let author = match &message.inbound {

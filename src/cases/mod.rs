@@ -59,6 +59,25 @@ impl fmt::Display for CaseId {
     }
 }
 
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseState {
+    Open,
+    /// Ended: fixed and disclosed, a duplicate, withdrawn.
+    Closed,
+    /// Ended: not a vulnerability.
+    Rejected,
+}
+
+crate::names::named_enum! {
+    /// The state's name as stored and shown.
+    pub fn as_str for CaseState, "case state" {
+        Open => "open",
+        Closed => "closed",
+        Rejected => "rejected",
+    }
+}
+
 /// A step of the acknowledgement clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Step {

@@ -204,12 +204,14 @@ fn fingerprint_text(text: &str) -> String {
     bare.to_ascii_uppercase()
 }
 
-/// Reads the commands in `text`.
-pub fn parse(text: &str) -> Parsed {
-    let mut parsed = Parsed::default();
+/// The sender's own lines of `text`, trimmed, with their line numbers
+/// (from 1): not empty, not quoted (`>`), and only up to where their own
+/// text ends ([`own_text_ends`]). Commands are read from these alone, and
+/// so are the team's `ACK` and a reporter's `AGREE`.
+pub fn own_lines(text: &str) -> Vec<(usize, &str)> {
     let lines: Vec<&str> = text.lines().collect();
+    let mut own = Vec::new();
     for (index, raw) in lines.iter().enumerate() {
-        let number = index + 1;
         let line = raw.trim();
         if line.is_empty() || line.starts_with('>') {
             continue;
@@ -221,6 +223,15 @@ pub fn parse(text: &str) -> Parsed {
         if own_text_ends(raw, next) {
             break;
         }
+        own.push((index + 1, line));
+    }
+    own
+}
+
+/// Reads the commands in `text`.
+pub fn parse(text: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    for (number, line) in own_lines(text) {
         let (word, rest) = match line.split_once(char::is_whitespace) {
             Some((word, rest)) => (word, rest.trim()),
             None => (line, ""),

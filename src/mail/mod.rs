@@ -60,6 +60,10 @@ pub enum MailError {
     Sign(String),
     #[error("build the message: {0}")]
     Build(String),
+    /// The boundary drawn for a re-sealed message occurs in the original:
+    /// the caller draws another.
+    #[error("the boundary drawn occurs in the original")]
+    BoundaryTaken,
 }
 
 /// Who the list is in headers.

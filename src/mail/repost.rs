@@ -40,9 +40,7 @@ pub fn repost_entity(
         .ok_or_else(|| MailError::Build("the original is not a message".to_owned()))?;
     let boundary = format!("=_repost_{}", hex::encode(random));
     if find(&original, boundary.as_bytes()).is_some() {
-        return Err(MailError::Build(
-            "the boundary occurs in the original; try another".to_owned(),
-        ));
+        return Err(MailError::BoundaryTaken);
     }
     let mut out = Vec::with_capacity(original.len() + preface.len() + 1024);
     out.extend_from_slice(

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::announcements::{kind_word, parse_kind};
 use super::{Store, StoreError, WriteTx, parse_time};
-use crate::cases::{CaseId, Step};
+use crate::cases::{CaseId, CaseState, Step};
 use crate::clock::format_instant;
 use crate::compose::Kind;
 
@@ -28,7 +28,7 @@ pub struct CaseRow {
     /// The row's id (internal; the name is `id`).
     pub row: i64,
     pub id: CaseId,
-    pub state: String,
+    pub state: CaseState,
     pub reporter: String,
     pub reporter_fingerprint: Option<String>,
     pub reporter_verified: bool,
@@ -87,7 +87,7 @@ impl CaseRow {
         CaseRow {
             row,
             id,
-            state: "open".to_owned(),
+            state: CaseState::Open,
             reporter: reporter.to_owned(),
             reporter_fingerprint: fingerprint,
             reporter_verified: verified,
@@ -148,21 +148,41 @@ impl Store {
         Ok(Some(case))
     }
 
-    /// This list's cases, oldest first; with `open_only`, those still open.
-    pub async fn cases(&self, open_only: bool) -> Result<Vec<CaseRow>, StoreError> {
+    /// This list's cases that `which` takes, oldest first: two queries
+    /// however many there are (the clock asks on every scheduler pass).
+    pub async fn cases(&self, which: CaseFilter) -> Result<Vec<CaseRow>, StoreError> {
+        let filter = match which {
+            CaseFilter::All => "",
+            CaseFilter::Open => "AND c.state = 'open'",
+            CaseFilter::Unacknowledged => "AND c.state = 'open' AND c.acknowledged_at IS NULL",
+        };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM cases WHERE list_id = $1 AND ($2 = 0 OR state = 'open') \
-             ORDER BY opened_at, id"
+            "SELECT {COLUMNS} FROM cases c WHERE c.list_id = $1 {filter} ORDER BY c.opened_at, c.id"
         )))
         .bind(self.list)
-        .bind(i64::from(open_only))
         .fetch_all(&self.pool)
         .await?;
-        let mut cases = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut case = case_row(row)?;
-            case.fired = self.fired(case.row).await?;
-            cases.push(case);
+        let mut cases = rows.iter().map(case_row).collect::<Result<Vec<_>, _>>()?;
+        if cases.is_empty() {
+            return Ok(cases);
+        }
+        let fired = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT k.case_id, k.step FROM case_clock k JOIN cases c ON c.id = k.case_id \
+             WHERE c.list_id = $1 {filter} ORDER BY k.fired_at, k.step"
+        )))
+        .bind(self.list)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut steps: std::collections::HashMap<i64, Vec<Step>> = std::collections::HashMap::new();
+        for row in &fired {
+            let step: String = row.try_get("step")?;
+            steps
+                .entry(row.try_get("case_id")?)
+                .or_default()
+                .push(parse_step(&step)?);
+        }
+        for case in &mut cases {
+            case.fired = steps.remove(&case.row).unwrap_or_default();
         }
         Ok(cases)
     }
@@ -176,14 +196,22 @@ impl Store {
         .bind(self.list)
         .fetch_all(&self.pool)
         .await?;
-        steps
-            .iter()
-            .map(|step| {
-                step.parse()
-                    .map_err(|err| StoreError::Corrupt(format!("case_clock.step: {err}")))
-            })
-            .collect()
+        steps.iter().map(|step| parse_step(step)).collect()
     }
+}
+
+fn parse_step(text: &str) -> Result<Step, StoreError> {
+    text.parse()
+        .map_err(|err| StoreError::Corrupt(format!("case_clock.step: {err}")))
+}
+
+/// Which of a list's cases [`Store::cases`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseFilter {
+    All,
+    Open,
+    /// Open and not acknowledged: those whose clock runs.
+    Unacknowledged,
 }
 
 impl Store {
@@ -244,7 +272,12 @@ fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
     Ok(CaseRow {
         row: row.try_get("id")?,
         id,
-        state: row.try_get("state")?,
+        state: {
+            let state: String = row.try_get("state")?;
+            state
+                .parse()
+                .map_err(|err| StoreError::Corrupt(format!("cases.state: {err}")))?
+        },
         reporter: row.try_get("reporter")?,
         reporter_fingerprint: row.try_get("reporter_fingerprint")?,
         reporter_verified: verified != 0,
@@ -273,7 +306,8 @@ fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
 impl WriteTx {
     /// Opens a case at the transaction's instant, named after the last of
     /// its year in this list (the list's write lock makes that safe).
-    pub async fn open_case(&mut self, case: &NewCase<'_>) -> Result<CaseId, StoreError> {
+    /// Answers its name and its row.
+    pub async fn open_case(&mut self, case: &NewCase<'_>) -> Result<(CaseId, i64), StoreError> {
         use chrono::Datelike as _;
         let year = self.now.year();
         let last: Option<i64> =
@@ -290,10 +324,10 @@ impl WriteTx {
             })
             .transpose()?;
         let id = CaseId::next(last, self.now);
-        sqlx::query(
+        let row: i64 = sqlx::query_scalar(
             "INSERT INTO cases (list_id, year, number, state, reporter, reporter_norm, \
                reporter_fingerprint, reporter_verified, opened_at, reporter_cert) \
-             VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(self.list)
         .bind(i64::from(id.year))
@@ -304,9 +338,9 @@ impl WriteTx {
         .bind(i64::from(case.reporter_verified))
         .bind(format_instant(self.now))
         .bind(case.reporter_cert)
-        .execute(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await?;
-        Ok(id)
+        Ok((id, row))
     }
 
     /// Keeps one message of case row `case`: `sealed` is ciphertext to
@@ -329,18 +363,6 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
-    }
-
-    /// The row id of case `id` of this list (inside the transaction).
-    pub async fn case_row_id(&mut self, id: CaseId) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM cases WHERE year = $1 AND number = $2 AND list_id = $3",
-        )
-        .bind(i64::from(id.year))
-        .bind(i64::from(id.number))
-        .bind(self.list)
-        .fetch_optional(&mut *self.tx)
-        .await?)
     }
 
     /// Records that `step` of case row `case` fired now; `false` when it
@@ -432,12 +454,12 @@ impl Store {
 impl WriteTx {
     /// Closes (`closed`) or rejects (`rejected`) open case row `case`;
     /// `false` when it was not open.
-    pub async fn end_case(&mut self, case: i64, state: &str) -> Result<bool, StoreError> {
+    pub async fn end_case(&mut self, case: i64, state: CaseState) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE cases SET state = $1, closed_at = $2 \
              WHERE id = $3 AND list_id = $4 AND state = 'open'",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(format_instant(self.now))
         .bind(case)
         .bind(self.list)
@@ -765,7 +787,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::NewCase;
-    use crate::cases::{CaseId, Step};
+    use crate::cases::{CaseId, CaseState, Step};
     use crate::store::lists::test_list;
     use crate::store::{Location, Store};
 
@@ -811,7 +833,8 @@ mod tests {
             opened.push(
                 tx.open_case(&report("r@reporter.example"))
                     .await
-                    .expect("open"),
+                    .expect("open")
+                    .0,
             );
             tx.commit().await.expect("commit");
         }
@@ -825,8 +848,21 @@ mod tests {
                 "CASE-2027-0001"
             ]
         );
-        assert_eq!(alpha.cases(false).await.expect("cases").len(), 3);
-        assert_eq!(beta.cases(false).await.expect("cases").len(), 1);
+        assert_eq!(
+            alpha
+                .cases(super::CaseFilter::All)
+                .await
+                .expect("cases")
+                .len(),
+            3
+        );
+        assert_eq!(
+            beta.cases(super::CaseFilter::All)
+                .await
+                .expect("cases")
+                .len(),
+            1
+        );
         // One list's name finds nothing of the other's beyond its own.
         let second = CaseId::parse("CASE-2026-0002").expect("id");
         assert!(alpha.case(second).await.expect("case").is_some());
@@ -843,12 +879,12 @@ mod tests {
         );
         let opened = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
         let mut tx = alpha.write(opened).await.expect("tx");
-        let id = tx
+        let (id, row) = tx
             .open_case(&report("r@reporter.example"))
             .await
             .expect("open");
         tx.commit().await.expect("commit");
-        let row = alpha.case(id).await.expect("case").expect("found").row;
+        assert_eq!(alpha.case(id).await.expect("case").expect("found").row, row);
 
         let later = opened + chrono::Duration::hours(12);
         let mut tx = alpha.write(later).await.expect("tx");
@@ -868,6 +904,6 @@ mod tests {
         let case = alpha.case(id).await.expect("case").expect("found");
         assert_eq!(case.fired, [Step::Remind]);
         assert_eq!(case.acknowledged_at, Some(later));
-        assert_eq!(case.state, "open");
+        assert_eq!(case.state, CaseState::Open);
     }
 }

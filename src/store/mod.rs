@@ -47,7 +47,9 @@ use thiserror::Error;
 pub use advisories::StoredAdvisory;
 pub use announcements::{AnnouncementState, PlannedAnnouncement};
 pub use audience::{Addressee, SealAudience};
-pub use cases::{CaseRow, NewCase, NewParticipant, Participant, PendingRelay, RelayReaders};
+pub use cases::{
+    CaseFilter, CaseRow, NewCase, NewParticipant, Participant, PendingRelay, RelayReaders,
+};
 pub use deliveries::{
     Claimed, Completion, DeliveryState, NewDelivery, QueueCounts, QueueRow, Unreported,
 };
