@@ -30,10 +30,13 @@ use crate::pgp;
 use crate::roster::Email;
 use crate::store::{Addressee, CaseRow, RelayReaders, SignedKey};
 
-/// Whether `text` holds `word` alone on a line (any case).
+/// Whether the sender's own text in `text` (not a quote, not a copy of
+/// earlier mail below it: `inbound::own_lines`, as for commands) holds
+/// `word` alone on a line, in any case.
 fn has_line(text: &str, word: &str) -> bool {
-    text.lines()
-        .any(|line| line.trim().eq_ignore_ascii_case(word))
+    crate::inbound::own_lines(text)
+        .iter()
+        .any(|(_, line)| line.eq_ignore_ascii_case(word))
 }
 
 impl App {

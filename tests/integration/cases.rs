@@ -982,3 +982,83 @@ fn what_a_keyless_reporter_was_told_of_reaches_them_encrypted_once_they_send_a_k
     assert_eq!(decrypted_copies_of(&env, who::FRANK).len(), 2);
     assert_database_holds_none_of(&env, &["CanaryHeldPost", "CanaryHeldAck"]);
 }
+
+/// Regression: `ACK` and `AGREE` were read anywhere in a message, so a
+/// team member's reply quoting an earlier `ACK` the way Outlook quotes
+/// (a copy below a `From:` line, no `>`) acknowledged the case, and a
+/// reporter's "not yet" above a pasted copy of an earlier `AGREE` agreed.
+/// They are read from the sender's own text only, as commands are.
+#[test]
+fn an_ack_or_agree_in_a_copy_of_earlier_mail_does_not_count() {
+    let env = vouching_env();
+    assert_eq!(ingest_to(&env, TEAM, &frank_keyed_report()), 0);
+    let address = reply_address(&env, "CASE-2026-0001");
+    let post = |text: &str| {
+        let mut headers = Headers::new(who::BOB, &address);
+        headers.subject = "Re: the report".to_owned();
+        signed_mime(who::BOB, &headers, text, &[], SIGNED_NOW)
+    };
+    for copied in [
+        "Still looking.\n\nFrom: Carol <carol@advisor.example>\nACK\n",
+        "Still looking.\n\n-----Original Message-----\nACK\n",
+        "Still looking.\n\nOn Monday Carol wrote:\nACK\n",
+        "Still looking.\n> ACK\n",
+        "Still looking.\n-- \nACK\n",
+    ] {
+        assert_eq!(ingest_to(&env, &address, &post(copied)), 0, "{copied:?}");
+        assert!(
+            case_json(&env, "CASE-2026-0001")["acknowledged_at"].is_null(),
+            "{copied:?} acknowledged the case"
+        );
+    }
+    // Its own line does.
+    assert_eq!(ingest_to(&env, &address, &post("Reproduced.\nACK\n")), 0);
+    assert!(case_json(&env, "CASE-2026-0001")["acknowledged_at"].is_string());
+
+    let body = env.file("body.md", b"Details.\n");
+    env.ok(&[
+        "advisory",
+        "new",
+        "DF-2026-0001",
+        "--title",
+        "t",
+        "--severity",
+        "high",
+        "--product",
+        "p",
+        "--body",
+        path(&body),
+        "--disclose-at",
+        "2026-06-09T14:00:00Z",
+        "--from-case",
+        "CASE-2026-0001",
+    ]);
+    let reply = |n: usize, text: &str| {
+        format!(
+            "From: {}\r\nTo: {address}\r\nSubject: Re\r\nMessage-ID: <agree{n}@user.example>\r\n\r\n{text}",
+            who::FRANK
+        )
+    };
+    for (n, copied) in [
+        "Not yet, sorry.\r\n\r\nFrom: Frank <frank@user.example>\r\nAGREE\r\n",
+        "Not yet, sorry.\r\n\r\n-----Original Message-----\r\nAGREE\r\n",
+        "Not yet, sorry.\r\n> AGREE\r\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(ingest_to(&env, &address, reply(n, copied).as_bytes()), 0);
+        assert!(
+            case_json(&env, "CASE-2026-0001")["reporter_agreed"].is_null(),
+            "{copied:?} agreed"
+        );
+    }
+    assert_eq!(
+        ingest_to(&env, &address, reply(9, "AGREE\r\n").as_bytes()),
+        0
+    );
+    assert_eq!(
+        case_json(&env, "CASE-2026-0001")["reporter_agreed"],
+        "unsigned"
+    );
+}
